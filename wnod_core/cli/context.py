@@ -1,0 +1,53 @@
+"""What every command shares: the global flags, and plugins and site loaded once, lazily."""
+
+import functools
+import os
+
+import attrs
+import click
+
+from ..paths import resolve_dirs
+from ..plugins import Plugins
+from ..records import Dirs
+from ..site import Site
+
+
+@attrs.define
+class CliContext:
+    config_file: str | None = None
+    state_dir: str | None = None
+    no_plugins: bool = False
+    verbose: int = 0
+
+    @functools.cached_property
+    def plugins(self) -> Plugins:
+        return Plugins.load(allowed=frozenset() if self.no_plugins else None)
+
+    @functools.cached_property
+    def dirs(self) -> Dirs:
+        return resolve_dirs(state_dir=self.state_dir)
+
+    @functools.cached_property
+    def site(self) -> Site:
+        return Site.open(self.config_file, self.plugins, self.dirs)
+
+
+def cli_context(ctx: click.Context) -> CliContext:
+    """The CliContext of this invocation, made from the root's parsed flags if needed.
+
+    Commands may be looked up (for --help, completion) before the root callback runs,
+    so the context is built on first use rather than in the callback.
+    """
+    root = ctx.find_root()
+    if "wnod" not in root.meta:
+        params = root.params
+        root.meta["wnod"] = CliContext(
+            config_file=params.get("config_file") or os.environ.get("WNOD_CONFIG") or None,
+            state_dir=params.get("state_dir"),
+            no_plugins=bool(params.get("no_plugins")),
+            verbose=int(params.get("verbose") or 0),
+        )
+    return root.meta["wnod"]
+
+
+pass_wnod = click.make_pass_decorator(CliContext)

@@ -1,0 +1,112 @@
+"""The interface of a batch-system adapter (Slurm, LSF, PBS, HTCondor, ...)."""
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from ..model import JobFacts
+
+
+class BaitOutcome(enum.StrEnum):
+    """How ``wnod bait`` ended, for the adapter to turn into its batch system's exit code."""
+
+    MIGRATED = "migrated"
+    """The job was moved to its VWN: this dispatch on the bait must not run it."""
+    REFUSED = "refused"
+    """No VM type for the job: fail it (or hold it, per the system) with the reason shown."""
+    RETRY = "retry"
+    """A passing failure (host full, VWN failed to boot): put the job back to pending."""
+    RELEASED = "released"
+    """Site policy lets the job run normally, outside a VWN."""
+
+
+@attrs.frozen
+class BaitRequest:
+    """What the batch system's job-start hook tells ``wnod bait``: which job, on which bait."""
+
+    job_id: str
+    bait_host: str
+
+
+@attrs.frozen
+class BatchHost:
+    """A host as the batch system sees it (``wnod batch hosts``)."""
+
+    name: str
+    state: str
+    """The batch system's own word for the host's state ("idle", "closed_Adm", "free", ...)."""
+    accepting: bool
+    """Whether new jobs may be dispatched to it now."""
+    jobs: tuple[str, ...] = ()
+
+
+class BatchSystem(abc.ABC):
+    """One batch system, as the engine drives it.
+
+    Every method may block (commands run with timeouts); the engine calls them from
+    worker threads. Every method raises ``BatchSystemError`` (naming the command and
+    quoting its output) when the batch system refuses or answers garbage; never
+    anything else for a failure of the batch system.
+    """
+
+    @abc.abstractmethod
+    def job_facts(self, job_id: str) -> JobFacts:
+        """The batch system's authoritative facts about a job.
+
+        Raises ``JobNotFound`` when the system does not know it.
+        """
+
+    @abc.abstractmethod
+    def host_ready(self, hostname: str) -> bool:
+        """Whether the VWN `hostname` has joined the batch system and can take its job.
+
+        False (not an error) while it has not registered yet.
+        """
+
+    @abc.abstractmethod
+    def migrate(self, job_id: str, hostname: str) -> None:
+        """Bind the job to the VWN `hostname` only and have it dispatched there.
+
+        Afterwards the job can start on that host and on no other. Idempotent: a
+        second call with the same arguments changes nothing.
+        Raises ``JobNotFound`` if the job is gone (cancelled meanwhile).
+        """
+
+    @abc.abstractmethod
+    def close_host(self, hostname: str) -> None:
+        """Stop new jobs from being dispatched to `hostname`. Idempotent."""
+
+    @abc.abstractmethod
+    def open_host(self, hostname: str) -> None:
+        """Let jobs be dispatched to `hostname` again. Idempotent."""
+
+    @abc.abstractmethod
+    def release(self, job_id: str, reason: str) -> None:
+        """Give the job back to normal scheduling: drop any binding wnod made. Idempotent."""
+
+    @abc.abstractmethod
+    def hold(self, job_id: str, reason: str) -> None:
+        """Hold the job with `reason` visible to its owner. Idempotent."""
+
+    @abc.abstractmethod
+    def fail(self, job_id: str, reason: str) -> None:
+        """End the job without running it, with `reason` visible to its owner. Idempotent."""
+
+    @abc.abstractmethod
+    def hosts(self) -> Sequence[BatchHost]:
+        """Every execution host the batch system knows, for the admin."""
+
+    @abc.abstractmethod
+    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
+        """Read the job id and bait host from what this system's job-start hook passes.
+
+        `environ` and `argv` are the hook's environment and arguments. Raises
+        ``BatchSystemError`` naming what is missing when they do not come from
+        this system's hook.
+        """
+
+    @abc.abstractmethod
+    def bait_exit_code(self, outcome: BaitOutcome) -> int:
+        """The exit code of ``wnod bait`` that makes this system do what `outcome` means."""

@@ -1,0 +1,30 @@
+"""The things every part of wnod talks about, as frozen values."""
+
+from .decision import Decision, Refused, Resolved
+from .host import HostCapacity
+from .job import JobFacts, JobState
+from .units import Bytes, Seconds, format_duration, format_size, parse_duration, parse_size
+from .vmtype import Network, ReusePolicy, ScratchLayout, VmType
+from .vwn import Vwn, VwnState, legal_moves
+
+__all__ = [
+    "Bytes",
+    "Decision",
+    "HostCapacity",
+    "JobFacts",
+    "JobState",
+    "Network",
+    "Refused",
+    "Resolved",
+    "ReusePolicy",
+    "ScratchLayout",
+    "Seconds",
+    "VmType",
+    "Vwn",
+    "VwnState",
+    "format_duration",
+    "format_size",
+    "legal_moves",
+    "parse_duration",
+    "parse_size",
+]

@@ -1,0 +1,93 @@
+"""Sizes and durations as a farm admin writes them in the config ("2GiB", "30m").
+
+They are parsed once, at the edge, into plain integers (bytes, seconds) so the rest
+of wnod never handles strings with units.
+"""
+
+import re
+from typing import NewType
+
+Bytes = NewType("Bytes", int)
+"""A size in bytes; written in the config as "2GiB", "512MiB" or a plain integer."""
+Seconds = NewType("Seconds", int)
+"""A duration in seconds; written in the config as "30m", "1h30m" or a plain integer."""
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``"2GiB"``, ``"512 MiB"``, ``"10G"`` or a plain integer of bytes.
+
+    Raises ValueError with a message fit to show next to the config key.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f'expected a size like "2GiB", got {value!r}')
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"expected a size of zero or more bytes, got {value}")
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    raise ValueError(f'expected a size like "2GiB", got {_show(value)}')
+
+
+def parse_duration(value: object) -> int:
+    """Seconds from ``"30m"``, ``"1h30m"``, ``"90s"``, ``"2d"`` or a plain integer of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f'expected a duration like "30m", got {value!r}')
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"expected a duration of zero or more seconds, got {value}")
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION_PART_RE.findall(text)
+        if text and "".join(n + u for n, u in parts) == text and all(u in _DURATION_UNITS for _, u in parts):
+            return int(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+    raise ValueError(f'expected a duration like "30m" or "1h30m", got {_show(value)}')
+
+
+def format_size(num_bytes: int) -> str:
+    """The shortest exact binary-unit spelling: 2147483648 -> "2GiB"."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        factor = _SIZE_UNITS[unit.lower()]
+        if num_bytes and num_bytes % factor == 0:
+            return f"{num_bytes // factor}{unit}"
+    return f"{num_bytes}B"
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling: 5400 -> "1h30m"."""
+    if seconds == 0:
+        return "0s"
+    out = []
+    for unit, factor in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, factor)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)
+
+
+def _show(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)

@@ -1,0 +1,146 @@
+"""A VM type: the environment a class of jobs runs in, and how its VWNs are treated."""
+
+import enum
+import re
+from typing import NewType
+
+import attrs
+
+from .fields import documented
+from .units import Bytes, Seconds, parse_duration, parse_size
+
+Name = NewType("Name", str)
+"""A plugin, VM type or resolver name (see NAME_RE)."""
+ImageName = NewType("ImageName", str)
+"""A file name inside the image store (see IMAGE_NAME_RE)."""
+CpuSet = NewType("CpuSet", str)
+"""Host CPUs as a list of numbers and ranges, e.g. "2-5" or "0,2,4"."""
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+"""Names end up in domain names, file names and host names: keep them plain."""
+
+IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+"""A single path component, so no image name can escape the image store."""
+
+
+def check_name(value: object, what: str = "name") -> str:
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ValueError(
+            f"{what} must be lowercase letters, digits, '.', '_' or '-', at most 63 and starting"
+            f" with a letter or digit, got {value!r}"
+        )
+    return value
+
+
+def check_image_name(value: object) -> str:
+    if not isinstance(value, str) or not IMAGE_NAME_RE.match(value) or ".." in value:
+        raise ValueError(
+            "expected a file name inside the image store (letters, digits, '.', '_', '-';"
+            f" no '/' and no '..'), got {value!r}"
+        )
+    return value
+
+
+def check_cpuset(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", value):
+        raise ValueError(f'expected host CPUs like "2-5" or "0,2,4", got {value!r}')
+    return value
+
+
+def _check_optional_image(_inst: object, _attr: object, value: object) -> None:
+    if value is not None:
+        check_image_name(value)
+
+
+class ScratchLayout(enum.StrEnum):
+    """How a VWN's read-write disk is made."""
+
+    RAW = "raw"
+    """A fresh sparse raw file per VWN, attached beside the read-only OS disk."""
+    OVERLAY = "overlay"
+    """A qcow2 copy-on-write overlay over the read-only base, which is never written."""
+
+
+class Network(enum.StrEnum):
+    CLOSED = "closed"
+    """The VWN reaches its batch system and nothing else."""
+    OPEN = "open"
+    """The VWN gets whatever network the hypervisor backend gives it."""
+
+
+@attrs.frozen
+class ReusePolicy:
+    """What happens to a VWN when its job ends."""
+
+    max_reuses: int = documented(
+        "How many later jobs a VWN may take after its first; 0 destroys it after one job.",
+        default=100,
+        validator=attrs.validators.ge(0),
+    )
+    idle_ttl: Seconds = documented(
+        "How long an idle VWN is kept for reuse before it is destroyed.",
+        default=Seconds(1800),
+        converter=parse_duration,
+    )
+    scratch_reset: bool = documented(
+        "Wipe the read-write scratch disk before the VWN takes its next job.", default=True
+    )
+
+
+@attrs.frozen
+class VmType:
+    """The environment a class of jobs runs in: OS image, size, network, reuse."""
+
+    name: Name = documented(
+        "The VM type's name: the key of its [vm_types.NAME] table.",
+        validator=lambda _i, _a, v: check_name(v, "VM type name"),
+    )
+    image: ImageName = documented(
+        "Read-only OS and software image of this type, a file name in the hypervisor's image store."
+        " Every VWN of the type shares it and never writes it.",
+        validator=lambda _i, _a, v: check_image_name(v),
+    )
+    vcpus: int = documented("Virtual CPUs of each VWN.", default=1, validator=attrs.validators.ge(1))
+    memory: Bytes = documented("Memory of each VWN.", default=Bytes(2 * 1024**3), converter=parse_size)
+    scratch_size: Bytes = documented(
+        "Size of each VWN's own read-write scratch disk.",
+        default=Bytes(10 * 1024**3),
+        converter=parse_size,
+    )
+    scratch_layout: ScratchLayout = documented(
+        '"raw": a fresh sparse scratch disk beside the read-only one; "overlay": a qcow2'
+        " copy-on-write overlay over the read-only base.",
+        default=ScratchLayout.RAW,
+        converter=ScratchLayout,
+    )
+    network: Network = documented(
+        '"closed": the VWN reaches its batch system only; "open": the backend\'s normal network.',
+        default=Network.CLOSED,
+        converter=Network,
+    )
+    kernel: ImageName | None = documented(
+        "Kernel to boot directly, a file name in the image store; unset, the image boots itself.",
+        default=None,
+        validator=_check_optional_image,
+    )
+    initrd: ImageName | None = documented(
+        "Initial ramdisk for the kernel, a file name in the image store.",
+        default=None,
+        validator=_check_optional_image,
+    )
+    cmdline: str = documented("Kernel command line, with kernel.", default="")
+    cpuset: CpuSet | None = documented(
+        'Host CPUs the VWN\'s vCPUs are pinned to, e.g. "2-5" or "0,2,4"; unset, not pinned.',
+        default=None,
+        validator=lambda _i, _a, v: v is None or check_cpuset(v),
+    )
+    boot_timeout: Seconds = documented(
+        "How long a new VWN may take to boot and join the batch system before it is given up.",
+        default=Seconds(600),
+        converter=parse_duration,
+    )
+    image_version: str = documented(
+        "A label for the image's current release, recorded on every VWN made from it.", default=""
+    )
+    reuse: ReusePolicy = documented("What happens to a VWN when its job ends.", default=ReusePolicy())
+
