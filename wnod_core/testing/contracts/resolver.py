@@ -21,7 +21,9 @@ class ResolverContract:
     - ``resolver_options``: the TOML table (without ``use``) that configures it;
     - ``deciding_job``: a ``(JobFacts, Decision)`` pair — a job it decides, and the
       ``Resolved`` or ``Refused`` it must answer (compared on type and VM type);
-    - ``passing_job``: a ``JobFacts`` it has no opinion on (it must answer None).
+    - ``passing_job``: a ``JobFacts`` it has no opinion on (it must answer None), or
+      None for a resolver that answers every job by design (a site default, meant to
+      end the chain); the tests that need a passing job then check the deciding one only.
 
     ``vm_types`` offers two types, ``alpha`` and ``beta``; override it if yours differ.
     Override ``options_naming_unknown_type`` to return a table that names a VM type
@@ -68,7 +70,9 @@ class ResolverContract:
         if isinstance(decision, Resolved):
             assert decision.vm_type in vm_types
 
-    def test_passes_a_job_it_has_no_opinion_on(self, resolver: Resolver, passing_job: JobFacts) -> None:
+    def test_passes_a_job_it_has_no_opinion_on(self, resolver: Resolver, passing_job: JobFacts | None) -> None:
+        if passing_job is None:
+            pytest.skip("this resolver answers every job")
         assert resolver.resolve(passing_job) is None
 
     def test_same_facts_same_answer(self, resolver: Resolver, deciding_job: tuple[JobFacts, Any]) -> None:
@@ -79,14 +83,15 @@ class ResolverContract:
         self,
         resolver: Resolver,
         deciding_job: tuple[JobFacts, Any],
-        passing_job: JobFacts,
+        passing_job: JobFacts | None,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        before = (resolver.resolve(deciding_job[0]), resolver.resolve(passing_job))
+        jobs = [deciding_job[0]] + ([passing_job] if passing_job is not None else [])
+        before = [resolver.resolve(job) for job in jobs]
         # What a job's owner could set in the environment the hook runs in.
         for name in ("WNOD_VM_TYPE", "VM_TYPE", "USER", "LOGNAME", "SLURM_JOB_PARTITION", "LSB_QUEUE"):
             monkeypatch.setenv(name, "beta")
-        assert (resolver.resolve(deciding_job[0]), resolver.resolve(passing_job)) == before
+        assert [resolver.resolve(job) for job in jobs] == before
         assert os.environ["WNOD_VM_TYPE"] == "beta"
 
     def test_refusals_say_why(self, resolver: Resolver, deciding_job: tuple[JobFacts, Any]) -> None:
