@@ -76,7 +76,42 @@ def structure(data: Any, cls: type[T], path: str) -> T:
     try:
         return CONVERTER.structure(data, cls)
     except (ClassValidationError, IterableValidationError, ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(problems_of(exc, path)) from None
+        problems = _field_by_field(data, cls, path) if attrs.has(cls) else []
+        raise ConfigError(problems or problems_of(exc, path)) from None
+
+
+def _field_by_field(data: dict[str, Any], cls: type, path: str) -> list[Problem]:
+    """Every mistake in a table, each at its key's path.
+
+    attrs runs validators inside ``__init__`` and stops at the first that fails, naming
+    no path; checking each key on its own finds them all and says where each one is.
+    """
+    fields = attrs.fields(cls)
+    names = [f.name for f in fields]
+    problems = [Problem(join(path, k), f"unknown key{did_you_mean(k, names)}") for k in data if k not in names]
+    for field in fields:
+        where = join(path, field.name)
+        if field.name not in data:
+            if field.default is attrs.NOTHING:
+                problems.append(Problem(where, "required, but missing"))
+            continue
+        value = data[field.name]
+        if field.type is not None and attrs.has(field.type):
+            try:
+                structure(value, field.type, where)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+            continue
+        try:
+            if field.type is not None:
+                value = CONVERTER.structure(value, field.type)
+            if field.converter is not None:
+                value = field.converter(value)  # type: ignore[operator]
+            if field.validator is not None:
+                field.validator(None, field, value)
+        except (ClassValidationError, IterableValidationError, ValueError, TypeError) as exc:
+            problems.extend(problems_of(exc, where))
+    return problems
 
 
 def unstructure(obj: Any) -> Any:

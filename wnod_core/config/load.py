@@ -14,9 +14,9 @@ from ..records import ResolverPlugin
 from ..text import did_you_mean
 from .convert import join, structure
 from .files import read_layers, source_of
-from .schema import BatchSection, HostSection, HypervisorSection, ResolverEntry
+from .schema import BatchSection, EngineSection, HostSection, HypervisorSection, ResolverEntry
 
-SECTIONS = ("host", "batch", "hypervisor", "vm_types", "resolvers")
+SECTIONS = ("host", "engine", "batch", "hypervisor", "vm_types", "resolvers")
 
 
 @attrs.frozen
@@ -42,6 +42,7 @@ class Config:
     sources: Mapping[str, str]
     """The file behind each dotted key; keys not listed have their default."""
     host: HostSection
+    engine: EngineSection
     batch: BatchSection
     batch_options: Any
     hypervisor: HypervisorSection
@@ -68,6 +69,7 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
         if key not in SECTIONS:
             problems.append(Problem(key, f"unknown section{did_you_mean(key, SECTIONS)}"))
     host = _collect(problems, lambda: structure(_table(raw, "host"), HostSection, "host")) or HostSection()
+    engine = _collect(problems, lambda: structure(_table(raw, "engine"), EngineSection, "engine")) or EngineSection()
     batch, batch_options = _plugin_section(raw, "batch", "system", "batch_systems", BatchSection, plugins, problems)
     hypervisor, hypervisor_options = _plugin_section(
         raw, "hypervisor", "backend", "hypervisors", HypervisorSection, plugins, problems
@@ -76,6 +78,7 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
         files=(),
         sources={},
         host=host,
+        engine=engine,
         batch=batch,
         batch_options=batch_options,
         hypervisor=hypervisor,

@@ -1,12 +1,14 @@
 """The core's own config sections. Plugins describe theirs with their own options classes."""
 
+import enum
 import os
+import re
 import socket
 
 import attrs
 
 from ..model.fields import documented
-from ..model.units import Bytes, parse_size
+from ..model.units import Bytes, Seconds, parse_duration, parse_size
 from ..model.vmtype import Name
 
 
@@ -79,3 +81,55 @@ class ResolverEntry:
     The table's other keys are the options of the resolver plugin it uses."""
 
     use: Name = documented('Name of the resolver plugin, e.g. "by-user" (see `wnod plugins`).')
+
+
+class BootFailure(enum.StrEnum):
+    """What becomes of a job whose VWN failed to boot on every try."""
+
+    FAIL = "fail"
+    """End the job without running it, with the reason shown to its owner."""
+    RELEASE = "release"
+    """Let it run on the bait as an ordinary job, outside any VWN."""
+
+
+@attrs.frozen
+class EngineSection:
+    """`[engine]`: how this host's daemon places jobs and copes when VWNs fail."""
+
+    vwn_hostname: str = documented(
+        "The batch-system host name of the VWN in each slot of this host: `{host}` is this host's"
+        " short name, `{slot}` the slot number, 1 to `host.max_vwns`. The batch system must know these names.",
+        default="{host}-vwn{slot}",
+        validator=lambda _i, _a, v: _check_hostname_pattern(v),
+    )
+    boot_retries: int = documented(
+        "How many more VWNs to try for a job after the first fails to boot or to join the batch system.",
+        default=2,
+        validator=attrs.validators.ge(0),
+    )
+    on_boot_failure: BootFailure = documented(
+        "What to do with a job once every try has failed: `fail` it with the reason, or `release` it"
+        " to run outside a VWN.",
+        default=BootFailure.FAIL,
+    )
+    poll_interval: Seconds = documented(
+        "How often the batch system and the hypervisor are asked how jobs and VWNs are doing.",
+        default=Seconds(2),
+        converter=parse_duration,
+    )
+    bait_timeout: Seconds = documented(
+        "How long a job may wait for a VWN before it is put back to pending (covers every boot try).",
+        default=Seconds(1800),
+        converter=parse_duration,
+    )
+
+
+def _check_hostname_pattern(value: str) -> None:
+    try:
+        sample = value.format(host="hv01", slot=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"only {{host}} and {{slot}} may appear in it, got {value!r} ({exc})") from None
+    if "{slot}" not in value:
+        raise ValueError(f"must contain {{slot}}, or every VWN of this host gets the same name: {value!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", sample):
+        raise ValueError(f"must make a host name (letters, digits, '.', '-'), got {value!r}")
