@@ -1,0 +1,364 @@
+"""An in-memory batch system, for testing the engine and anything else that drives a ``BatchSystem``.
+
+A test tool, not a product feature: wnod never runs jobs through it. It keeps every
+promise of the ``BatchSystem`` interface exactly (the contract suite proves it), so code
+that works against it works against an adapter that keeps them too.
+"""
+
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from ...errors import BatchSystemError, JobNotFound
+from ...interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from ...model import JobFacts, JobState
+from .recording import Recorded
+
+NAME = "fake"
+"""The plugin name of the fake, and the ``batch_system`` of the facts it reports."""
+
+JOB_ID_VAR = "WNOD_FAKE_JOB_ID"
+"""The fake's own job-start hook variable naming the job (its ``SLURM_JOB_ID`` or ``LSB_JOBID``)."""
+BAIT_HOST_VAR = "WNOD_FAKE_BAIT_HOST"
+"""The fake's own job-start hook variable naming the bait the job was dispatched to."""
+
+EXIT_CODES: Mapping[BaitOutcome, int] = {
+    BaitOutcome.RELEASED: 0,
+    BaitOutcome.MIGRATED: 10,
+    BaitOutcome.REFUSED: 20,
+    BaitOutcome.RETRY: 30,
+}
+"""Every outcome its own code, so a test can tell from the code alone what ``wnod bait`` decided."""
+
+_INTERFACE = (
+    "job_facts",
+    "host_ready",
+    "migrate",
+    "close_host",
+    "open_host",
+    "release",
+    "hold",
+    "fail",
+    "hosts",
+    "bait_request",
+    "bait_exit_code",
+)
+
+
+@attrs.define
+class _Host:
+    name: str
+    registered: bool = False
+    closed: bool = False
+    """Remembered even before the host registers: wnod may close a VWN's name ahead of its joining."""
+
+
+class FakeBatchSystem(Recorded, BatchSystem):
+    """A batch system held in memory. Thread-safe: the engine calls it from worker threads.
+
+    Tests drive it as the batch system's users, admins and daemons would:
+    ``submit`` jobs, ``register_host`` VWNs as their batch daemon joins, ``dispatch_to_bait``
+    and ``bait_exited`` for the job-start hook, ``start``, ``finish`` and ``cancel`` jobs.
+    Nothing dispatches a job by itself: a job starts when the test calls ``start``.
+
+    Its rules, where a real system has its own:
+
+    - a host accepts a job if it is registered and either open, or closed but the job
+      is bound to it by ``migrate`` (wnod closes a VWN to every job but its own);
+    - a job bound by ``migrate`` starts on that host and on no other;
+    - ``fail`` ends the job as FINISHED, ``cancel`` as CANCELLED; both keep its facts
+      readable until ``purge``, after which the fake no longer knows it (``JobNotFound``);
+    - ``bait_request`` reads the fake's own hook variables, ``WNOD_FAKE_JOB_ID`` and
+      ``WNOD_FAKE_BAIT_HOST``; ``bait_exit_code`` gives each outcome its own code.
+
+    Every interface call is logged (``calls``) and can be failed (``fail_next``) or held
+    back (``before``) by the test.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_INTERFACE)
+        self._lock = threading.RLock()
+        self._jobs: dict[str, JobFacts] = {}
+        self._bound: dict[str, str] = {}
+        """Job id -> the host ``migrate`` bound it to."""
+        self._on_bait: dict[str, str] = {}
+        """Job id -> the bait whose job-start hook is running for it."""
+        self._hosts: dict[str, _Host] = {}
+        self._ids = itertools.count(1001)
+
+    # -- driving it, as the batch system's users, admins and daemons -------------------------------
+
+    def submit(
+        self,
+        user: str,
+        *,
+        groups: Sequence[str] = (),
+        queue: str = "",
+        uid: int | None = None,
+        cpus: int = 1,
+        memory: int | None = None,
+        walltime: int | None = None,
+        requested_vm_type: str | None = None,
+    ) -> JobFacts:
+        """Queue a new pending job owned by `user`; returns its facts, with a fresh job id."""
+        with self._lock:
+            job_id = str(next(self._ids))
+            while job_id in self._jobs:
+                job_id = str(next(self._ids))
+            facts = JobFacts(
+                batch_system=NAME,
+                job_id=job_id,
+                user=user,
+                groups=tuple(groups),
+                queue=queue,
+                uid=uid,
+                cpus=cpus,
+                memory=memory,
+                walltime=walltime,
+                requested_vm_type=requested_vm_type,
+            )
+            self._jobs[job_id] = facts
+            return facts
+
+    def add_job(self, facts: JobFacts, bound_to: str | None = None) -> None:
+        """Put a job in exactly as given (a running job found at a restart, say); replaces one of its id."""
+        with self._lock:
+            self._jobs[facts.job_id] = attrs.evolve(facts, batch_system=NAME)
+            self._on_bait.pop(facts.job_id, None)
+            if bound_to is None:
+                self._bound.pop(facts.job_id, None)
+            else:
+                self._bound[facts.job_id] = bound_to
+
+    def register_host(self, hostname: str) -> None:
+        """`hostname`'s batch daemon joins: from now on the host is ready. Keeps a close made earlier."""
+        with self._lock:
+            self._host(hostname).registered = True
+
+    def unregister_host(self, hostname: str) -> None:
+        """`hostname` leaves the batch system (its VWN died or was destroyed)."""
+        with self._lock:
+            self._host(hostname).registered = False
+
+    def dispatch_to_bait(self, job_id: str, bait_host: str) -> dict[str, str]:
+        """Dispatch a pending job to `bait_host`, where its job-start hook now runs.
+
+        The job reads as running on the bait until ``bait_exited`` or ``migrate``. Returns the
+        environment the fake's hook would give ``wnod bait``.
+        """
+        with self._lock:
+            job = self._known(job_id)
+            if job.state is not JobState.PENDING:
+                raise BatchSystemError(f"fake: cannot dispatch job {job_id} to a bait: it is {job.state}")
+            if job_id in self._bound:
+                raise BatchSystemError(f"fake: job {job_id} is bound to {self._bound[job_id]}, not to a bait")
+            self._jobs[job_id] = attrs.evolve(job, state=JobState.RUNNING, exec_hosts=(bait_host,))
+            self._on_bait[job_id] = bait_host
+            return self.hook_environ(job_id, bait_host)
+
+    @staticmethod
+    def hook_environ(job_id: str, bait_host: str) -> dict[str, str]:
+        """The environment the fake's job-start hook passes for `job_id` on `bait_host`."""
+        return {JOB_ID_VAR: job_id, BAIT_HOST_VAR: bait_host}
+
+    def bait_exited(self, job_id: str, exit_code: int) -> None:
+        """The hook on the bait exited with `exit_code`; the fake does what that code means.
+
+        Released: the job runs on the bait. Refused: the job ends (unless wnod ended it
+        already). Retry or migrated: the job goes back to pending; after ``migrate`` it
+        already left the bait and nothing changes. Any other code is an error, as the fake
+        gives no meaning to it.
+        """
+        outcomes = {code: outcome for outcome, code in EXIT_CODES.items()}
+        if exit_code not in outcomes:
+            raise BatchSystemError(f"fake: exit code {exit_code} of the bait hook means nothing here")
+        outcome = outcomes[exit_code]
+        with self._lock:
+            job = self._known(job_id)
+            if self._on_bait.pop(job_id, None) is None or job.state.is_over:
+                return
+            if outcome is BaitOutcome.RELEASED:
+                return
+            if outcome is BaitOutcome.REFUSED:
+                reason = job.reason or f"refused by the bait hook (exit {exit_code})"
+                self._jobs[job_id] = attrs.evolve(job, state=JobState.FINISHED, reason=reason)
+            else:
+                self._jobs[job_id] = attrs.evolve(job, state=JobState.PENDING, exec_hosts=())
+
+    def start(self, job_id: str, hostname: str | None = None) -> str:
+        """Dispatch a pending job, as the scheduler would; returns the host it now runs on.
+
+        A bound job goes to its host (naming another is refused); an unbound one to
+        `hostname`, or else to the first accepting host by name. Refused with
+        ``BatchSystemError`` when the job is not pending or the host does not accept it.
+        """
+        with self._lock:
+            job = self._known(job_id)
+            if job.state is not JobState.PENDING:
+                raise BatchSystemError(f"fake: job {job_id} cannot start: it is {job.state}")
+            bound = self._bound.get(job_id)
+            if bound is not None and hostname not in (None, bound):
+                raise BatchSystemError(f"fake: job {job_id} is bound to {bound}, not to {hostname}")
+            target = bound or hostname or self._first_accepting()
+            if target is None:
+                raise BatchSystemError(f"fake: no host accepts job {job_id}")
+            host = self._hosts.get(target)
+            if host is None or not host.registered:
+                raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: it has not joined")
+            if host.closed and bound != target:
+                raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: closed to it")
+            self._jobs[job_id] = attrs.evolve(job, state=JobState.RUNNING, exec_hosts=(target,))
+            return target
+
+    def finish(self, job_id: str) -> None:
+        """The running job ends; its facts stay readable (as FINISHED) until ``purge``."""
+        with self._lock:
+            job = self._known(job_id)
+            if job.state is not JobState.RUNNING:
+                raise BatchSystemError(f"fake: job {job_id} cannot finish: it is {job.state}")
+            self._end(job, JobState.FINISHED)
+
+    def cancel(self, job_id: str) -> None:
+        """The job's owner cancels it, in whatever state; cancelling an ended job changes nothing."""
+        with self._lock:
+            job = self._known(job_id)
+            if not job.state.is_over:
+                self._end(job, JobState.CANCELLED)
+
+    def purge(self, job_id: str) -> None:
+        """The batch system forgets the job, as real ones do some time after it ends."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
+            self._bound.pop(job_id, None)
+            self._on_bait.pop(job_id, None)
+
+    # -- looking at it -----------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> JobFacts | None:
+        """The job's facts as they stand, without logging a call."""
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def bound_to(self, job_id: str) -> str | None:
+        """The host ``migrate`` bound the job to, if any."""
+        with self._lock:
+            return self._bound.get(job_id)
+
+    def is_closed(self, hostname: str) -> bool:
+        with self._lock:
+            return hostname in self._hosts and self._hosts[hostname].closed
+
+    # -- the interface -----------------------------------------------------------------------------
+
+    def job_facts(self, job_id: str) -> JobFacts:
+        self._enter("job_facts", job_id)
+        with self._lock:
+            return self._known(job_id)
+
+    def host_ready(self, hostname: str) -> bool:
+        self._enter("host_ready", hostname)
+        with self._lock:
+            return hostname in self._hosts and self._hosts[hostname].registered
+
+    def migrate(self, job_id: str, hostname: str) -> None:
+        self._enter("migrate", job_id, hostname)
+        with self._lock:
+            job = self._alive(job_id)
+            if job.state is JobState.RUNNING and job_id not in self._on_bait:
+                if job.exec_hosts == (hostname,):
+                    return  # already there: a repeated migrate changes nothing
+                where = ", ".join(job.exec_hosts)
+                raise BatchSystemError(f"fake: migrate {job_id} to {hostname}: it already runs on {where}")
+            self._bound[job_id] = hostname
+            if job_id in self._on_bait:
+                # Binding takes the job off the bait, back to pending for its VWN.
+                del self._on_bait[job_id]
+                self._jobs[job_id] = attrs.evolve(job, state=JobState.PENDING, exec_hosts=())
+
+    def close_host(self, hostname: str) -> None:
+        self._enter("close_host", hostname)
+        with self._lock:
+            self._host(hostname).closed = True
+
+    def open_host(self, hostname: str) -> None:
+        self._enter("open_host", hostname)
+        with self._lock:
+            self._host(hostname).closed = False
+
+    def release(self, job_id: str, reason: str) -> None:
+        self._enter("release", job_id, reason)
+        with self._lock:
+            job = self._known(job_id)
+            self._bound.pop(job_id, None)
+            if job.state.is_over:
+                return
+            state = JobState.PENDING if job.state is JobState.HELD else job.state
+            self._jobs[job_id] = attrs.evolve(job, state=state, reason=reason)
+
+    def hold(self, job_id: str, reason: str) -> None:
+        self._enter("hold", job_id, reason)
+        with self._lock:
+            job = self._known(job_id)
+            if job.state not in (JobState.PENDING, JobState.HELD):
+                raise BatchSystemError(f"fake: cannot hold job {job_id}: it is {job.state}")
+            self._jobs[job_id] = attrs.evolve(job, state=JobState.HELD, reason=reason)
+
+    def fail(self, job_id: str, reason: str) -> None:
+        self._enter("fail", job_id, reason)
+        with self._lock:
+            job = self._known(job_id)
+            if not job.state.is_over:
+                self._end(attrs.evolve(job, reason=reason), JobState.FINISHED)
+
+    def hosts(self) -> Sequence[BatchHost]:
+        self._enter("hosts")
+        with self._lock:
+            return [self._batch_host(h) for _, h in sorted(self._hosts.items()) if h.registered]
+
+    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
+        self._enter("bait_request", dict(environ), tuple(argv))
+        missing = [var for var in (JOB_ID_VAR, BAIT_HOST_VAR) if not environ.get(var)]
+        if missing:
+            raise BatchSystemError(
+                f"fake: the job-start hook environment lacks {' and '.join(missing)};"
+                " was wnod bait run by the fake batch system's hook?"
+            )
+        return BaitRequest(job_id=environ[JOB_ID_VAR], bait_host=environ[BAIT_HOST_VAR])
+
+    def bait_exit_code(self, outcome: BaitOutcome) -> int:
+        self._enter("bait_exit_code", outcome)
+        return EXIT_CODES[outcome]
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _known(self, job_id: str) -> JobFacts:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFound(f"fake: no job {job_id}") from None
+
+    def _alive(self, job_id: str) -> JobFacts:
+        """The job, if it has not ended: to the engine an ended job is as gone as a purged one."""
+        job = self._known(job_id)
+        if job.state.is_over:
+            raise JobNotFound(f"fake: job {job_id} is {job.state}")
+        return job
+
+    def _host(self, hostname: str) -> _Host:
+        return self._hosts.setdefault(hostname, _Host(hostname))
+
+    def _end(self, job: JobFacts, state: JobState) -> None:
+        self._jobs[job.job_id] = attrs.evolve(job, state=state)
+        self._bound.pop(job.job_id, None)
+        self._on_bait.pop(job.job_id, None)
+
+    def _first_accepting(self) -> str | None:
+        return next((n for n, h in sorted(self._hosts.items()) if h.registered and not h.closed), None)
+
+    def _batch_host(self, host: _Host) -> BatchHost:
+        running = (j for j in self._jobs.values() if j.state is JobState.RUNNING)
+        jobs = tuple(sorted(j.job_id for j in running if host.name in j.exec_hosts))
+        state = "closed" if host.closed else ("busy" if jobs else "idle")
+        return BatchHost(name=host.name, state=state, accepting=not host.closed, jobs=jobs)

@@ -1,0 +1,124 @@
+"""What every fake keeps for the test that drives it: a log of the calls it received and
+the failures the test asked it to raise.
+
+The log holds interface calls only (what the code under test did), never the test's
+own driving of the fake, so assertions on it read as the flow under test.
+"""
+
+import threading
+from collections.abc import Callable, Collection
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Call:
+    """One call of an interface method: ``Call("migrate", ("1001", "vwn-1"))``."""
+
+    method: str
+    args: tuple[Any, ...]
+
+
+Hook = Callable[[tuple[Any, ...]], None]
+"""Run with a call's arguments before the fake acts on it; it may block (to stage a race) or raise."""
+
+
+@attrs.define
+class _Injected:
+    error: BaseException
+    remaining: int | None
+    """Calls still to fail; None fails every call until cleared."""
+
+
+class Recorded:
+    """The call log and failure injection a fake inherits. Thread-safe.
+
+    `methods` are the interface methods that may be logged, failed or hooked; naming
+    another raises ValueError at once, so a misspelt injection cannot pass silently.
+    Its attributes are prefixed ``_rec`` to stay clear of the fake's own.
+    """
+
+    def __init__(self, methods: Collection[str]):
+        self._rec_methods = frozenset(methods)
+        self._rec_lock = threading.Lock()
+        self._rec_calls: list[Call] = []
+        self._rec_failures: dict[str, list[_Injected]] = {}
+        self._rec_hooks: dict[str, list[Hook]] = {}
+
+    def _enter(self, method: str, *args: Any) -> None:
+        """Log a call, run its hooks, then raise the failure injected for it, if any.
+
+        The fake calls this first thing, before it holds its own lock or changes anything,
+        so an injected failure leaves its state untouched and a blocking hook stalls only
+        the caller's thread.
+        """
+        self._rec_check(method)
+        with self._rec_lock:
+            self._rec_calls.append(Call(method, tuple(args)))
+            hooks = list(self._rec_hooks.get(method, ()))
+        for hook in hooks:
+            hook(tuple(args))
+        with self._rec_lock:
+            queue = self._rec_failures.get(method)
+            if not queue:
+                return
+            injected = queue[0]
+            if injected.remaining is not None:
+                injected.remaining -= 1
+                if injected.remaining == 0:
+                    queue.pop(0)
+        raise injected.error
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._rec_lock:
+            return list(self._rec_calls)
+
+    def calls_to(self, method: str) -> list[tuple[Any, ...]]:
+        """The arguments of each call of `method`, oldest first."""
+        self._rec_check(method)
+        with self._rec_lock:
+            return [c.args for c in self._rec_calls if c.method == method]
+
+    def clear_calls(self) -> None:
+        with self._rec_lock:
+            self._rec_calls.clear()
+
+    def fail_next(self, method: str, error: BaseException, times: int | None = 1) -> None:
+        """Make the next `times` calls of `method` raise `error` (every call when None).
+
+        Injections for one method queue up: the first is used up before the next applies.
+        """
+        self._rec_check(method)
+        if times is not None and times < 1:
+            raise ValueError(f"times must be at least 1 (or None for always), got {times}")
+        with self._rec_lock:
+            self._rec_failures.setdefault(method, []).append(_Injected(error, times))
+
+    def clear_failures(self) -> None:
+        with self._rec_lock:
+            self._rec_failures.clear()
+
+    def before(self, method: str, hook: Hook) -> Callable[[], None]:
+        """Run `hook(args)` before each call of `method` acts; returns a function removing it.
+
+        Hooks run on the caller's thread without the fake's lock held, so a hook waiting
+        on a ``threading.Event`` holds that one call back while the rest of the test goes on.
+        """
+        self._rec_check(method)
+        with self._rec_lock:
+            self._rec_hooks.setdefault(method, []).append(hook)
+
+        def remove() -> None:
+            with self._rec_lock:
+                hooks = self._rec_hooks.get(method, [])
+                if hook in hooks:
+                    hooks.remove(hook)
+
+        return remove
+
+    def _rec_check(self, method: str) -> None:
+        if method not in self._rec_methods:
+            known = ", ".join(sorted(self._rec_methods))
+            raise ValueError(f"{method!r} is not an interface method of this fake; known: {known}")
