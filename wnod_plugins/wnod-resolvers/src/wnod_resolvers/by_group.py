@@ -32,7 +32,9 @@ class ByGroup(Resolver):
         groups = set(job.groups)
         for group, vm_type in self.types_by_group.items():
             if group in groups:
-                return Resolved(vm_type, f'group {group} (of user {job.user}) is mapped to VM type "{vm_type}"')
+                return Resolved(
+                    vm_type, f'group {group} (of user {job.user}) is mapped to VM type "{vm_type}"'
+                )
         return None
 
 

@@ -16,7 +16,7 @@ class ByQueueOptions:
     """`[[resolvers]] use = "by-queue"`."""
 
     map: dict[str, str] = documented(
-        'Queue (LSF, PBS), partition (Slurm) or pool (HTCondor) to VM type, e.g.'
+        "Queue (LSF, PBS), partition (Slurm) or pool (HTCondor) to VM type, e.g."
         ' `{ short = "sl6", long = "el9" }`. Matched exactly, case included. Jobs in other'
         " queues, or in none, are left to the next resolver."
     )

@@ -7,6 +7,7 @@ a job of that user arrives, as a refused job; found at start-up it is one line i
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 from wnod_core.errors import ConfigError, Problem
 from wnod_core.model import VmType
@@ -34,7 +35,7 @@ def check_types(named: Iterable[tuple[str, str]], vm_types: Mapping[str, VmType]
         raise ConfigError(problems)
 
 
-def checked_map(setup: Setup[object], mapping: Mapping[str, str]) -> Mapping[str, str]:
+def checked_map(setup: Setup[Any], mapping: Mapping[str, str]) -> Mapping[str, str]:
     """`mapping` (the ``map`` option of `setup`), its types checked, as a read-only view.
 
     Read-only because a resolver is shared by worker threads and must give the same

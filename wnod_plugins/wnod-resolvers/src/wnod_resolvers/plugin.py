@@ -34,7 +34,7 @@ def wnod_resolvers() -> Iterator[ResolverPlugin]:
         name="requested",
         factory=requested.build,
         options=requested.RequestedOptions,
-        summary="Honours the VM type a job asks for when site policy lets its owner ask for it; refuses it otherwise.",
+        summary="Honours the VM type a job asks for if site policy lets its owner ask; refuses it otherwise.",
     )
     yield ResolverPlugin(
         name="default",

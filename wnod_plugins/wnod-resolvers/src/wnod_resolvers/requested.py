@@ -26,7 +26,9 @@ EVERYONE = "*"
 class Permit:
     """Who may ask for one VM type."""
 
-    users: tuple[str, ...] = documented(f'User names that may ask for it; "{EVERYONE}" lets every user ask.', default=())
+    users: tuple[str, ...] = documented(
+        f'User names that may ask for it; "{EVERYONE}" lets every user ask.', default=()
+    )
     groups: tuple[str, ...] = documented("Unix groups whose members may ask for it.", default=())
 
     def admits(self, job: JobFacts) -> str | None:
@@ -46,7 +48,7 @@ class RequestedOptions:
     """`[[resolvers]] use = "requested"`."""
 
     allow: dict[str, Permit] = documented(
-        "For each VM type that jobs may ask for, who may: `users` (user names; `\"*\"` for every user)"
+        'For each VM type that jobs may ask for, who may: `users` (user names; `"*"` for every user)'
         " and `groups` (unix groups whose members may), e.g."
         ' `allow.atlas = { users = ["alice"], groups = ["atlas"] }`, `allow.el9 = { users = ["*"] }`.'
         " A job asking for a type not listed here, or listed for others only, is refused with the"
@@ -99,9 +101,17 @@ def build(setup: Setup[RequestedOptions]) -> Requested:
 def _permit_problems(permit: Permit, path: str) -> list[Problem]:
     # Both are silent mistakes at run time (nobody can ever ask), so they are caught here.
     if not permit.users and not permit.groups:
-        return [Problem(path, "names no users and no groups, so nobody could ask for this type; list some or remove it")]
+        return [
+            Problem(
+                path,
+                "names no users and no groups, so nobody could ask for this type; list some or remove it",
+            )
+        ]
     return [
-        Problem(f"{path}.groups[{index}]", f'no group is named "{EVERYONE}": to let every user ask, write users = ["{EVERYONE}"]')
+        Problem(
+            f"{path}.groups[{index}]",
+            f'no group is named "{EVERYONE}": to let every user ask, write users = ["{EVERYONE}"]',
+        )
         for index, group in enumerate(permit.groups)
         if group == EVERYONE
     ]
