@@ -4,6 +4,7 @@ Every plugin of a kind, ours and third parties', must pass its kind's suite; the
 suites state in code what the interfaces' docstrings promise.
 """
 
+from .batch import BatchDriver, BatchSystemContract, HookCall, JobOwner
 from .resolver import ResolverContract
 
-__all__ = ["ResolverContract"]
+__all__ = ["BatchDriver", "BatchSystemContract", "HookCall", "JobOwner", "ResolverContract"]

@@ -1,0 +1,355 @@
+"""The contract every batch-system adapter keeps, and the driver its tests provide.
+
+The interface has no way to submit a job or bring a host up: those belong to the
+batch system's users and daemons, not to wnod. A ``BatchDriver`` does them for the
+suite, against whatever backs the adapter: the fake, an emulator of the system's
+commands, or a real installation.
+"""
+
+import abc
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import attrs
+import pytest
+
+from ...errors import BatchSystemError, JobNotFound
+from ...interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from ...model import JobFacts, JobState
+
+
+@attrs.frozen
+class JobOwner:
+    """Who submits the suite's jobs, where, and the groups the batch system must then report."""
+
+    user: str
+    queue: str
+    groups: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    """Groups the system must report for the user, primary group first; empty checks none."""
+
+
+@attrs.frozen
+class HookCall:
+    """What this system's job-start hook passes to ``wnod bait`` for a job on a bait."""
+
+    environ: Mapping[str, str]
+    argv: tuple[str, ...]
+    bait_host: str
+    """The bait the hook names; ``bait_request`` must read it back."""
+
+
+class BatchDriver(abc.ABC):
+    """What the suite needs done to the batch system beyond the adapter's own interface.
+
+    Batch plugin authors implement it against their system, in their tests. Every
+    method may block until the system has done what was asked; the suite still polls
+    for what a real system reports late, up to ``settle_timeout``.
+    """
+
+    settle_timeout: float = 0.0
+    """Seconds the suite waits for the system to show a change (a host joining, a job starting)."""
+
+    unknown_job_id: str = "987654321"
+    """A job id, well-formed for this system, that it does not know."""
+
+    @abc.abstractmethod
+    def submit(self, owner: JobOwner) -> str:
+        """Submit a job as ``owner.user`` to ``owner.queue``; return its id.
+
+        The job must not start anywhere until ``start`` is called for it: submit it
+        where none of ``vwn_hostnames`` serves it (or held), as jobs wait for a bait.
+        """
+
+    @abc.abstractmethod
+    def vwn_hostnames(self) -> Sequence[str]:
+        """At least two host names that ``register_host`` can bring into the system."""
+
+    @abc.abstractmethod
+    def register_host(self, hostname: str) -> None:
+        """Have the VWN `hostname` join the system, open to work, as its batch daemon would."""
+
+    @abc.abstractmethod
+    def start(self, job_id: str) -> str:
+        """Let the system dispatch the job as its scheduler would; return the host it started on.
+
+        Lift whatever ``submit`` did to keep it waiting. Raise ``BatchSystemError`` if it
+        does not start within the driver's patience.
+        """
+
+    @abc.abstractmethod
+    def cancel(self, job_id: str) -> None:
+        """Cancel the job as its owner would."""
+
+    @abc.abstractmethod
+    def hook_call(self, job_id: str) -> HookCall:
+        """What this system's job-start hook would pass to ``wnod bait`` for the job on a bait."""
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """`check()`'s first true answer within `timeout` seconds (asked at least once); else fail with `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.2, max(timeout / 20, 0.01)))
+    assert answer, f"{what} (waited {timeout:g}s)"
+    return answer
+
+
+class BatchSystemContract:
+    """Subclass as ``class TestMyAdapter(BatchSystemContract)`` and provide these fixtures:
+
+    - ``batch_system``: the adapter under test, wired to what backs it;
+    - ``batch_driver``: a ``BatchDriver`` acting on that same system.
+
+    ``job_owner`` submits as "alice" to queue "short" and checks no groups; override it
+    with a user, queue and groups your system really has.
+
+    Each test checks one promise of the ``BatchSystem`` interface's docstrings.
+    """
+
+    @pytest.fixture
+    def job_owner(self) -> JobOwner:
+        return JobOwner(user="alice", queue="short")
+
+    @pytest.fixture
+    def job_id(self, batch_driver: BatchDriver, job_owner: JobOwner) -> str:
+        return batch_driver.submit(job_owner)
+
+    @pytest.fixture
+    def vwn_hosts(self, batch_driver: BatchDriver) -> tuple[str, str]:
+        names = tuple(batch_driver.vwn_hostnames())
+        assert len(names) >= 2 and len(set(names)) == len(names), "the driver must offer two distinct names"
+        return names[0], names[1]
+
+    @pytest.fixture
+    def joined_hosts(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, vwn_hosts: tuple[str, str]
+    ) -> tuple[str, str]:
+        for name in vwn_hosts:
+            batch_driver.register_host(name)
+        for name in vwn_hosts:
+            eventually(partial(batch_system.host_ready, name), batch_driver.settle_timeout, f"{name} unready")
+        return vwn_hosts
+
+    def _facts(self, batch_system: BatchSystem, job_id: str) -> JobFacts:
+        facts = batch_system.job_facts(job_id)
+        assert isinstance(facts, JobFacts)
+        return facts
+
+    # -- facts -------------------------------------------------------------------------------------
+
+    def test_is_a_batch_system(self, batch_system: BatchSystem) -> None:
+        assert isinstance(batch_system, BatchSystem)
+
+    def test_job_facts_name_the_job_its_owner_and_queue(
+        self, batch_system: BatchSystem, job_id: str, job_owner: JobOwner
+    ) -> None:
+        facts = self._facts(batch_system, job_id)
+        assert facts.job_id == job_id
+        assert facts.batch_system, "facts must name the batch-system plugin that read them"
+        assert facts.user == job_owner.user
+        assert facts.queue == job_owner.queue
+        assert not facts.state.is_over
+
+    def test_job_facts_carry_the_owners_groups_primary_first(
+        self, batch_system: BatchSystem, job_id: str, job_owner: JobOwner
+    ) -> None:
+        if not job_owner.groups:
+            pytest.skip("job_owner names no groups to check")
+        facts = self._facts(batch_system, job_id)
+        assert facts.primary_group == job_owner.groups[0]
+        assert set(job_owner.groups) <= set(facts.groups)
+
+    def test_job_facts_of_an_unknown_job_raise_job_not_found(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver
+    ) -> None:
+        with pytest.raises(JobNotFound):
+            batch_system.job_facts(batch_driver.unknown_job_id)
+
+    # -- hosts -------------------------------------------------------------------------------------
+
+    def test_a_host_is_not_ready_before_it_joins(
+        self, batch_system: BatchSystem, vwn_hosts: tuple[str, str]
+    ) -> None:
+        assert batch_system.host_ready(vwn_hosts[0]) is False
+
+    def test_a_host_is_ready_once_it_joins(
+        self, batch_system: BatchSystem, joined_hosts: tuple[str, str]
+    ) -> None:
+        assert batch_system.host_ready(joined_hosts[0]) is True
+
+    def test_hosts_lists_a_joined_host(
+        self, batch_system: BatchSystem, joined_hosts: tuple[str, str]
+    ) -> None:
+        hosts = batch_system.hosts()
+        assert all(isinstance(h, BatchHost) for h in hosts)
+        assert joined_hosts[0] in {h.name for h in hosts}
+
+    def test_close_host_stops_dispatch_and_is_idempotent(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, joined_hosts: tuple[str, str]
+    ) -> None:
+        name = joined_hosts[0]
+        batch_system.close_host(name)
+        batch_system.close_host(name)
+        closed = partial(_accepting_is, False, batch_system, name)
+        eventually(closed, batch_driver.settle_timeout, f"{name} still accepts jobs")
+
+    def test_open_host_lets_dispatch_again_and_is_idempotent(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, joined_hosts: tuple[str, str]
+    ) -> None:
+        name = joined_hosts[0]
+        batch_system.close_host(name)
+        batch_system.open_host(name)
+        batch_system.open_host(name)
+        opened = partial(_accepting_is, True, batch_system, name)
+        eventually(opened, batch_driver.settle_timeout, f"{name} still refuses jobs")
+
+    # -- migrate -----------------------------------------------------------------------------------
+
+    def test_a_migrated_job_starts_on_its_host_only(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        # Bound to the second of two open hosts, so a scheduler ignoring the binding would
+        # be free to pick the first.
+        target = joined_hosts[1]
+        batch_system.migrate(job_id, target)
+        assert batch_driver.start(job_id) == target
+        running = partial(_running, batch_system, job_id)
+        facts = eventually(running, batch_driver.settle_timeout, f"job {job_id} not shown running")
+        assert facts.exec_hosts == (target,)
+
+    def test_migrate_is_idempotent(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        target = joined_hosts[1]
+        batch_system.migrate(job_id, target)
+        before = self._facts(batch_system, job_id)
+        batch_system.migrate(job_id, target)
+        assert self._facts(batch_system, job_id) == before
+        assert batch_driver.start(job_id) == target
+
+    def test_migrate_of_a_cancelled_job_raises_job_not_found(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        batch_driver.cancel(job_id)
+        with pytest.raises(JobNotFound):
+            batch_system.migrate(job_id, joined_hosts[0])
+
+    def test_migrate_of_an_unknown_job_raises_job_not_found(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, joined_hosts: tuple[str, str]
+    ) -> None:
+        with pytest.raises(JobNotFound):
+            batch_system.migrate(batch_driver.unknown_job_id, joined_hosts[0])
+
+    # -- release, hold, fail -----------------------------------------------------------------------
+
+    def test_release_drops_the_binding_and_is_idempotent(
+        self, batch_system: BatchSystem, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        batch_system.migrate(job_id, joined_hosts[1])
+        batch_system.release(job_id, "site policy: run outside a VWN")
+        batch_system.release(job_id, "site policy: run outside a VWN")
+        facts = self._facts(batch_system, job_id)
+        assert not facts.state.is_over and facts.state is not JobState.HELD, "it must be scheduled as usual"
+
+    def test_hold_holds_with_the_reason_visible_and_is_idempotent(
+        self, batch_system: BatchSystem, job_id: str
+    ) -> None:
+        reason = "wnod: no VWN could be made for this job"
+        batch_system.hold(job_id, reason)
+        batch_system.hold(job_id, reason)
+        facts = self._facts(batch_system, job_id)
+        assert facts.state is JobState.HELD
+        assert reason in facts.reason
+
+    def test_fail_ends_the_job_with_the_reason_visible_and_is_idempotent(
+        self, batch_system: BatchSystem, job_id: str
+    ) -> None:
+        reason = "wnod: user alice may not run VM type atlas"
+        batch_system.fail(job_id, reason)
+        batch_system.fail(job_id, reason)
+        try:
+            facts = batch_system.job_facts(job_id)
+        except JobNotFound:
+            return  # a system may forget an ended job at once; it has ended all the same
+        assert facts.state.is_over
+        assert reason in facts.reason
+
+    def test_a_failed_job_cannot_be_migrated(
+        self, batch_system: BatchSystem, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        batch_system.fail(job_id, "wnod: refused")
+        with pytest.raises(JobNotFound):
+            batch_system.migrate(job_id, joined_hosts[0])
+
+    # -- the bait ----------------------------------------------------------------------------------
+
+    def test_bait_request_reads_the_hooks_call(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str
+    ) -> None:
+        call = batch_driver.hook_call(job_id)
+        request = batch_system.bait_request(call.environ, call.argv)
+        assert request == BaitRequest(job_id=job_id, bait_host=call.bait_host)
+
+    def test_bait_request_outside_the_hook_names_what_is_missing(self, batch_system: BatchSystem) -> None:
+        with pytest.raises(BatchSystemError) as err:
+            batch_system.bait_request({}, [])
+        assert str(err.value), "the error must say what the hook should have passed"
+
+    @pytest.mark.parametrize("outcome", list(BaitOutcome))
+    def test_every_outcome_has_an_exit_code(self, batch_system: BatchSystem, outcome: BaitOutcome) -> None:
+        code = batch_system.bait_exit_code(outcome)
+        assert type(code) is int and 0 <= code <= 255, "an exit code is an int a process can return"
+
+    def test_released_is_told_apart_from_every_outcome_that_must_not_run_the_job_here(
+        self, batch_system: BatchSystem
+    ) -> None:
+        released = batch_system.bait_exit_code(BaitOutcome.RELEASED)
+        for outcome in (BaitOutcome.MIGRATED, BaitOutcome.REFUSED, BaitOutcome.RETRY):
+            assert batch_system.bait_exit_code(outcome) != released, outcome
+
+    def test_refused_is_told_apart_from_retry(self, batch_system: BatchSystem) -> None:
+        # One ends the job, the other puts it back to pending: the system must see which.
+        refused, retry = (batch_system.bait_exit_code(o) for o in (BaitOutcome.REFUSED, BaitOutcome.RETRY))
+        assert refused != retry
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            pytest.param(lambda b, job, host: b.job_facts(job), id="job_facts"),
+            pytest.param(lambda b, job, host: b.migrate(job, host), id="migrate"),
+            pytest.param(lambda b, job, host: b.release(job, "why"), id="release"),
+            pytest.param(lambda b, job, host: b.hold(job, "why"), id="hold"),
+            pytest.param(lambda b, job, host: b.fail(job, "why"), id="fail"),
+            pytest.param(lambda b, job, host: b.host_ready(host), id="host_ready"),
+            pytest.param(lambda b, job, host: b.close_host(host), id="close_host"),
+            pytest.param(lambda b, job, host: b.open_host(host), id="open_host"),
+            pytest.param(lambda b, job, host: b.bait_request({"PATH": "/bin"}, ["wnod", "bait"]), id="bait"),
+        ],
+    )
+    def test_failures_are_batch_system_errors_only(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, call: Callable[..., object]
+    ) -> None:
+        # Unknown jobs and hosts that never joined: whether each is refused is the system's
+        # business, but a refusal must come as BatchSystemError, never another exception.
+        try:
+            call(batch_system, batch_driver.unknown_job_id, "wnod-contract-no-such-host")
+        except BatchSystemError:
+            pass
+
+
+def _accepting_is(expected: bool, batch_system: BatchSystem, name: str) -> bool:
+    matches = [h for h in batch_system.hosts() if h.name == name]
+    assert matches, f"hosts() does not list {name}"
+    return matches[0].accepting is expected
+
+
+def _running(batch_system: BatchSystem, job_id: str) -> JobFacts | None:
+    facts = batch_system.job_facts(job_id)
+    return facts if facts.state is JobState.RUNNING else None
