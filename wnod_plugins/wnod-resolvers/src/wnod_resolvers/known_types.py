@@ -18,7 +18,7 @@ from wnod_core.text import did_you_mean
 def unknown_type(name: str, vm_types: Mapping[str, VmType]) -> str:
     """Why `name` is not a VM type of this site, with the likely intended one."""
     if not vm_types:
-        return f'unknown VM type "{name}": no VM types are configured (add [vm_types.{name}] tables)'
+        return f'unknown VM type "{name}": no VM types are configured (add a [vm_types.{name}] table)'
     known = ", ".join(sorted(vm_types))
     return f'unknown VM type "{name}"{did_you_mean(name, vm_types)}; configured: {known}'
 
