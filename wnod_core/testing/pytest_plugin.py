@@ -68,7 +68,7 @@ def fake_hypervisor() -> "FakeHypervisor":
 
 @pytest.fixture
 def fake_plugin(fake_batch: "FakeBatchSystem", fake_hypervisor: "FakeHypervisor") -> "FakePlugin":
-    """The fakes as a plugin: its batch system and hypervisor "fake" are ``fake_batch`` and ``fake_hypervisor``."""
+    """The fakes as a plugin whose "fake" batch system and hypervisor are the two fixtures above."""
     from .fakes import FakePlugin
 
     return FakePlugin(batch=fake_batch, hypervisor=fake_hypervisor)

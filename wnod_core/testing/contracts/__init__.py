@@ -5,6 +5,15 @@ suites state in code what the interfaces' docstrings promise.
 """
 
 from .batch import BatchDriver, BatchSystemContract, HookCall, JobOwner
+from .hypervisor import ForeignDomain, HypervisorContract
 from .resolver import ResolverContract
 
-__all__ = ["BatchDriver", "BatchSystemContract", "HookCall", "JobOwner", "ResolverContract"]
+__all__ = [
+    "BatchDriver",
+    "BatchSystemContract",
+    "ForeignDomain",
+    "HookCall",
+    "HypervisorContract",
+    "JobOwner",
+    "ResolverContract",
+]
