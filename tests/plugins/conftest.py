@@ -75,7 +75,12 @@ def wnod(wnod_home: Path, plugin_path: Path) -> RunWnod:
     assert WNOD.exists(), f"no wnod console script at {WNOD}; is wnod-core installed in this environment?"
 
     def run(*args: str, env: Mapping[str, str] | None = None) -> Run:
-        environ = {**os.environ, "PYTHONPATH": str(plugin_path), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(plugin_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **(env or {}),
+        }
         done = subprocess.run(
             [str(WNOD), *args],
             capture_output=True,
@@ -103,7 +108,8 @@ def groupfile_installed() -> None:
     """Skip unless the contrib example is installed here, as CI installs it."""
     if installed_version("wnod-site-groupfile") is None:
         pytest.skip(
-            "wnod-site-groupfile is not installed in this environment; run: pip install ./contrib/wnod-site-groupfile"
+            "wnod-site-groupfile is not installed in this environment;"
+            " run: pip install ./contrib/wnod-site-groupfile"
         )
 
 

@@ -56,7 +56,8 @@ BROKEN = [
         def wnod_resolvers():
             yield {"name": "by-dict"}
         """,
-        "failed to register: PluginError: wnod_resolvers yielded {'name': 'by-dict'}, expected ResolverPlugin records",
+        "failed to register: PluginError:"
+        " wnod_resolvers yielded {'name': 'by-dict'}, expected ResolverPlugin records",
     ),
     Broken(
         "wnod_broken_hookname",
@@ -118,7 +119,9 @@ def test_json_lists_the_broken_plugin_as_failed_with_its_distribution(
     assert entry["status"] == "failed"
     assert (entry["name"], entry["version"], entry["builtin"]) == ("example", "0.1.0", False)
     assert entry["error"].startswith(broken.error)
-    assert entry["provides"] == {}, "a failed plugin provides nothing, not even what it registered before failing"
+    assert entry["provides"] == {}, (
+        "a failed plugin provides nothing, not even what it registered before failing"
+    )
     assert "traceback" not in entry, "tracebacks are for -v"
 
 
@@ -130,18 +133,35 @@ def test_good_plugins_still_load_beside_broken_ones(
     assert core["status"] == "loaded" and core["builtin"] is True
     assert {"config", "plugins", "resolve"} <= set(core["provides"]["commands"])
     good = plugins["wnod-good-example"]
-    assert (good["status"], good["provides"], good["error"]) == ("loaded", {"resolvers": ["test-everyone"]}, None)
+    assert (good["status"], good["provides"], good["error"]) == (
+        "loaded",
+        {"resolvers": ["test-everyone"]},
+        None,
+    )
     for name, version in optional_distributions.items():
-        assert (plugins[name]["status"], plugins[name]["version"], plugins[name]["error"]) == ("loaded", version, None)
+        assert (plugins[name]["status"], plugins[name]["version"], plugins[name]["error"]) == (
+            "loaded",
+            version,
+            None,
+        )
 
 
-def test_table_lists_every_plugin_and_says_why_the_broken_ones_failed(broken_site: Path, wnod: RunWnod) -> None:
+def test_table_lists_every_plugin_and_says_why_the_broken_ones_failed(
+    broken_site: Path, wnod: RunWnod
+) -> None:
     run = wnod("plugins")
     assert run.returncode == 0, run.stderr
     header, *lines = run.stdout.splitlines()
     assert header.split() == ["NAME", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]
     rows = {line.split()[1]: line.split() for line in lines}
-    assert rows["wnod-good-example"] == ["good", "wnod-good-example", "0.1.0", "loaded", "resolvers:", "test-everyone"]
+    assert rows["wnod-good-example"] == [
+        "good",
+        "wnod-good-example",
+        "0.1.0",
+        "loaded",
+        "resolvers:",
+        "test-everyone",
+    ]
     for broken in BROKEN:
         assert rows[broken.distribution] == ["example", broken.distribution, "0.1.0", "failed"]
         assert f"example ({broken.distribution}) failed: {broken.error}" in run.stderr

@@ -43,7 +43,9 @@ use = "groupfile"
     return write
 
 
-def test_resolve_picks_the_type_from_the_group_file(config: Callable[..., Path], groups: Path, wnod: RunWnod) -> None:
+def test_resolve_picks_the_type_from_the_group_file(
+    config: Callable[..., Path], groups: Path, wnod: RunWnod
+) -> None:
     run = wnod("--config", str(config()), "resolve", "--user", "bob", "--group", "users", "--group", "cms")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
@@ -53,10 +55,10 @@ def test_resolve_picks_the_type_from_the_group_file(config: Callable[..., Path],
     ]
 
 
-def test_the_file_order_decides_for_members_of_two_groups(
-    config: Callable[..., Path], wnod: RunWnod
-) -> None:
-    run = wnod("--config", str(config()), "resolve", "--user", "u", "--group", "cms", "--group", "atlas", "--json")
+def test_the_file_order_decides_for_members_of_two_groups(config: Callable[..., Path], wnod: RunWnod) -> None:
+    run = wnod(
+        "--config", str(config()), "resolve", "--user", "u", "--group", "cms", "--group", "atlas", "--json"
+    )
     assert (run.json()["outcome"], run.json()["vm_type"]) == ("resolved", "atlas")
 
 
@@ -66,7 +68,9 @@ def test_a_job_of_no_listed_group_is_refused(config: Callable[..., Path], wnod: 
     assert run.stdout.startswith("refused: no VM type for user u (groups users)")
 
 
-def test_an_edited_file_is_used_by_the_next_run(config: Callable[..., Path], groups: Path, wnod: RunWnod) -> None:
+def test_an_edited_file_is_used_by_the_next_run(
+    config: Callable[..., Path], groups: Path, wnod: RunWnod
+) -> None:
     path = config()
     groups.write_text("group,vm_type\ncms,atlas\n")
     run = wnod("--config", str(path), "resolve", "--user", "u", "--group", "cms", "--json")
@@ -94,7 +98,9 @@ def test_config_check_names_the_group_files_line_and_a_suggestion(
     assert f'resolvers[0]: {groups}:3: unknown VM type "cmss" (did you mean "cms"?)' in bad.stderr
 
 
-def test_a_missing_group_file_fails_the_check(config: Callable[..., Path], groups: Path, wnod: RunWnod) -> None:
+def test_a_missing_group_file_fails_the_check(
+    config: Callable[..., Path], groups: Path, wnod: RunWnod
+) -> None:
     path = config()
     groups.unlink()
     run = wnod("--config", str(path), "config", "check")

@@ -12,7 +12,9 @@ def test_every_installed_plugin_loads_cleanly(wnod: RunWnod) -> None:
         assert (entry["status"], entry["error"], entry["problems"]) == ("loaded", None, []), name
 
 
-def test_the_contrib_example_is_listed_with_what_it_provides(groupfile_installed: None, wnod: RunWnod) -> None:
+def test_the_contrib_example_is_listed_with_what_it_provides(
+    groupfile_installed: None, wnod: RunWnod
+) -> None:
     entry = wnod("plugins", "--json").plugins()["wnod-site-groupfile"]
     assert entry == {
         "name": "site-groupfile",

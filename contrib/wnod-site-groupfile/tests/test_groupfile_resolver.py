@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wnod_site_groupfile import plugin
+from wnod_site_groupfile.resolver import GroupFileResolver
+
 from wnod_core.errors import ConfigError, WnodError
 from wnod_core.model import JobFacts, Resolved, VmType
 from wnod_core.records import ResolverPlugin
 from wnod_core.testing import build_plugin
 from wnod_core.testing.contracts import ResolverContract
-
-from wnod_site_groupfile import plugin
-from wnod_site_groupfile.resolver import GroupFileResolver
 
 VM_TYPES = {name: VmType(name=name, image=f"{name}.img") for name in ("alpha", "beta")}
 
@@ -35,13 +35,13 @@ def group_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def build(
-    record: ResolverPlugin, group_file: Path, tmp_path: Path
-) -> Callable[..., GroupFileResolver]:
+def build(record: ResolverPlugin, group_file: Path, tmp_path: Path) -> Callable[..., GroupFileResolver]:
     def make(text: str | None = None, **options: Any) -> GroupFileResolver:
         if text is not None:
             group_file.write_text(text)
-        return build_plugin(record, {"path": str(group_file), **options}, VM_TYPES, tmp_path, path="resolvers[0]")
+        return build_plugin(
+            record, {"path": str(group_file), **options}, VM_TYPES, tmp_path, path="resolvers[0]"
+        )
 
     return make
 
@@ -105,7 +105,7 @@ class TestFormat:
     def test_comments_blank_lines_bom_and_spaces_are_tolerated(
         self, build: Callable[..., GroupFileResolver], group_file: Path
     ) -> None:
-        text = "# site groups\n\n  group , vm_type \n   # indented comment\n\n atlas , alpha \n\"cms\",beta\n"
+        text = '# site groups\n\n  group , vm_type \n   # indented comment\n\n atlas , alpha \n"cms",beta\n'
         group_file.write_bytes(b"\xef\xbb\xbf" + text.encode())
         resolver = build()
         assert resolver.resolve(job("atlas")).vm_type == "alpha"
@@ -156,7 +156,8 @@ class TestStartUp:
         with pytest.raises(ValueError) as err:
             build("group,vm_type\natlas,alpha\ncms,betta\n")
         assert str(err.value) == (
-            f'{group_file}:3: unknown VM type "betta" (did you mean "beta"?); configured VM types: alpha, beta'
+            f'{group_file}:3: unknown VM type "betta" (did you mean "beta"?);'
+            " configured VM types: alpha, beta"
         )
 
     def test_a_relative_path_is_refused(self, record: ResolverPlugin, tmp_path: Path) -> None:

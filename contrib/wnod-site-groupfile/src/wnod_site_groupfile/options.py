@@ -4,6 +4,7 @@ import enum
 import os
 
 import attrs
+
 from wnod_core.model.fields import documented
 from wnod_core.text import did_you_mean
 

@@ -42,7 +42,9 @@ class GroupFile:
                 self._last = None
                 raise
             except OSError as exc:
-                raise GroupFileError(f"{self.path}: cannot read the group file: {exc.strerror or exc}") from None
+                raise GroupFileError(
+                    f"{self.path}: cannot read the group file: {exc.strerror or exc}"
+                ) from None
             signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
             if self._last is None or self._last.signature != signature:
                 self._last = self._read(signature)

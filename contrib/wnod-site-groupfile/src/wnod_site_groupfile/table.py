@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import attrs
+
 from wnod_core.errors import WnodError
 from wnod_core.text import did_you_mean
 
@@ -82,11 +83,15 @@ def parse_group_file(text: str, source: str) -> GroupTable:
         fields = _fields(raw, where)
         if not header_seen:
             if tuple(f.lower() for f in fields) != HEADER:
-                raise GroupFileError(f"{where}: expected the header line \"{','.join(HEADER)}\", got {raw.strip()!r}")
+                raise GroupFileError(
+                    f'{where}: expected the header line "{",".join(HEADER)}", got {raw.strip()!r}'
+                )
             header_seen = True
             continue
         if len(fields) != len(HEADER):
-            raise GroupFileError(f"{where}: expected 2 fields (group,vm_type), got {len(fields)}: {raw.strip()!r}")
+            raise GroupFileError(
+                f"{where}: expected 2 fields (group,vm_type), got {len(fields)}: {raw.strip()!r}"
+            )
         group, vm_type = fields
         if not GROUP_RE.match(group):
             raise GroupFileError(f"{where}: {group!r} is not a unix group name")
@@ -98,7 +103,7 @@ def parse_group_file(text: str, source: str) -> GroupTable:
         first_line_of[group] = number
         rules.append(Rule(group=group, vm_type=vm_type, line=number))
     if not header_seen:
-        raise GroupFileError(f"{source}:1: empty group file, expected the header line \"{','.join(HEADER)}\"")
+        raise GroupFileError(f'{source}:1: empty group file, expected the header line "{",".join(HEADER)}"')
     return GroupTable(source=source, rules=tuple(rules))
 
 
