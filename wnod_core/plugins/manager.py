@@ -89,7 +89,7 @@ class Plugins:
             entry.fail(f"cannot be imported: {one_line(exc)}", traceback.format_exc())
             LOG.warning("plugin %s (%s) skipped: %s", candidate.name, candidate.distribution, entry.error)
             return
-        unknown = [n for n in dir(entry.obj) if n.startswith("wnod_") and n not in _SPEC_NAMES]
+        unknown = [n for n in _marked_hooks(entry.obj) if n not in _SPEC_NAMES]
         if unknown:
             hints = "; ".join(f"{n}{did_you_mean(n, _SPEC_NAMES)}" for n in sorted(unknown))
             entry.fail(f"implements unknown hooks: {hints}")
@@ -222,6 +222,13 @@ class Plugins:
                 impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception:
                 LOG.exception("plugin %s failed in %s; carrying on", impl.plugin_name, hook)
+
+
+def _marked_hooks(obj: object) -> list[str]:
+    """Names of the attributes marked ``@hookimpl``: a misspelled one would silently never be
+    called, while a plain ``import wnod_core`` in a plugin module is no hook at all."""
+    marker = f"{PROJECT}_impl"
+    return [n for n in dir(obj) if hasattr(getattr(obj, n, None), marker)]
 
 
 def _singular(kind: str) -> str:
