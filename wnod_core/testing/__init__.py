@@ -5,5 +5,6 @@ product feature and wnod never uses them to run jobs.
 """
 
 from .build import build_plugin, structure_options
+from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
 
-__all__ = ["build_plugin", "structure_options"]
+__all__ = ["FakeBatchSystem", "FakeHypervisor", "FakePlugin", "build_plugin", "structure_options"]

@@ -2,13 +2,11 @@
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from ..plugins import Plugins
-    from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
+from ..plugins import Plugins
+from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
 
 
 @pytest.fixture
@@ -46,41 +44,29 @@ def site_config(wnod_home: Path):
     return write
 
 
-# The fakes are imported inside the fixtures, not at the top: pytest imports this module
-# before coverage starts, and an early import would hide wnod's own module-level lines.
-
-
 @pytest.fixture
-def fake_batch() -> "FakeBatchSystem":
+def fake_batch() -> FakeBatchSystem:
     """A fresh in-memory batch system (``wnod_core.testing.fakes.FakeBatchSystem``), a test tool."""
-    from .fakes import FakeBatchSystem
-
     return FakeBatchSystem()
 
 
 @pytest.fixture
-def fake_hypervisor() -> "FakeHypervisor":
+def fake_hypervisor() -> FakeHypervisor:
     """A fresh in-memory hypervisor (``wnod_core.testing.fakes.FakeHypervisor``), a test tool."""
-    from .fakes import FakeHypervisor
-
     return FakeHypervisor()
 
 
 @pytest.fixture
-def fake_plugin(fake_batch: "FakeBatchSystem", fake_hypervisor: "FakeHypervisor") -> "FakePlugin":
+def fake_plugin(fake_batch: FakeBatchSystem, fake_hypervisor: FakeHypervisor) -> FakePlugin:
     """The fakes as a plugin whose "fake" batch system and hypervisor are the two fixtures above."""
-    from .fakes import FakePlugin
-
     return FakePlugin(batch=fake_batch, hypervisor=fake_hypervisor)
 
 
 @pytest.fixture
-def fake_plugins(fake_plugin: "FakePlugin") -> "Plugins":
+def fake_plugins(fake_plugin: FakePlugin) -> Plugins:
     """``Plugins`` with the built-ins and ``fake_plugin``, and no installed plugin.
 
     A site config with ``[batch] system = "fake"`` and ``[hypervisor] backend = "fake"``
     then builds ``fake_batch`` and ``fake_hypervisor``.
     """
-    from ..plugins import Plugins
-
     return Plugins.load(installed=False, extra=[("wnod-fakes", fake_plugin)])
