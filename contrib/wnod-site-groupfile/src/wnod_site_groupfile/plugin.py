@@ -15,5 +15,5 @@ def wnod_resolvers() -> Iterator[ResolverPlugin]:
         name="groupfile",
         factory=GroupFileResolver.from_setup,
         options=GroupFileOptions,
-        summary="VM type by the owner's unix groups, from a site-maintained CSV file; first fitting row wins.",
+        summary="VM type by the owner's unix groups, from a CSV file the site maintains.",
     )
