@@ -199,11 +199,6 @@ def test_the_one_line_error_says_what_is_wrong_with_the_hook(load_plugins: Calla
     assert "evnt" in report.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Plugins._add treats every attribute starting with 'wnod_' as a hook, so a plugin module"
-    " that does `import wnod_core` fails with 'implements unknown hooks: wnod_core'",
-)
 def test_a_plugin_module_may_import_wnod_core(load_plugins: Callable[..., Plugins]) -> None:
     module = types.ModuleType("site_plugin")
     module.wnod_core = wnod_core  # what `import wnod_core` at the top of a plugin module leaves behind
