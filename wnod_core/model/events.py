@@ -30,6 +30,8 @@ class JobStep(enum.StrEnum):
     ENDED = "ended"
     RELEASED = "released"
     """Site policy let the job run outside a VWN."""
+    REQUEUED = "requeued"
+    """Put back to pending, to be dispatched again later (host full, VWN lost, waited too long)."""
     FAILED = "failed"
 
 

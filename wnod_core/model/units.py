@@ -9,7 +9,7 @@ from typing import NewType
 
 Bytes = NewType("Bytes", int)
 """A size in bytes; written in the config as "2GiB", "512MiB" or a plain integer."""
-Seconds = NewType("Seconds", int)
+Seconds = NewType("Seconds", float)
 """A duration in seconds; written in the config as "30m", "1h30m" or a plain integer."""
 
 _SIZE_UNITS = {
@@ -30,7 +30,7 @@ _SIZE_UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_DURATION_UNITS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 
 
@@ -52,19 +52,21 @@ def parse_size(value: object) -> int:
     raise ValueError(f'expected a size like "2GiB", got {_show(value)}')
 
 
-def parse_duration(value: object) -> int:
-    """Seconds from ``"30m"``, ``"1h30m"``, ``"90s"``, ``"2d"`` or a plain integer of seconds."""
+def parse_duration(value: object) -> float:
+    """Seconds from ``"30m"``, ``"1h30m"``, ``"90s"``, ``"250ms"``, ``"2d"`` or a plain number of seconds.
+
+    Whole seconds come back as an int; fractions (polling intervals) as a float."""
     if isinstance(value, bool):
         raise ValueError(f'expected a duration like "30m", got {value!r}')
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"expected a duration of zero or more seconds, got {value}")
-        return value
+        return _whole(value)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION_PART_RE.findall(text)
         if text and "".join(n + u for n, u in parts) == text and all(u in _DURATION_UNITS for _, u in parts):
-            return int(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+            return _whole(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
     raise ValueError(f'expected a duration like "30m" or "1h30m", got {_show(value)}')
 
 
@@ -77,10 +79,18 @@ def format_size(num_bytes: int) -> str:
     return f"{num_bytes}B"
 
 
-def format_duration(seconds: int) -> str:
-    """The shortest exact spelling: 5400 -> "1h30m"."""
+def _whole(seconds: float) -> float:
+    return int(seconds) if float(seconds).is_integer() else round(seconds, 3)
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling: 5400 -> "1h30m", 0.25 -> "250ms"."""
     if seconds == 0:
         return "0s"
+    if not float(seconds).is_integer():
+        whole = int(seconds)
+        rest = f"{round((seconds - whole) * 1000)}ms"
+        return (format_duration(whole) if whole else "") + rest
     out = []
     for unit, factor in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, seconds = divmod(seconds, factor)

@@ -63,6 +63,8 @@ class Vwn:
     reuse_count: int = 0
     """How many jobs it took after its first."""
     image_version: str = ""
+    slot: int = 0
+    """Its place on the host, 1 to ``host.max_vwns``: its host name is made from it."""
 
     def moved_to(self, state: VwnState, now: float, **changes: object) -> "Vwn":
         """This VWN in `state`; raises IllegalTransition for a move its life cannot make."""

@@ -1,0 +1,290 @@
+"""The flow of one host, job by job, against the in-memory batch system and hypervisor."""
+
+import asyncio
+
+import pytest
+
+from wnod_core.config.schema import BootFailure
+from wnod_core.interfaces import BaitOutcome
+from wnod_core.model import JobState, VwnState
+from wnod_core.model.events import JobStep
+
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def steps_of(host, job_id):
+    return [e.step for e in host.heard.steps if e.job_id == job_id]
+
+
+def test_a_job_gets_a_new_vwn_runs_in_it_and_leaves_it_idle(host):
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        assert answer.outcome is BaitOutcome.MIGRATED
+        [vwn] = host.engine.vwns()
+        assert (vwn.state, vwn.job_id, vwn.vm_type) == (VwnState.READY, job, "blue")
+        assert host.batch.bound_to(job) == vwn.hostname == "hv01-vwn1"
+        assert host.batch.start(job) == vwn.hostname
+        await host.engine.round()
+        assert host.engine.vwns()[0].state is VwnState.RUNNING
+        host.batch.finish(job)
+        await host.engine.round()
+        [vwn] = host.engine.vwns()
+        assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)
+        assert host.batch.is_closed(vwn.hostname)
+        assert host.hypervisor.calls_to("reset_scratch") == [(vwn.id,)]
+        return job
+
+    job = run(flow())
+    assert steps_of(host, job) == [
+        JobStep.BAIT_ENTERED, JobStep.RESOLVED, JobStep.VWN_ASSIGNED, JobStep.VWN_READY, JobStep.MIGRATED,
+        JobStep.STARTED, JobStep.ENDED,
+    ]
+
+
+def test_a_later_job_of_the_same_type_reuses_the_idle_vwn(host):
+    async def flow():
+        first = host.submit("blue")
+        await host.bait(first)
+        host.batch.start(first)
+        host.batch.finish(first)
+        await host.engine.round()
+        second = host.submit("blue")
+        answer = await host.bait(second)
+        return first, second, answer
+
+    first, second, answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED
+    assert len(host.hypervisor.calls_to("create")) == 1
+    [vwn] = host.engine.vwns()
+    assert (vwn.job_id, vwn.reuse_count) == (second, 1)
+    assigned = [e for e in host.heard.steps if e.job_id == second and e.step is JobStep.VWN_ASSIGNED]
+    assert assigned[0].reused is True
+
+
+def test_a_refused_job_is_failed_with_the_reason_and_gets_no_vwn(host):
+    job = host.submit("nope", user="mallory")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.REFUSED
+    assert "queue nope is closed to user mallory" in answer.reason
+    assert host.engine.vwns() == []
+    assert host.batch.calls_to("fail") == [(job, answer.reason)]
+
+
+def test_a_job_no_resolver_maps_is_refused_naming_its_owner(host):
+    job = host.submit("green", user="bob")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.REFUSED
+    assert "user bob" in answer.reason and "queue green" in answer.reason
+
+
+def test_a_job_dispatched_twice_at_once_gets_one_vwn(host):
+    async def flow():
+        job = host.submit("blue")
+        return await asyncio.gather(host.bait(job), host.bait(job))
+
+    answers = run(flow())
+    assert [a.outcome for a in answers] == [BaitOutcome.MIGRATED] * 2
+    assert len(host.hypervisor.calls_to("create")) == 1
+
+
+def test_two_baits_racing_for_the_last_slot_one_wins_the_other_is_requeued(host):
+    host.policy = host.policy.__class__(
+        host=host.policy.host,
+        capacity=host.policy.capacity.__class__(vcpus=2, memory="2GiB", max_vwns=1),
+        engine=host.policy.engine,
+        vm_types=host.policy.vm_types,
+    )
+    host.new_engine()
+
+    async def flow():
+        a, b = host.submit("blue"), host.submit("red")
+        return a, b, await asyncio.gather(host.bait(a), host.bait(b))
+
+    a, b, answers = run(flow())
+    assert sorted(x.outcome for x in answers) == sorted([BaitOutcome.MIGRATED, BaitOutcome.RETRY])
+    loser = b if answers[0].outcome is BaitOutcome.MIGRATED else a
+    assert "full" in dict(zip((a, b), answers))[loser].reason
+    assert [c[0] for c in host.batch.calls_to("release")] == [loser]
+    assert len(host.engine.vwns()) == 1
+
+
+def test_a_job_cancelled_while_its_vwn_boots_leaves_the_vwn_idle_for_the_next(host):
+    host.joins = False
+
+    async def flow():
+        job = host.submit("blue")
+        task = asyncio.ensure_future(host.bait(job))
+        while not host.hypervisor.calls_to("create"):
+            await asyncio.sleep(0.01)
+        host.batch.cancel(job)
+        await asyncio.sleep(0.05)
+        [vwn] = host.engine.vwns()
+        host.batch.register_host(vwn.hostname)  # its batch daemon joins late
+        return job, await task
+
+    job, answer = run(flow())
+    assert answer.outcome is BaitOutcome.REFUSED
+    assert "cancelled" in answer.reason
+    [vwn] = host.engine.vwns()
+    assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)
+    assert host.batch.bound_to(job) is None
+
+
+def test_a_vwn_that_never_joins_is_destroyed_retried_then_the_job_fails_with_the_reason(host):
+    host.joins = False
+    host.policy = host.policy.__class__(
+        host=host.policy.host, capacity=host.policy.capacity, engine=host.policy.engine,
+        vm_types={k: v.__class__(**{**{a: getattr(v, a) for a in ("name", "image", "vcpus", "memory")},
+                                    "boot_timeout": "0.1s"}) for k, v in host.policy.vm_types.items()},
+    )
+    host.new_engine()
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.REFUSED
+    assert "no VWN after 2 tries" in answer.reason and "did not join" in answer.reason
+    assert len(host.hypervisor.calls_to("create")) == 2  # boot_retries = 1
+    assert host.hypervisor.running() == []
+    assert all(v.state is VwnState.DESTROYED for v in host.engine.parts.store.vwns(alive=False))
+    assert host.batch.calls_to("fail") == [(job, answer.reason)]
+
+
+def test_site_policy_may_release_a_job_whose_vwn_never_joins(host):
+    host.joins = False
+    host.with_policy(on_boot_failure=BootFailure.RELEASE, boot_retries=0)
+    host.policy = host.policy.__class__(
+        host=host.policy.host, capacity=host.policy.capacity, engine=host.policy.engine,
+        vm_types={k: v.__class__(name=v.name, image=v.image, boot_timeout="0.05s")
+                  for k, v in host.policy.vm_types.items()},
+    )
+    host.new_engine()
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RELEASED
+    assert host.batch.calls_to("release")[0][0] == job
+    assert host.hypervisor.running() == []
+
+
+def test_a_vwn_dying_under_its_job_is_destroyed_and_the_job_requeued(host):
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        host.batch.start(job)
+        await host.engine.round()
+        host.hypervisor.crash(answer.vwn_id)
+        await host.engine.round()
+        return job, answer
+
+    job, answer = run(flow())
+    assert host.engine.parts.store.vwn(answer.vwn_id).state is VwnState.DESTROYED
+    assert host.hypervisor.domain(answer.vwn_id) is None
+    assert [c[0] for c in host.batch.calls_to("release")] == [job]
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+
+
+def test_a_job_that_ends_before_it_was_seen_running_still_frees_its_vwn(host):
+    async def flow():
+        job = host.submit("blue")
+        await host.bait(job)
+        host.batch.start(job)
+        host.batch.finish(job)
+        host.batch.purge(job)  # the end notice came first; the batch system forgot it at once
+        host.engine.notice(job)
+        await host.engine.round()
+        return job
+
+    job = run(flow())
+    [vwn] = host.engine.vwns()
+    assert vwn.state is VwnState.IDLE
+    assert host.engine.parts.store.job(job).step is JobStep.ENDED
+
+
+def test_a_job_run_elsewhere_by_the_batch_system_frees_its_vwn(host):
+    async def flow():
+        job = host.submit("blue")
+        await host.bait(job)
+        facts = host.batch.job(job)
+        host.batch.add_job(facts.__class__(**{**{a: getattr(facts, a) for a in ("batch_system", "job_id", "user")},
+                                               "state": JobState.RUNNING, "exec_hosts": ("wn-real-07",)}))
+        await host.engine.round()
+        return job
+
+    job = run(flow())
+    assert host.engine.vwns()[0].state is VwnState.IDLE
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is JobStep.RELEASED and "wn-real-07" in flight.detail
+
+
+def test_an_idle_vwn_of_another_type_is_evicted_to_make_room(host):
+    host.policy = host.policy.__class__(
+        host=host.policy.host,
+        capacity=host.policy.capacity.__class__(vcpus=2, memory="2GiB", max_vwns=1),
+        engine=host.policy.engine,
+        vm_types=host.policy.vm_types,
+    )
+    host.new_engine()
+
+    async def flow():
+        blue = host.submit("blue")
+        await host.bait(blue)
+        host.batch.start(blue)
+        host.batch.finish(blue)
+        await host.engine.round()
+        red = host.submit("red")
+        return await host.bait(red)
+
+    answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED
+    alive = host.engine.vwns()
+    assert [(v.vm_type, v.state) for v in alive] == [("red", VwnState.READY)]
+    assert len(host.hypervisor.running()) == 1
+
+
+def test_idle_vwns_are_destroyed_after_their_ttl(host):
+    async def flow():
+        job = host.submit("blue")
+        await host.bait(job)
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+        assert host.engine.vwns()[0].state is VwnState.IDLE
+        host.clock.offset += 31 * 60
+        await host.engine.round()
+
+    run(flow())
+    assert host.engine.vwns() == []
+    assert host.hypervisor.running() == []
+
+
+def test_a_vwn_that_took_its_last_job_is_destroyed(host):
+    host.policy = host.policy.__class__(
+        host=host.policy.host, capacity=host.policy.capacity, engine=host.policy.engine,
+        vm_types={k: v.__class__(name=v.name, image=v.image, reuse={"max_reuses": 0}.get("x") or v.reuse.__class__(max_reuses=0))
+                  for k, v in host.policy.vm_types.items()},
+    )
+    host.new_engine()
+
+    async def flow():
+        job = host.submit("blue")
+        await host.bait(job)
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+
+    run(flow())
+    assert host.engine.vwns() == []
+    assert host.hypervisor.calls_to("reset_scratch") == []
+
+
+def test_a_drained_host_requeues_new_jobs(host):
+    host.engine.drain()
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RETRY and "drained" in answer.reason
+    host.engine.resume()
+    host.batch.bait_exited(job, 30)
+    host.batch.dispatch_to_bait(job, "bait01")
+    assert run(host.bait(job)).outcome is BaitOutcome.MIGRATED

@@ -1,0 +1,128 @@
+"""The engine of one hypervisor host: the daemon's programmatic core.
+
+It owns the job drivers (one per job, however often a bait asks), the rounds of
+upkeep, and the admin's actions. Everything runs on one asyncio event loop; plugins'
+blocking calls go to worker threads. Placement decisions are made between awaits, so
+they are atomic with respect to each other.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+from ..errors import VwnNotFound
+from ..model import Vwn, VwnState
+from ..model.flight import JobFlight
+from .flow import BaitAnswer, JobDriver
+from .parts import LOG, Parts
+from .reconcile import Reconciled, reconcile
+from .upkeep import check_vwn
+
+DRAINED = "drained"
+
+
+class Engine:
+    def __init__(self, parts: Parts):
+        self.parts = parts
+        self._drivers: dict[str, asyncio.Task[BaitAnswer]] = {}
+        self._wake = asyncio.Event()
+
+    # -- the flow --------------------------------------------------------------------------------
+
+    async def bait(self, job_id: str, bait_host: str) -> BaitAnswer:
+        """Place job `job_id`, dispatched to `bait_host`, and say how it ended.
+
+        Asking again for a job whose placement is under way waits for the same
+        placement: a job dispatched twice gets one VWN.
+        """
+        task = self._driver(job_id, bait_host)
+        # Shielded: a bait that hangs up must not cancel the placement other askers wait for.
+        return await asyncio.shield(task)
+
+    def _driver(self, job_id: str, bait_host: str) -> "asyncio.Task[BaitAnswer]":
+        task = self._drivers.get(job_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(JobDriver(self.parts, job_id, bait_host).run())
+            self._drivers[job_id] = task
+            task.add_done_callback(lambda _t: self._drivers.pop(job_id, None))
+        return task
+
+    def notice(self, job_id: str) -> None:
+        """The batch system says something happened to a job (started, ended): look now."""
+        self._wake.set()
+
+    # -- rounds ----------------------------------------------------------------------------------
+
+    async def start(self) -> Reconciled:
+        """Reconcile, then resume the placements a previous daemon left under way."""
+        found = await reconcile(self.parts)
+        self.resume_in_flight()
+        return found
+
+    def resume_in_flight(self) -> None:
+        for flight in self.parts.store.jobs():
+            if flight.job_id not in self._drivers and flight.step.value not in ("migrated", "started"):
+                LOG.info("job %s: resuming its placement at step %s", flight.job_id, flight.step)
+                self._driver(flight.job_id, flight.bait_host)
+
+    async def round(self) -> None:
+        """One pass of upkeep over every VWN of this host."""
+        for vwn in self.parts.store.vwns():
+            await check_vwn(self.parts, vwn)
+
+    async def run_rounds(self, stop: asyncio.Event) -> None:
+        """Rounds every ``engine.poll_interval`` (sooner after a notice) until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self.round()
+            except Exception:  # a round must never end the daemon: the next one tries again
+                LOG.exception("upkeep round failed")
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=self.parts.policy.engine.poll_interval,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def wait_idle(self) -> None:
+        """Until no placement is under way (tests, graceful shutdown)."""
+        while self._drivers:
+            await asyncio.gather(*list(self._drivers.values()), return_exceptions=True)
+
+    # -- the admin -------------------------------------------------------------------------------
+
+    @property
+    def drained(self) -> bool:
+        return self.parts.store.setting(DRAINED) == "yes"
+
+    def drain(self) -> None:
+        """Take no new jobs on this host; VWNs at work finish their jobs."""
+        self.parts.store.set_setting(DRAINED, "yes")
+
+    def resume(self) -> None:
+        self.parts.store.set_setting(DRAINED, "no")
+
+    async def destroy_vwn(self, vwn_id: str) -> Vwn:
+        """Destroy a VWN now; its job, if it has one, goes back to pending."""
+        p = self.parts
+        vwn = p.store.vwn(vwn_id)
+        if vwn is None or vwn.state is VwnState.DESTROYED:
+            raise VwnNotFound(f"no VWN {vwn_id} on host {p.policy.host}")
+        job_id = vwn.job_id
+        vwn = await p.destroy(vwn, "the admin asked")
+        flight = p.store.job(job_id) if job_id else None
+        if flight is not None and not flight.is_over and flight.vwn_id == vwn_id:
+            if flight.step.value in ("migrated", "started"):
+                from ..model.events import JobStep
+
+                await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
+        return vwn
+
+    def vwns(self) -> list[Vwn]:
+        return self.parts.store.vwns()
+
+    def jobs(self) -> list[JobFlight]:
+        return self.parts.store.jobs()
+
+    def close(self, clock: Callable[[], float] | None = None) -> None:
+        for task in self._drivers.values():
+            task.cancel()

@@ -1,0 +1,209 @@
+"""What every piece of the engine works with, and the moves they all make the same way.
+
+Records first, then action: each helper writes the new state to the store before (or
+instead of) telling anyone, and tells the lifecycle hooks right after.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from ..chain import ResolverChain
+from ..config.schema import EngineSection
+from ..errors import BatchSystemError, HypervisorError
+from ..interfaces import BatchSystem, Hypervisor, VwnSpec
+from ..model import HostCapacity, VmType, Vwn, VwnState
+from ..model.events import JobStep, JobStepped, VwnChanged
+from ..model.flight import JobFlight
+from ..text import one_line
+from .store import Store
+
+LOG = logging.getLogger("wnod.engine")
+
+T = TypeVar("T")
+
+
+class Listeners(Protocol):
+    """Who hears about every change: the plugins' broadcast hooks (``Plugins`` is one)."""
+
+    def vwn_changed(self, event: VwnChanged) -> None: ...
+
+    def job_step(self, event: JobStepped) -> None: ...
+
+
+@attrs.frozen
+class HostPolicy:
+    """This host's settings, as the engine needs them."""
+
+    host: str
+    capacity: HostCapacity
+    engine: EngineSection
+    vm_types: Mapping[str, VmType]
+
+    @property
+    def short_host(self) -> str:
+        return self.host.split(".")[0].lower()
+
+    def hostname(self, slot: int) -> str:
+        return self.engine.vwn_hostname.format(host=self.short_host, slot=slot)
+
+
+class Parts:
+    """The store, the plugins and the clock, shared by the flow, the upkeep and reconciliation."""
+
+    def __init__(
+        self,
+        *,
+        policy: HostPolicy,
+        store: Store,
+        batch: BatchSystem,
+        hypervisor: Hypervisor,
+        chain: ResolverChain,
+        listeners: Listeners,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.policy = policy
+        self.store = store
+        self.batch = batch
+        self.hypervisor = hypervisor
+        self.chain = chain
+        self.listeners = listeners
+        self.clock = clock
+        self.busy: set[str] = set()
+        """VWNs some coroutine is acting on now; the upkeep leaves them alone."""
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a plugin's blocking call in a worker thread, so the event loop keeps serving."""
+        return await asyncio.to_thread(function, *args)
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def new_vwn(self, vm_type: VmType, slot: int, job_id: str | None) -> Vwn:
+        now = self.clock()
+        vwn = Vwn(
+            id=f"{self.policy.short_host}-s{slot}-{secrets.token_hex(3)}",
+            host=self.policy.host,
+            vm_type=vm_type.name,
+            state=VwnState.CREATING,
+            created_at=now,
+            updated_at=now,
+            hostname=self.policy.hostname(slot),
+            job_id=job_id,
+            image_version=vm_type.image_version,
+            slot=slot,
+        )
+        self.store.add_vwn(vwn)
+        self._tell_vwn(vwn, None)
+        return vwn
+
+    def move(self, vwn: Vwn, state: VwnState, **changes: Any) -> Vwn:
+        after = vwn.moved_to(state, self.clock(), **changes)
+        self.store.update_vwn(vwn, after)
+        self._tell_vwn(after, vwn.state)
+        return after
+
+    def step(self, flight: JobFlight, step: JobStep, **changes: Any) -> JobFlight:
+        after = flight.at_step(step, self.clock(), **changes)
+        self.store.save_job(after)
+        self._tell(
+            self.listeners.job_step,
+            JobStepped(
+                job_id=after.job_id,
+                step=step,
+                at=after.updated_at,
+                host=self.policy.host,
+                user=after.user,
+                vm_type=after.vm_type,
+                vwn_id=after.vwn_id,
+                reused=after.reused,
+                detail=after.detail,
+            ),
+        )
+        return after
+
+    def spec(self, vwn: Vwn) -> VwnSpec:
+        return VwnSpec(
+            vwn_id=vwn.id,
+            vm_type=self.policy.vm_types[vwn.vm_type],
+            host=self.policy.host,
+            hostname=vwn.hostname or self.policy.hostname(vwn.slot),
+        )
+
+    def _tell_vwn(self, vwn: Vwn, previous: VwnState | None) -> None:
+        self._tell(self.listeners.vwn_changed, VwnChanged(vwn=vwn, previous=previous, at=vwn.updated_at))
+
+    @staticmethod
+    def _tell(listener: Callable[[Any], None], event: object) -> None:
+        try:
+            listener(event)
+        except Exception:  # the plugin facade isolates hooks already; this guards other listeners
+            LOG.exception("a listener failed on %s", event)
+
+    # -- the moves every part makes --------------------------------------------------------------
+
+    async def destroy(self, vwn: Vwn, why: str) -> Vwn:
+        """Record the intent, destroy the domain and its disk, record it gone.
+
+        If the hypervisor fails, the VWN stays DESTROYING and the upkeep tries again:
+        it is never forgotten while something of it may remain.
+        """
+        if vwn.state is VwnState.DESTROYED:
+            return vwn
+        if vwn.state is not VwnState.DESTROYING:
+            vwn = self.move(vwn, VwnState.DESTROYING, job_id=None)
+        LOG.info("destroying VWN %s (%s): %s", vwn.id, vwn.hostname, why)
+        try:
+            await self.call(self.hypervisor.destroy, vwn.id)
+        except HypervisorError as exc:
+            LOG.warning("VWN %s not destroyed yet, will try again: %s", vwn.id, exc)
+            return vwn
+        return self.move(vwn, VwnState.DESTROYED)
+
+    async def finish(self, vwn: Vwn, why: str) -> Vwn:
+        """The VWN's job is over (or never came): close it, then keep it idle or destroy it."""
+        if vwn.state in (VwnState.READY, VwnState.RUNNING):
+            vwn = self.move(vwn, VwnState.CLEANING, job_id=None)
+        if vwn.state is not VwnState.CLEANING:
+            return vwn
+        if vwn.hostname:
+            try:
+                await self.call(self.batch.close_host, vwn.hostname)
+            except BatchSystemError as exc:
+                # A VWN that may still take jobs must not be kept: another job could land on it.
+                return await self.destroy(vwn, f"could not be closed to new jobs: {exc}")
+        keep, reason = self.worth_keeping(vwn)
+        if not keep:
+            return await self.destroy(vwn, f"{why}; {reason}")
+        vm_type = self.policy.vm_types[vwn.vm_type]
+        if vm_type.reuse.scratch_reset:
+            try:
+                await self.call(self.hypervisor.reset_scratch, vwn.id)
+            except HypervisorError as exc:
+                return await self.destroy(vwn, f"scratch disk could not be reset: {one_line(exc)}")
+        return self.move(vwn, VwnState.IDLE)
+
+    def worth_keeping(self, vwn: Vwn) -> tuple[bool, str]:
+        vm_type = self.policy.vm_types.get(vwn.vm_type)
+        if vm_type is None:
+            return False, f'VM type "{vwn.vm_type}" is no longer configured'
+        if vwn.image_version != vm_type.image_version:
+            return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
+        if vwn.reuse_count >= vm_type.reuse.max_reuses:
+            return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
+        return True, ""
+
+    async def give_back(self, flight: JobFlight, step: JobStep, reason: str) -> JobFlight:
+        """End wnod's part in a job that is not migrated: requeue it, release it or fail it."""
+        flight = self.step(flight, step, detail=reason)
+        action = self.batch.fail if step in (JobStep.FAILED, JobStep.REFUSED) else self.batch.release
+        try:
+            await self.call(action, flight.job_id, reason)
+        except BatchSystemError as exc:
+            # The bait's exit code still tells the batch system what to do with this dispatch.
+            LOG.warning("job %s: %s failed: %s", flight.job_id, action.__name__, exc)
+        return flight

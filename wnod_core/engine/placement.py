@@ -1,0 +1,90 @@
+"""Where a job's VWN comes from: an idle one of its type, a new one, or nowhere yet.
+
+Pure functions over the records, so the decision is made in one step on the daemon's
+event loop: two baits asking at once can never both take the last slot.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from ..model import HostCapacity, VmType, Vwn, VwnState
+
+
+@attrs.frozen
+class Reuse:
+    vwn: Vwn
+
+
+@attrs.frozen
+class Create:
+    slot: int
+    """The first free slot: it names the VWN's host name."""
+
+
+@attrs.frozen
+class Evict:
+    victims: tuple[Vwn, ...]
+    """Idle VWNs of other types to destroy first; then ask again."""
+
+
+@attrs.frozen
+class Full:
+    reason: str
+
+
+Placement = Reuse | Create | Evict | Full
+
+
+def size_of(vwn: Vwn, vm_types: Mapping[str, VmType]) -> tuple[int, int]:
+    """(vCPUs, memory) a VWN holds. A VWN of a type no longer configured keeps a vCPU and
+    no memory on the books until it is destroyed (it is never reused)."""
+    vm_type = vm_types.get(vwn.vm_type)
+    return (vm_type.vcpus, vm_type.memory) if vm_type else (1, 0)
+
+
+def used_slots(vwns: Sequence[Vwn]) -> set[int]:
+    return {vwn.slot for vwn in vwns if vwn.state is not VwnState.DESTROYED and vwn.slot}
+
+
+def place(
+    vm_type: VmType, vwns: Sequence[Vwn], vm_types: Mapping[str, VmType], capacity: HostCapacity
+) -> Placement:
+    """The best home for a job of `vm_type` given every VWN of this host (any state)."""
+    alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
+    idle = [v for v in alive if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
+    current = [v for v in idle if v.image_version == vm_type.image_version]
+    if current:
+        # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
+        return Reuse(min(current, key=lambda v: (v.updated_at, v.id)))
+    if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:
+        return Full(
+            f'VM type "{vm_type.name}" needs {vm_type.vcpus} vCPUs and {vm_type.memory} bytes,'
+            f" more than this host gives to VWNs ({capacity.vcpus} vCPUs, {capacity.memory} bytes)"
+        )
+    if _fits(vm_type, alive, vm_types, capacity):
+        free = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive))
+        if free:
+            return Create(free[0])
+    # Evict idle VWNs that cannot serve this job, least recently used first, until it fits.
+    others = sorted(
+        (v for v in alive if v.state is VwnState.IDLE and v not in current), key=lambda v: (v.updated_at, v.id)
+    )
+    victims: list[Vwn] = []
+    for victim in others:
+        victims.append(victim)
+        if _fits(vm_type, [v for v in alive if v not in victims], vm_types, capacity):
+            return Evict(tuple(victims))
+    busy = len(alive)
+    return Full(f"this host is full ({busy} VWNs, none idle of type {vm_type.name} or evictable)")
+
+
+def _fits(vm_type: VmType, alive: Sequence[Vwn], vm_types: Mapping[str, VmType], capacity: HostCapacity) -> bool:
+    sizes = [size_of(v, vm_types) for v in alive]
+    return capacity.fits(
+        used_vcpus=sum(c for c, _ in sizes),
+        used_memory=sum(m for _, m in sizes),
+        used_vwns=len(alive),
+        vcpus=vm_type.vcpus,
+        memory=vm_type.memory,
+    )

@@ -1,0 +1,59 @@
+"""At start: make the records and the hypervisor agree before serving anyone."""
+
+import attrs
+
+from ..interfaces import DomainState
+from ..model import VwnState
+from ..model.events import JobStep
+from .parts import LOG, Parts
+
+
+@attrs.frozen
+class Reconciled:
+    """What reconciliation found and did, for the log and ``wnod status``."""
+
+    adopted: tuple[str, ...] = ()
+    """VWNs recorded and found running: kept as they were."""
+    lost: tuple[str, ...] = ()
+    """VWNs recorded but whose domain is gone or dead: recorded destroyed."""
+    strays: tuple[str, ...] = ()
+    """Domains wnod made that no record explains: destroyed."""
+    others: tuple[str, ...] = ()
+    """Domains carrying wnod's identity for another host: left alone."""
+
+
+async def reconcile(parts: Parts) -> Reconciled:
+    p = parts
+    domains = {d.vwn_id: d for d in await p.call(p.hypervisor.domains)}
+    ours = {k: d for k, d in domains.items() if d.host == p.policy.host}
+    others = sorted(set(domains) - set(ours))
+    adopted, lost = [], []
+    records = p.store.vwns()
+    for vwn in records:
+        domain = ours.get(vwn.id)
+        alive = domain is not None and domain.state in (DomainState.RUNNING, DomainState.PAUSED)
+        if vwn.state is VwnState.CREATING:
+            if alive:  # the domain was made before the crash: carry on with the boot
+                p.move(vwn, VwnState.BOOTING)
+                adopted.append(vwn.id)
+            else:
+                await p.destroy(vwn, "its creation was interrupted")
+                lost.append(vwn.id)
+        elif vwn.state is VwnState.DESTROYING:
+            await p.destroy(vwn, "its destruction was interrupted")
+        elif alive:
+            adopted.append(vwn.id)
+        else:
+            await p.destroy(vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
+            lost.append(vwn.id)
+            flight = p.store.job(vwn.job_id) if vwn.job_id else None
+            if flight is not None and flight.step in (JobStep.MIGRATED, JobStep.STARTED):
+                await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn.id} was lost; back to pending")
+    known = {v.id for v in records if v.state is not VwnState.DESTROYED}
+    strays = sorted(set(ours) - known)
+    for vwn_id in strays:
+        LOG.warning("destroying domain %s: wnod made it but has no record of it", vwn_id)
+        await p.call(p.hypervisor.destroy, vwn_id)
+    for vwn_id in others:
+        LOG.info("leaving domain %s alone: it belongs to host %s", vwn_id, domains[vwn_id].host)
+    return Reconciled(tuple(adopted), tuple(lost), tuple(strays), tuple(others))

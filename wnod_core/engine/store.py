@@ -1,0 +1,223 @@
+"""The daemon's records: every VWN and every job in flight, in SQLite, surviving crashes.
+
+One ``Store`` owns the database connection. Writes are single transactions that commit
+before the caller goes on to act (intent first): if the daemon is killed between the
+record and the action, the restarted daemon reads the intent and finishes or undoes it.
+
+WAL with ``synchronous=NORMAL``: a committed write survives the process being killed
+(the case that matters, since VWNs keep running); a power cut may lose the last
+commits, but then the host's VWNs are gone too and reconciliation sees that.
+"""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import IllegalTransition, WnodError
+from ..model import Vwn, VwnState
+from ..model.events import JobStep
+from ..model.flight import FINAL_STEPS, JobFlight
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vwns (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    vm_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    hostname TEXT,
+    job_id TEXT,
+    reuse_count INTEGER NOT NULL DEFAULT 0,
+    image_version TEXT NOT NULL DEFAULT '',
+    slot INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS vwns_by_state ON vwns (state);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    step TEXT NOT NULL,
+    bait_host TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    user TEXT NOT NULL DEFAULT '',
+    vm_type TEXT NOT NULL DEFAULT '',
+    vwn_id TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reused INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    times TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (step);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_VWN_COLUMNS = (
+    "id", "host", "vm_type", "state", "created_at", "updated_at", "hostname", "job_id", "reuse_count",
+    "image_version", "slot",
+)
+_JOB_COLUMNS = (
+    "job_id", "step", "bait_host", "updated_at", "user", "vm_type", "vwn_id", "attempts", "reused", "detail",
+    "times",
+)
+
+
+class StoreError(WnodError):
+    """The state database cannot be opened or is not wnod's."""
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            # isolation_level=None: transactions are opened explicitly, so none is left open by accident.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: written by a newer wnod (schema {version}, this one knows {SCHEMA_VERSION})"
+                )
+            with self._transaction():
+                if version == 0:
+                    # Statement by statement: executescript would commit the open transaction first.
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- VWNs ------------------------------------------------------------------------------------
+
+    def add_vwn(self, vwn: Vwn) -> None:
+        """Record a new VWN; its id must be new."""
+        with self._lock, self._transaction() as db:
+            try:
+                db.execute(
+                    f"INSERT INTO vwns ({', '.join(_VWN_COLUMNS)}) VALUES ({', '.join('?' * len(_VWN_COLUMNS))})",
+                    _vwn_row(vwn),
+                )
+            except sqlite3.IntegrityError:
+                raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
+
+    def update_vwn(self, before: Vwn, after: Vwn) -> None:
+        """Record `after` in place of `before`, only if the record still says `before`'s state.
+
+        The check catches two writers acting on the same VWN — a bug, so it raises.
+        """
+        assert before.id == after.id
+        with self._lock, self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE vwns SET {', '.join(f'{c} = ?' for c in _VWN_COLUMNS[1:])} WHERE id = ? AND state = ?",
+                (*_vwn_row(after)[1:], after.id, before.state.value),
+            )
+            if cursor.rowcount != 1:
+                raise IllegalTransition(f"VWN {before.id} is no longer {before.state} in the records")
+
+    def vwn(self, vwn_id: str) -> Vwn | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_VWN_COLUMNS)} FROM vwns WHERE id = ?", (vwn_id,)).fetchone()
+        return _vwn_of(row) if row else None
+
+    def vwns(self, *, alive: bool = True) -> list[Vwn]:
+        """VWNs in creation order; only those not destroyed unless `alive` is False."""
+        query = f"SELECT {', '.join(_VWN_COLUMNS)} FROM vwns"
+        if alive:
+            query += f" WHERE state != '{VwnState.DESTROYED.value}'"
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created_at, id").fetchall()
+        return [_vwn_of(r) for r in rows]
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def save_job(self, flight: JobFlight) -> None:
+        with self._lock, self._transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO jobs ({', '.join(_JOB_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(_JOB_COLUMNS))})",
+                _job_row(flight),
+            )
+
+    def job(self, job_id: str) -> JobFlight | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _job_of(row) if row else None
+
+    def jobs(self, *, in_flight: bool = True) -> list[JobFlight]:
+        query = f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"
+        params: tuple[str, ...] = ()
+        if in_flight:
+            query += f" WHERE step NOT IN ({', '.join('?' * len(FINAL_STEPS))})"
+            params = tuple(s.value for s in FINAL_STEPS)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY updated_at, job_id", params).fetchall()
+        return [_job_of(r) for r in rows]
+
+    def forget_jobs_before(self, cutoff: float) -> int:
+        """Drop finished jobs last changed before `cutoff`; the accounting log keeps their history."""
+        with self._lock, self._transaction() as db:
+            cursor = db.execute(
+                f"DELETE FROM jobs WHERE updated_at < ? AND step IN ({', '.join('?' * len(FINAL_STEPS))})",
+                (cutoff, *(s.value for s in FINAL_STEPS)),
+            )
+            return cursor.rowcount
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str = "") -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._lock, self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+
+def _vwn_row(vwn: Vwn) -> tuple[object, ...]:
+    return (
+        vwn.id, vwn.host, vwn.vm_type, vwn.state.value, vwn.created_at, vwn.updated_at, vwn.hostname, vwn.job_id,
+        vwn.reuse_count, vwn.image_version, vwn.slot,
+    )
+
+
+def _vwn_of(row: tuple[object, ...]) -> Vwn:
+    values = dict(zip(_VWN_COLUMNS, row, strict=True))
+    values["state"] = VwnState(values["state"])
+    return Vwn(**values)  # type: ignore[arg-type]
+
+
+def _job_row(flight: JobFlight) -> tuple[object, ...]:
+    return (
+        flight.job_id, flight.step.value, flight.bait_host, flight.updated_at, flight.user, flight.vm_type,
+        flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
+        json.dumps([list(t) for t in flight.times]),
+    )
+
+
+def _job_of(row: tuple[object, ...]) -> JobFlight:
+    values = dict(zip(_JOB_COLUMNS, row, strict=True))
+    values["step"] = JobStep(values["step"])
+    values["reused"] = None if values["reused"] is None else bool(values["reused"])
+    values["times"] = tuple((str(s), float(t)) for s, t in json.loads(str(values["times"])))
+    return JobFlight(**values)  # type: ignore[arg-type]

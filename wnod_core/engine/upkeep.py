@@ -1,0 +1,81 @@
+"""The engine's rounds: follow migrated jobs to their end, reap idle and dead VWNs,
+finish what a crash interrupted. Decisions come from what the batch system and the
+hypervisor say now, so notices arriving late, twice or out of order change nothing."""
+
+from ..errors import BatchSystemError, HypervisorError, JobNotFound
+from ..interfaces import DomainState
+from ..model import Vwn, VwnState
+from ..model.events import JobStep
+from .parts import LOG, Parts
+
+_AFTER_MIGRATION = (JobStep.MIGRATED, JobStep.STARTED)
+
+
+async def check_vwn(parts: Parts, vwn: Vwn) -> None:
+    """One VWN's round. Leaves alone VWNs a job's driver is bringing up."""
+    p = parts
+    if vwn.id in p.busy:
+        return
+    p.busy.add(vwn.id)
+    try:
+        if vwn.state is VwnState.DESTROYING:
+            await p.destroy(vwn, "finishing an earlier destroy")
+        elif vwn.state is VwnState.CLEANING:
+            await p.finish(vwn, "finishing an earlier clean-up")
+        elif vwn.state is VwnState.IDLE:
+            await _check_idle(p, vwn)
+        else:
+            flight = p.store.job(vwn.job_id) if vwn.job_id else None
+            if flight is None or flight.is_over or flight.vwn_id != vwn.id:
+                # No job in flight owns it: a crash fell between the job's end and the VWN's.
+                if vwn.state in (VwnState.READY, VwnState.RUNNING):
+                    await p.finish(vwn, "no job in flight for it")
+                else:
+                    await p.destroy(vwn, f"{vwn.state} with no job in flight for it")
+            elif flight.step in _AFTER_MIGRATION:
+                await _follow_job(p, vwn)
+    except (HypervisorError, BatchSystemError) as exc:
+        LOG.warning("VWN %s: round skipped, will try again: %s", vwn.id, exc)
+    finally:
+        p.busy.discard(vwn.id)
+
+
+async def _check_idle(p: Parts, vwn: Vwn) -> None:
+    vm_type = p.policy.vm_types.get(vwn.vm_type)
+    if vm_type is None or vwn.image_version != vm_type.image_version:
+        _, reason = p.worth_keeping(vwn)
+        await p.destroy(vwn, reason)
+    elif p.clock() - vwn.updated_at >= vm_type.reuse.idle_ttl:
+        await p.destroy(vwn, f"idle for longer than {vm_type.reuse.idle_ttl:.0f}s")
+    elif await p.call(p.hypervisor.state, vwn.id) is not DomainState.RUNNING:
+        await p.destroy(vwn, "its domain stopped while idle")
+
+
+async def _follow_job(p: Parts, vwn: Vwn) -> None:
+    assert vwn.job_id is not None
+    flight = p.store.job(vwn.job_id)
+    assert flight is not None
+    domain = await p.call(p.hypervisor.state, vwn.id)
+    if domain is not DomainState.RUNNING:
+        await p.destroy(vwn, f"its domain is {domain}")
+        await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn.id} died ({domain}); back to pending")
+        return
+    try:
+        facts = await p.call(p.batch.job_facts, vwn.job_id)
+    except JobNotFound:
+        p.step(flight, JobStep.ENDED, detail="the batch system no longer knows the job")
+        await p.finish(vwn, "its job is gone")
+        return
+    if facts.state.is_over:
+        p.step(flight, JobStep.ENDED, detail=f"the job {facts.state}")
+        await p.finish(vwn, f"its job {facts.state}")
+        return
+    elsewhere = [h for h in facts.exec_hosts if h != vwn.hostname]
+    if facts.exec_hosts and elsewhere:
+        # The batch system ran the job somewhere else after all: the VWN is free again.
+        p.step(flight, JobStep.RELEASED, detail=f"the batch system ran it on {', '.join(elsewhere)} instead")
+        await p.finish(vwn, "its job runs elsewhere")
+        return
+    if facts.exec_hosts and vwn.state is VwnState.READY:
+        p.move(vwn, VwnState.RUNNING)
+        p.step(flight, JobStep.STARTED, detail=f"running on {vwn.hostname}")
