@@ -55,7 +55,9 @@ class SiteResolvers:
 
     @wnod_core.hookimpl
     def wnod_resolvers(self) -> Iterator[ResolverPlugin]:
-        yield ResolverPlugin(name="by-user", factory=UserMap, options=UserMapOptions, summary="Map users to types.")
+        yield ResolverPlugin(
+            name="by-user", factory=UserMap, options=UserMapOptions, summary="Map users to types."
+        )
         yield ResolverPlugin(name="refuse-all", factory=RefuseAll, summary="Refuse every job.")
 
 
@@ -98,4 +100,3 @@ def write_config(wnod_home: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
-

@@ -62,7 +62,9 @@ def test_a_resolver_bug_is_not_turned_into_a_refusal() -> None:
 
 def test_choosing_an_unconfigured_type_is_a_plugin_error() -> None:
     rules, _ = chain(Resolved("lhcb", "x"))
-    with pytest.raises(PluginError, match=r'^resolver r0 \(resolvers\[0\]\) chose VM type "lhcb", which is not configured$'):
+    with pytest.raises(
+        PluginError, match=r'^resolver r0 \(resolvers\[0\]\) chose VM type "lhcb", which is not configured$'
+    ):
         rules.resolve(JOB)
 
 
@@ -79,7 +81,11 @@ def test_a_garbage_answer_is_a_plugin_error(garbage: object) -> None:
 def test_nobody_answering_refuses_with_the_facts_that_were_looked_at() -> None:
     rules, resolvers = chain(None, None)
     job = JobFacts(
-        batch_system="slurm", job_id="42", user="alice", groups=("atlas", "users"), queue="long",
+        batch_system="slurm",
+        job_id="42",
+        user="alice",
+        groups=("atlas", "users"),
+        queue="long",
         requested_vm_type="gpu",
     )
     decision = rules.resolve(job)

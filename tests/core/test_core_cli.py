@@ -117,7 +117,9 @@ def test_plugins_json_with_no_plugins_lists_the_core_only(run) -> None:
     }
 
 
-def test_plugins_lists_a_failed_plugin_with_its_error_and_still_works(run, cli_plugins, make_plugin, site_resolvers) -> None:
+def test_plugins_lists_a_failed_plugin_with_its_error_and_still_works(
+    run, cli_plugins, make_plugin, site_resolvers
+) -> None:
     def explode():
         raise RuntimeError("site map unreadable")
 
@@ -137,7 +139,9 @@ def test_plugins_lists_a_failed_plugin_with_its_error_and_still_works(run, cli_p
     table = run("plugins")
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]
-    assert "broken ((in-process)) failed: failed to register: RuntimeError: site map unreadable" in table.stderr
+    assert (
+        "broken ((in-process)) failed: failed to register: RuntimeError: site map unreadable" in table.stderr
+    )
 
 
 def test_a_plugin_command_is_added_and_a_clash_is_reported(run, cli_plugins, make_plugin) -> None:
@@ -148,7 +152,9 @@ def test_a_plugin_command_is_added_and_a_clash_is_reported(run, cli_plugins, mak
     assert run("hello").stdout == "hello from a plugin\n"
     assert "hijacked" not in run("config", "--help").output
     table = run("plugins")
-    assert 'extras ((in-process)): command "config" is already provided by wnod-core; not added' in table.stderr
+    assert (
+        'extras ((in-process)): command "config" is already provided by wnod-core; not added' in table.stderr
+    )
 
 
 # -- config ---------------------------------------------------------------------------------------
@@ -189,7 +195,9 @@ def test_config_wrong_type_is_path_qualified_and_exits_nonzero(site_config, caps
     assert f'  vm_types.atlas.vcpus: expected an integer, got "4" (in {path})' in err
 
 
-def test_a_problem_only_the_plugin_sees_fails_config_check(site_config, capsys, cli_plugins, site_resolvers) -> None:
+def test_a_problem_only_the_plugin_sees_fails_config_check(
+    site_config, capsys, cli_plugins, site_resolvers
+) -> None:
     cli_plugins(site=site_resolvers)
     path = site_config(SITE.replace('alice = "atlas"', 'alice = "lhcb"'))
     code, _out, err = run_main(capsys, "config", "check")
@@ -207,9 +215,11 @@ def test_every_command_that_reads_the_config_refuses_a_bad_one(site_config, caps
 
 
 def test_a_missing_config_file_given_explicitly_is_an_error(wnod_home: Path, capsys) -> None:
-    code, _out, err = run_main(capsys, "--no-plugins", "--config", str(wnod_home / "nope.toml"), "config", "check")
+    code, _out, err = run_main(
+        capsys, "--no-plugins", "--config", str(wnod_home / "nope.toml"), "config", "check"
+    )
     assert code == 1
-    assert f"cannot read config file" in err and "nope.toml" in err
+    assert "cannot read config file" in err and "nope.toml" in err
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
@@ -227,7 +237,9 @@ def test_an_explicit_config_replaces_the_xdg_files(
     assert [t["name"] for t in data["vm_types"]] == ["chosen"]
 
 
-def test_config_show_json_says_where_each_value_came_from(run, site_config, cli_plugins, site_resolvers) -> None:
+def test_config_show_json_says_where_each_value_came_from(
+    run, site_config, cli_plugins, site_resolvers
+) -> None:
     cli_plugins(site=site_resolvers)
     path = site_config(SITE)
     result = run("config", "show", "--json")
@@ -250,7 +262,9 @@ def test_config_show_json_says_where_each_value_came_from(run, site_config, cli_
     reason="BUG: `wnod config show` falls back to Config.source_of(), which blames the enclosing table's"
     " file, so defaults the file never set (vm_types.atlas.vcpus, host.memory) show that file as source",
 )
-def test_config_show_marks_values_nobody_set_as_defaults(run, site_config, cli_plugins, site_resolvers) -> None:
+def test_config_show_marks_values_nobody_set_as_defaults(
+    run, site_config, cli_plugins, site_resolvers
+) -> None:
     cli_plugins(site=site_resolvers)
     site_config(SITE)
     sources = json.loads(run("config", "show", "--json").stdout)["sources"]
@@ -275,7 +289,14 @@ def test_config_reference_documents_every_core_field(run) -> None:
     result = run("--no-plugins", "config", "reference")
     assert result.exit_code == 0
     text = result.stdout
-    for heading in ("[host]", "[batch]", "[hypervisor]", "[vm_types.NAME]", "[vm_types.NAME.reuse]", "[[resolvers]]"):
+    for heading in (
+        "[host]",
+        "[batch]",
+        "[hypervisor]",
+        "[vm_types.NAME]",
+        "[vm_types.NAME.reuse]",
+        "[[resolvers]]",
+    ):
         assert f"`{heading}`" in text
     assert '| `memory` | size ("2GiB") | `"2GiB"` | Memory of each VWN. |' in text
     assert "| `max_reuses` | integer | `100` |" in text
@@ -332,7 +353,18 @@ def test_vm_types_table(run, site_config) -> None:
     site_config('[vm_types.atlas]\nimage = "atlas.img"\nmemory = "4GiB"\n')
     lines = run("--no-plugins", "vm-types").stdout.splitlines()
     assert lines[0].split() == ["NAME", "IMAGE", "VCPUS", "MEMORY", "SCRATCH", "NETWORK", "REUSE"]
-    assert lines[1].split() == ["atlas", "atlas.img", "1", "4GiB", "10GiB", "raw", "closed", "100x,", "idle", "30m"]
+    assert lines[1].split() == [
+        "atlas",
+        "atlas.img",
+        "1",
+        "4GiB",
+        "10GiB",
+        "raw",
+        "closed",
+        "100x,",
+        "idle",
+        "30m",
+    ]
 
 
 def test_resolve_names_the_type_and_the_resolver(run, site_config, cli_plugins, site_resolvers) -> None:
@@ -358,7 +390,20 @@ def test_resolve_names_the_type_and_the_resolver(run, site_config, cli_plugins, 
 def test_resolve_exits_3_when_nobody_maps_the_job(run, site_config, cli_plugins, site_resolvers) -> None:
     cli_plugins(site=site_resolvers)
     site_config(SITE)
-    result = run("resolve", "--user", "bob", "--group", "cms", "--group", "users", "--queue", "long", "--type", "cms", "--json")
+    result = run(
+        "resolve",
+        "--user",
+        "bob",
+        "--group",
+        "cms",
+        "--group",
+        "users",
+        "--queue",
+        "long",
+        "--type",
+        "cms",
+        "--json",
+    )
     assert result.exit_code == 3
     assert json.loads(result.stdout) == {
         "outcome": "refused",
@@ -374,7 +419,10 @@ def test_resolve_exits_3_when_a_resolver_refuses(run, site_config, cli_plugins, 
     site_config(SITE + '\n[[resolvers]]\nuse = "refuse-all"\n')
     result = run("resolve", "--user", "bob")
     assert result.exit_code == 3
-    assert result.stdout.splitlines() == ["refused: user bob may not run here", "decided by: refuse-all (resolvers[1])"]
+    assert result.stdout.splitlines() == [
+        "refused: user bob may not run here",
+        "decided by: refuse-all (resolvers[1])",
+    ]
 
 
 def test_resolve_without_resolvers_says_so_and_exits_3(run) -> None:

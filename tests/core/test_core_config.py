@@ -7,7 +7,7 @@ import pytest
 
 from wnod_core.config import load_config
 from wnod_core.errors import ConfigError, Problem
-from wnod_core.paths import config_files
+from wnod_core.paths import config_files, resolve_dirs
 from wnod_core.plugins import Plugins
 from wnod_core.site import Site
 
@@ -45,7 +45,12 @@ def test_a_good_config_is_loaded_into_values(site_config, with_plugins: Plugins)
     path = site_config(GOOD)
     config = load_config([path], with_plugins)
     assert config.files == (path,)
-    assert (config.host.name, config.host.vcpus, config.host.memory, config.host.max_vwns) == ("hv01", 16, 64 * GiB, 8)
+    assert (config.host.name, config.host.vcpus, config.host.memory, config.host.max_vwns) == (
+        "hv01",
+        16,
+        64 * GiB,
+        8,
+    )
     assert config.vm_types["atlas"].memory == 4 * GiB
     assert config.vm_types["atlas"].name == "atlas"
     (link,) = config.resolvers
@@ -66,7 +71,9 @@ def test_xdg_files_are_layered_later_wins_and_each_value_keeps_its_source(
 ) -> None:
     # $XDG_CONFIG_DIRS lists the most important directory first.
     monkeypatch.setenv("XDG_CONFIG_DIRS", f"{wnod_home / 'site'}:{wnod_home / 'vendor'}")
-    vendor = write_config("vendor/wnod/wnod.toml", """
+    vendor = write_config(
+        "vendor/wnod/wnod.toml",
+        """
         [host]
         max_vwns = 2
         name = "vendor-name"
@@ -77,8 +84,11 @@ def test_xdg_files_are_layered_later_wins_and_each_value_keeps_its_source(
         use = "refuse-all"
         [[resolvers]]
         use = "refuse-all"
-    """)
-    site = write_config("site/wnod/wnod.toml", """
+    """,
+    )
+    site = write_config(
+        "site/wnod/wnod.toml",
+        """
         [host]
         max_vwns = 3
         [vm_types.cms]
@@ -86,13 +96,17 @@ def test_xdg_files_are_layered_later_wins_and_each_value_keeps_its_source(
         [[resolvers]]
         use = "by-user"
         users = { bob = "cms" }
-    """)
-    user = write_config("config/wnod/wnod.toml", """
+    """,
+    )
+    user = write_config(
+        "config/wnod/wnod.toml",
+        """
         [host]
         max_vwns = 4
         [vm_types.atlas]
         memory = "8GiB"
-    """)
+    """,
+    )
     assert config_files() == [vendor, site, user]
     config = load_config(config_files(), with_plugins)
     assert config.host.max_vwns == 4
@@ -117,14 +131,15 @@ def test_xdg_files_are_layered_later_wins_and_each_value_keeps_its_source(
     assert config.source_of("vm_types.atlas.scratch_size") == ""
 
 
-def test_an_explicit_config_file_is_read_alone(site_config, write_config, with_plugins: Plugins, wnod_home: Path) -> None:
+def test_an_explicit_config_file_is_read_alone(
+    site_config, write_config, with_plugins: Plugins, wnod_home: Path
+) -> None:
     site_config('[vm_types.home]\nimage = "home.img"\n')
     write_config("etc-xdg/wnod/wnod.toml", '[vm_types.etc]\nimage = "etc.img"\n')
     assert len(config_files()) == 2
     chosen = write_config("elsewhere.toml", '[vm_types.chosen]\nimage = "chosen.img"\n')
-    site = Site.open(chosen, with_plugins, dirs=None)  # type: ignore[arg-type]
-    assert set(site.config.vm_types) == {"chosen"}
-    assert Site.open(None, with_plugins, dirs=None).config.vm_types.keys() == {"etc", "home"}  # type: ignore[arg-type]
+    assert set(Site.open(chosen, with_plugins, resolve_dirs()).config.vm_types) == {"chosen"}
+    assert set(Site.open(None, with_plugins, resolve_dirs()).config.vm_types) == {"etc", "home"}
 
 
 # -- mistakes -------------------------------------------------------------------------------------
@@ -153,34 +168,71 @@ def test_an_unknown_key_suggests_the_close_one(site_config, with_plugins: Plugin
         ('[host]\nvcpus = "4"\n', "host.vcpus", 'expected an integer, got "4"'),
         ("[host]\nmax_vwns = true\n", "host.max_vwns", "expected an integer, got True"),
         ("[host]\nmax_vwns = 0\n", "host.max_vwns", "'max_vwns' must be >= 1: 0"),
-        ('[host]\nname = 7\n', "host.name", "expected a string, got 7"),
+        ("[host]\nname = 7\n", "host.name", "expected a string, got 7"),
         ('[vm_types.atlas]\nmemory = "2GiB"\n', "vm_types.atlas.image", "required, but missing"),
         ('[vm_types.atlas]\nimage = "../x.img"\n', "vm_types.atlas.image", "no '/' and no '..'"),
-        ('[vm_types.atlas]\nimage = "a"\ncpuset = "1-"\n', "vm_types.atlas.cpuset", 'expected host CPUs like "2-5"'),
-        ('[vm_types.atlas]\nimage = "a"\nscratch_layout = "overlayy"\n', "vm_types.atlas.scratch_layout",
-         "overlayy"),
+        (
+            '[vm_types.atlas]\nimage = "a"\ncpuset = "1-"\n',
+            "vm_types.atlas.cpuset",
+            'expected host CPUs like "2-5"',
+        ),
+        (
+            '[vm_types.atlas]\nimage = "a"\nscratch_layout = "overlayy"\n',
+            "vm_types.atlas.scratch_layout",
+            "overlayy",
+        ),
         ('[vm_types.atlas]\nimage = "a"\nnetwork = 1\n', "vm_types.atlas.network", "got 1"),
-        ('[vm_types.atlas]\nimage = "a"\nboot_timeout = "later"\n', "vm_types.atlas.boot_timeout",
-         'expected a duration like "30m" or "1h30m", got "later"'),
-        ('[vm_types.atlas]\nimage = "a"\n[vm_types.atlas.reuse]\nidle_ttl = "later"\n',
-         "vm_types.atlas.reuse.idle_ttl", 'got "later"'),
-        ('[vm_types.atlas]\nimage = "a"\n[vm_types.atlas.reuse]\nmax_reuse = 3\n',
-         "vm_types.atlas.reuse.max_reuse", 'unknown key (did you mean "max_reuses"?)'),
+        (
+            '[vm_types.atlas]\nimage = "a"\nboot_timeout = "later"\n',
+            "vm_types.atlas.boot_timeout",
+            'expected a duration like "30m" or "1h30m", got "later"',
+        ),
+        (
+            '[vm_types.atlas]\nimage = "a"\n[vm_types.atlas.reuse]\nidle_ttl = "later"\n',
+            "vm_types.atlas.reuse.idle_ttl",
+            'got "later"',
+        ),
+        (
+            '[vm_types.atlas]\nimage = "a"\n[vm_types.atlas.reuse]\nmax_reuse = 3\n',
+            "vm_types.atlas.reuse.max_reuse",
+            'unknown key (did you mean "max_reuses"?)',
+        ),
         ('[vm_types.Atlas]\nimage = "a"\n', "vm_types.Atlas", "VM type name must be lowercase"),
         ('[vm_types.atlas]\nname = "x"\nimage = "a"\n', "vm_types.atlas.name", "unknown key"),
-        ('vm_types = 3\n', "vm_types", "expected tables like [vm_types.NAME]"),
+        ("vm_types = 3\n", "vm_types", "expected tables like [vm_types.NAME]"),
         ('[resolvers]\nuse = "by-user"\n', "resolvers", "expected an array of tables like [[resolvers]]"),
-        ('[[resolvers]]\nusers = {}\n', "resolvers[0].use", "required, but missing"),
-        ('[[resolvers]]\nuse = "by-usr"\n', "resolvers[0].use",
-         'no resolver plugin named "by-usr" (did you mean "by-user"?); installed: by-user, refuse-all'),
-        ('[[resolvers]]\nuse = "by-user"\nuser = {}\n', "resolvers[0].user", 'unknown key (did you mean "users"?)'),
-        ('[[resolvers]]\nuse = "by-user"\nusers = { alice = 3 }\n', "resolvers[0].users.alice",
-         "expected a string, got 3"),
-        ('[[resolvers]]\nuse = "refuse-all"\nusers = {}\n', "resolvers[0].users",
-         'unknown key: plugin "refuse-all" takes no options'),
-        ('[batch]\nsystem = "slurm"\n', "batch.system", 'no batch system plugin named "slurm"; installed: none'),
+        ("[[resolvers]]\nusers = {}\n", "resolvers[0].use", "required, but missing"),
+        (
+            '[[resolvers]]\nuse = "by-usr"\n',
+            "resolvers[0].use",
+            'no resolver plugin named "by-usr" (did you mean "by-user"?); installed: by-user, refuse-all',
+        ),
+        (
+            '[[resolvers]]\nuse = "by-user"\nuser = {}\n',
+            "resolvers[0].user",
+            'unknown key (did you mean "users"?)',
+        ),
+        (
+            '[[resolvers]]\nuse = "by-user"\nusers = { alice = 3 }\n',
+            "resolvers[0].users.alice",
+            "expected a string, got 3",
+        ),
+        (
+            '[[resolvers]]\nuse = "refuse-all"\nusers = {}\n',
+            "resolvers[0].users",
+            'unknown key: plugin "refuse-all" takes no options',
+        ),
+        (
+            '[batch]\nsystem = "slurm"\n',
+            "batch.system",
+            'no batch system plugin named "slurm"; installed: none',
+        ),
         ('[batch]\nsytem = "slurm"\n', "batch.sytem", 'unknown key (did you mean "system"?)'),
-        ('[batch.lsf]\nx = 1\n', "batch.lsf", "options for a plugin that is not used (batch.system is not set)"),
+        (
+            "[batch.lsf]\nx = 1\n",
+            "batch.lsf",
+            "options for a plugin that is not used (batch.system is not set)",
+        ),
         ('[hypervisor]\nbackend = "Libvirt X"\n', "hypervisor.backend", "must be lowercase"),
         ('hypervisor = "libvirt"\n', "hypervisor", "expected a table"),
     ],
@@ -203,7 +255,9 @@ def test_options_for_a_plugin_that_is_not_selected(
     slurm = make_plugin(wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=lambda s: None)])
     file = site_config('[batch]\nsystem = "slurm"\n[batch.lsf]\nqueue = "x"\n[batch.slurm]\nx = 1\n')
     found = by_path(problems([file], load_plugins(slurm=slurm)))
-    assert found["batch.lsf"].message == 'options for a plugin that is not used (batch.system selects "slurm")'
+    assert (
+        found["batch.lsf"].message == 'options for a plugin that is not used (batch.system selects "slurm")'
+    )
     assert found["batch.slurm.x"].message == 'unknown key: plugin "slurm" takes no options'
 
 
@@ -249,7 +303,7 @@ def test_each_problem_names_the_file_that_set_the_value(
     wnod_home: Path, write_config, with_plugins: Plugins
 ) -> None:
     etc = write_config("etc-xdg/wnod/wnod.toml", '[vm_types.atlas]\nimage = "atlas.img"\nmemory = "lots"\n')
-    user = write_config("config/wnod/wnod.toml", '[vm_types.atlas]\nvcpus = 0\n')
+    user = write_config("config/wnod/wnod.toml", "[vm_types.atlas]\nvcpus = 0\n")
     found = by_path(problems(config_files(), with_plugins))
     assert found["vm_types.atlas.memory"].source == str(etc)
     assert found["vm_types.atlas.vcpus"].source == str(user)
@@ -271,7 +325,9 @@ def test_every_broken_file_is_reported_not_just_the_first(write_config, with_plu
     assert [p.source for p in found] == [str(one), str(two)]
 
 
-def test_an_unreadable_config_file_is_a_config_problem(write_config, with_plugins: Plugins, wnod_home: Path) -> None:
+def test_an_unreadable_config_file_is_a_config_problem(
+    write_config, with_plugins: Plugins, wnod_home: Path
+) -> None:
     (problem,) = problems([wnod_home / "missing.toml"], with_plugins)
     assert problem.message.startswith("cannot read config file: ")
     assert problem.source == str(wnod_home / "missing.toml")

@@ -39,7 +39,9 @@ def test_directories_are_not_created(wnod_home: Path) -> None:
     assert not dirs.state.exists() and not dirs.cache.exists() and not dirs.runtime.exists()
 
 
-def test_runtime_dir_without_xdg_runtime_dir_is_still_private(wnod_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runtime_dir_without_xdg_runtime_dir_is_still_private(
+    wnod_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     runtime = resolve_dirs().runtime
     expected = Path("/run/wnod") if os.geteuid() == 0 else None
@@ -49,8 +51,12 @@ def test_runtime_dir_without_xdg_runtime_dir_is_still_private(wnod_home: Path, m
         assert runtime.name == f"wnod-{os.geteuid()}"
 
 
-def test_config_files_are_least_important_first(wnod_home: Path, monkeypatch: pytest.MonkeyPatch, write_config) -> None:
-    monkeypatch.setenv("XDG_CONFIG_DIRS", f"{wnod_home / 'first'}:{wnod_home / 'second'}:{wnod_home / 'absent'}")
+def test_config_files_are_least_important_first(
+    wnod_home: Path, monkeypatch: pytest.MonkeyPatch, write_config
+) -> None:
+    monkeypatch.setenv(
+        "XDG_CONFIG_DIRS", f"{wnod_home / 'first'}:{wnod_home / 'second'}:{wnod_home / 'absent'}"
+    )
     home = write_config("config/wnod/wnod.toml", "")
     first = write_config("first/wnod/wnod.toml", "")
     second = write_config("second/wnod/wnod.toml", "")

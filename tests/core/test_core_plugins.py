@@ -13,8 +13,7 @@ import wnod_core
 from wnod_core.errors import PluginError
 from wnod_core.model import Vwn, VwnState
 from wnod_core.model.events import JobStep, JobStepped, VwnChanged
-from wnod_core.plugins import Plugins, Status
-from wnod_core.plugins import entrypoints, manager
+from wnod_core.plugins import Plugins, Status, entrypoints, manager
 from wnod_core.plugins.entrypoints import Candidate, allowed_from_env, is_allowed
 from wnod_core.records import BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
 
@@ -33,7 +32,9 @@ def resolver_record(name: str) -> ResolverPlugin:
 # -- records --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("given", "normal"), [("By_User", "by-user"), (" by-group ", "by-group"), ("QUEUE", "queue")])
+@pytest.mark.parametrize(
+    ("given", "normal"), [("By_User", "by-user"), (" by-group ", "by-group"), ("QUEUE", "queue")]
+)
 def test_record_names_are_normalised(given: str, normal: str) -> None:
     assert resolver_record(given).name == normal
 
@@ -58,7 +59,10 @@ def test_builtins_load_and_provide_the_core_commands(load_plugins: Callable[...,
     plugins = load_plugins()
     (core,) = plugins.reports()
     assert (core.name, core.distribution, core.status, core.builtin) == (
-        "wnod_core.cli.builtin", "wnod-core", Status.LOADED, True
+        "wnod_core.cli.builtin",
+        "wnod-core",
+        Status.LOADED,
+        True,
     )
     assert set(plugins.commands()) == CORE_COMMANDS
     assert plugins.resolvers() == plugins.batch_systems() == plugins.hypervisors() == {}
@@ -85,7 +89,9 @@ def test_every_kind_of_record_is_collected(load_plugins: Callable[..., Plugins],
     assert set(plugins.hypervisors()) == {"libvirt"}
     assert set(plugins.commands()) == CORE_COMMANDS | {"site-report"}
     assert report_of(plugins, "site").provides == {
-        "batch_systems": ("slurm",), "hypervisors": ("libvirt",), "commands": ("site-report",)
+        "batch_systems": ("slurm",),
+        "hypervisors": ("libvirt",),
+        "commands": ("site-report",),
     }
 
 
@@ -109,7 +115,9 @@ def test_a_name_provided_twice_is_reported_on_both_and_used_by_neither(
     assert "uninstall all but one" in str(err.value)
 
 
-def test_a_hook_that_raises_fails_its_plugin_only(load_plugins: Callable[..., Plugins], site_resolvers, make_plugin) -> None:
+def test_a_hook_that_raises_fails_its_plugin_only(
+    load_plugins: Callable[..., Plugins], site_resolvers, make_plugin
+) -> None:
     def explode():
         raise RuntimeError("cannot read /etc/site-map\nsecond line")
 
@@ -127,7 +135,9 @@ def test_a_hook_that_raises_fails_its_plugin_only(load_plugins: Callable[..., Pl
     assert heard == [], "a failed plugin must not be called any more"
 
 
-def test_a_failed_plugin_gives_up_everything_it_declared(load_plugins: Callable[..., Plugins], make_plugin) -> None:
+def test_a_failed_plugin_gives_up_everything_it_declared(
+    load_plugins: Callable[..., Plugins], make_plugin
+) -> None:
     def commands():
         raise RuntimeError("oops")
 
@@ -141,7 +151,11 @@ def test_a_failed_plugin_gives_up_everything_it_declared(load_plugins: Callable[
     ("hook", "garbage", "expected"),
     [
         ("wnod_resolvers", "hello", "expected ResolverPlugin records"),
-        ("wnod_resolvers", BatchSystemPlugin(name="slurm", factory=lambda s: None), "expected ResolverPlugin records"),
+        (
+            "wnod_resolvers",
+            BatchSystemPlugin(name="slurm", factory=lambda s: None),
+            "expected ResolverPlugin records",
+        ),
         ("wnod_hypervisors", {"name": "libvirt"}, "expected HypervisorPlugin records"),
         ("wnod_batch_systems", None, "expected BatchSystemPlugin records"),
         ("wnod_cli_commands", "site-report", "expected named click commands"),
@@ -149,7 +163,12 @@ def test_a_failed_plugin_gives_up_everything_it_declared(load_plugins: Callable[
     ],
 )
 def test_a_garbage_record_fails_its_plugin_with_a_clear_error(
-    load_plugins: Callable[..., Plugins], make_plugin, site_resolvers, hook: str, garbage: object, expected: str
+    load_plugins: Callable[..., Plugins],
+    make_plugin,
+    site_resolvers,
+    hook: str,
+    garbage: object,
+    expected: str,
 ) -> None:
     plugins = load_plugins(sloppy=make_plugin(**{hook: lambda: [garbage]}), site=site_resolvers)
     report = report_of(plugins, "sloppy")
@@ -179,7 +198,9 @@ class WrongArgs:
         pass
 
 
-def test_a_hook_with_wrong_arguments_cannot_be_registered(load_plugins: Callable[..., Plugins], site_resolvers) -> None:
+def test_a_hook_with_wrong_arguments_cannot_be_registered(
+    load_plugins: Callable[..., Plugins], site_resolvers
+) -> None:
     plugins = load_plugins(wrong=WrongArgs(), site=site_resolvers)
     report = report_of(plugins, "wrong")
     assert report.status is Status.FAILED
@@ -216,7 +237,10 @@ def test_a_plugin_module_may_import_wnod_core(load_plugins: Callable[..., Plugin
 def test_looking_up_an_unknown_name_suggests_the_close_one(with_plugins: Plugins) -> None:
     with pytest.raises(PluginError) as err:
         with_plugins.lookup("resolvers", "by-usr")
-    assert str(err.value) == 'no resolver plugin named "by-usr" (did you mean "by-user"?); installed: by-user, refuse-all'
+    assert (
+        str(err.value)
+        == 'no resolver plugin named "by-usr" (did you mean "by-user"?); installed: by-user, refuse-all'
+    )
     with pytest.raises(PluginError, match=r'no batch system plugin named "slurm"; installed: none$'):
         with_plugins.lookup("batch_systems", "slurm")
 
@@ -236,17 +260,24 @@ def test_two_plugins_adding_one_command_keep_the_first_and_report_the_second(
     load_plugins: Callable[..., Plugins], make_plugin
 ) -> None:
     first, second = click.Command("site-report"), click.Command("site-report")
-    plugins = load_plugins(one=make_plugin(wnod_cli_commands=lambda: [first]), two=make_plugin(wnod_cli_commands=lambda: [second]))
+    plugins = load_plugins(
+        one=make_plugin(wnod_cli_commands=lambda: [first]),
+        two=make_plugin(wnod_cli_commands=lambda: [second]),
+    )
     assert plugins.commands()["site-report"] is first
     assert report_of(plugins, "one").problems == ()
-    assert report_of(plugins, "two").problems == ('command "site-report" is already provided by (in-process); not added',)
+    assert report_of(plugins, "two").problems == (
+        'command "site-report" is already provided by (in-process); not added',
+    )
 
 
 # -- broadcasts -----------------------------------------------------------------------------------
 
 
 def a_vwn_change() -> VwnChanged:
-    vwn = Vwn(id="vwn-1", host="hv01", vm_type="atlas", state=VwnState.BOOTING, created_at=1.0, updated_at=2.0)
+    vwn = Vwn(
+        id="vwn-1", host="hv01", vm_type="atlas", state=VwnState.BOOTING, created_at=1.0, updated_at=2.0
+    )
     return VwnChanged(vwn=vwn, previous=VwnState.CREATING, at=2.0)
 
 
@@ -260,8 +291,13 @@ def a_job_step() -> JobStepped:
 )
 @pytest.mark.parametrize("raiser_position", [0, 1, 2])
 def test_a_broadcast_reaches_every_plugin_even_when_one_raises(
-    load_plugins: Callable[..., Plugins], make_plugin, caplog: pytest.LogCaptureFixture,
-    hook: str, call: str, event: object, raiser_position: int,
+    load_plugins: Callable[..., Plugins],
+    make_plugin,
+    caplog: pytest.LogCaptureFixture,
+    hook: str,
+    call: str,
+    event: object,
+    raiser_position: int,
 ) -> None:
     heard: list[tuple[str, object]] = []
 
@@ -292,8 +328,13 @@ def test_a_broadcast_with_no_listener_is_quiet(load_plugins: Callable[..., Plugi
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("", frozenset()), ("  ", frozenset()), ("wnod-resolvers", frozenset({"wnod-resolvers"})),
-     (" a, b ,,c ", frozenset({"a", "b", "c"}))],
+    [
+        (None, None),
+        ("", frozenset()),
+        ("  ", frozenset()),
+        ("wnod-resolvers", frozenset({"wnod-resolvers"})),
+        (" a, b ,,c ", frozenset({"a", "b", "c"})),
+    ],
 )
 def test_wnod_load_plugins_is_read_as_a_name_list(monkeypatch: pytest.MonkeyPatch, value, expected) -> None:
     if value is None:
@@ -362,7 +403,16 @@ def test_report_json_is_stable(load_plugins: Callable[..., Plugins], make_plugin
     plugins = load_plugins(broken=make_plugin(wnod_resolvers=explode))
     report = report_of(plugins, "broken")
     plain = report.to_json()
-    assert list(plain) == ["name", "distribution", "version", "status", "builtin", "provides", "error", "problems"]
+    assert list(plain) == [
+        "name",
+        "distribution",
+        "version",
+        "status",
+        "builtin",
+        "provides",
+        "error",
+        "problems",
+    ]
     assert plain["status"] == "failed" and plain["error"] == report.error
     verbose = report.to_json(with_traceback=True)
     assert "RuntimeError: boom" in verbose["traceback"]

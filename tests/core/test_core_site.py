@@ -37,23 +37,39 @@ def fragile(load_plugins: Callable[..., Plugins], make_plugin, site_resolvers) -
                 ResolverPlugin(name="crashes", factory=raising(RuntimeError("segfault-ish\nmore"))),
                 ResolverPlugin(
                     name="config-error",
-                    factory=raising(ConfigError([Problem("resolvers[0].file", "no such file", "given.toml")])),
+                    factory=raising(
+                        ConfigError([Problem("resolvers[0].file", "no such file", "given.toml")])
+                    ),
                 ),
             ],
-            wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=raising(ValueError("no sbatch")))],
-            wnod_hypervisors=lambda: [HypervisorPlugin(name="libvirt", factory=raising(ValueError("bad uri")))],
+            wnod_batch_systems=lambda: [
+                BatchSystemPlugin(name="slurm", factory=raising(ValueError("no sbatch")))
+            ],
+            wnod_hypervisors=lambda: [
+                HypervisorPlugin(name="libvirt", factory=raising(ValueError("bad uri")))
+            ],
         ),
     )
 
 
-def test_the_chain_is_built_from_the_configured_links_with_their_setup(site_config, with_plugins: Plugins) -> None:
-    path = site_config(ATLAS + '[[resolvers]]\nuse = "by-user"\nusers = { alice = "atlas" }\n[[resolvers]]\nuse = "refuse-all"\n')
+def test_the_chain_is_built_from_the_configured_links_with_their_setup(
+    site_config, with_plugins: Plugins
+) -> None:
+    path = site_config(
+        ATLAS
+        + '[[resolvers]]\nuse = "by-user"\nusers = { alice = "atlas" }\n[[resolvers]]\nuse = "refuse-all"\n'
+    )
     site = open_site(path, with_plugins)
     site.check()
     chain = site.resolver_chain
     assert [link.label for link in chain.links] == ["by-user (resolvers[0])", "refuse-all (resolvers[1])"]
     setup = site.setup("opts", "resolvers[0]")
-    assert (setup.options, setup.path, setup.host, set(setup.vm_types)) == ("opts", "resolvers[0]", "hv01", {"atlas"})
+    assert (setup.options, setup.path, setup.host, set(setup.vm_types)) == (
+        "opts",
+        "resolvers[0]",
+        "hv01",
+        {"atlas"},
+    )
     assert setup.dirs == resolve_dirs()
 
 
@@ -76,7 +92,9 @@ def test_a_factory_value_error_becomes_a_path_qualified_problem(site_config, wit
         ("config-error", "resolvers[0].file: no such file (in given.toml)"),
     ],
 )
-def test_each_way_a_factory_fails_reads_as_one_line(site_config, fragile: Plugins, use: str, problem: str) -> None:
+def test_each_way_a_factory_fails_reads_as_one_line(
+    site_config, fragile: Plugins, use: str, problem: str
+) -> None:
     path = site_config(f'[[resolvers]]\nuse = "{use}"\n')
     with pytest.raises(ConfigError) as err:
         open_site(path, fragile).check()
@@ -113,7 +131,9 @@ def test_check_builds_only_what_is_selected(site_config, fragile: Plugins) -> No
     open_site(site_config(ATLAS), fragile).check()
 
 
-@pytest.mark.parametrize(("attribute", "path"), [("batch_system", "batch.system"), ("hypervisor", "hypervisor.backend")])
+@pytest.mark.parametrize(
+    ("attribute", "path"), [("batch_system", "batch.system"), ("hypervisor", "hypervisor.backend")]
+)
 def test_asking_for_an_unselected_plugin_says_which_key_to_set(
     site_config, with_plugins: Plugins, attribute: str, path: str
 ) -> None:
@@ -125,18 +145,24 @@ def test_asking_for_an_unselected_plugin_says_which_key_to_set(
     assert problem.message.startswith("required here: ")
 
 
-def test_a_working_batch_system_and_hypervisor_get_their_setup(site_config, load_plugins, make_plugin) -> None:
+def test_a_working_batch_system_and_hypervisor_get_their_setup(
+    site_config, load_plugins, make_plugin
+) -> None:
     made: list[Setup] = []
 
     def factory(setup: Setup) -> object:
         made.append(setup)
         return object()
 
-    plugins = load_plugins(both=make_plugin(
-        wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=factory)],
-        wnod_hypervisors=lambda: [HypervisorPlugin(name="libvirt", factory=factory)],
-    ))
-    site = open_site(site_config(ATLAS + '[batch]\nsystem = "slurm"\n[hypervisor]\nbackend = "libvirt"\n'), plugins)
+    plugins = load_plugins(
+        both=make_plugin(
+            wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=factory)],
+            wnod_hypervisors=lambda: [HypervisorPlugin(name="libvirt", factory=factory)],
+        )
+    )
+    site = open_site(
+        site_config(ATLAS + '[batch]\nsystem = "slurm"\n[hypervisor]\nbackend = "libvirt"\n'), plugins
+    )
     site.check()
     assert site.batch_system is site.batch_system  # built once
     assert [s.path for s in made] == ["batch.slurm", "hypervisor.libvirt"]

@@ -76,20 +76,33 @@ def test_parse_duration_reads_what_admins_write(text: str, expected: int) -> Non
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (5400, "1h30m"), (86400 + 61, "1d1m1s"), (600, "10m")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (5400, "1h30m"), (86400 + 61, "1d1m1s"), (600, "10m")]
+)
 def test_format_duration_is_the_shortest_exact_spelling(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
 
 
-@pytest.mark.parametrize(("num_bytes", "text"), [(0, "0B"), (1, "1B"), (1024, "1KiB"), (1536, "1536B"), (2 * 1024**3, "2GiB")])
+@pytest.mark.parametrize(
+    ("num_bytes", "text"), [(0, "0B"), (1, "1B"), (1024, "1KiB"), (1536, "1536B"), (2 * 1024**3, "2GiB")]
+)
 def test_format_size_is_the_shortest_exact_spelling(num_bytes: int, text: str) -> None:
     assert format_size(num_bytes) == text
 
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [("lots", '"lots"'), ("-1GiB", '"-1GiB"'), ("2 parsecs", '"2 parsecs"'), ("2GiBs", '"2GiBs"'), ("", '""'),
-     (1.5, "1.5"), (True, "True"), (None, "None"), ([1], "[1]")],
+    [
+        ("lots", '"lots"'),
+        ("-1GiB", '"-1GiB"'),
+        ("2 parsecs", '"2 parsecs"'),
+        ("2GiBs", '"2GiBs"'),
+        ("", '""'),
+        (1.5, "1.5"),
+        (True, "True"),
+        (None, "None"),
+        ([1], "[1]"),
+    ],
 )
 def test_parse_size_refuses_garbage_naming_the_value(value: object, shown: str) -> None:
     with pytest.raises(ValueError) as err:

@@ -41,9 +41,7 @@ def test_legal_move_is_allowed(before: VwnState, after: VwnState) -> None:
     assert moved.created_at == 100.0
 
 
-@pytest.mark.parametrize(
-    ("before", "after"), [m for m in ALL_MOVES if m not in LEGAL], ids=lambda s: str(s)
-)
+@pytest.mark.parametrize(("before", "after"), [m for m in ALL_MOVES if m not in LEGAL], ids=lambda s: str(s))
 def test_any_other_move_raises_illegal_transition(before: VwnState, after: VwnState) -> None:
     vwn = vwn_in(before)
     with pytest.raises(IllegalTransition) as err:
@@ -101,7 +99,9 @@ class VwnLife(RuleBasedStateMachine):
             assert self.vwn.updated_at == self.clock
             # Nothing but the state, the clock and the given changes moved.
             restored = {k: getattr(before, k) for k in changes}
-            assert attrs.evolve(self.vwn, state=before.state, updated_at=before.updated_at, **restored) == before
+            assert (
+                attrs.evolve(self.vwn, state=before.state, updated_at=before.updated_at, **restored) == before
+            )
         else:
             with pytest.raises(IllegalTransition):
                 before.moved_to(target, now=self.clock)
@@ -109,7 +109,12 @@ class VwnLife(RuleBasedStateMachine):
 
     @invariant()
     def identity_never_changes(self) -> None:
-        assert (self.vwn.id, self.vwn.host, self.vwn.vm_type, self.vwn.created_at) == ("vwn-1", "hv01", "atlas", 100.0)
+        assert (self.vwn.id, self.vwn.host, self.vwn.vm_type, self.vwn.created_at) == (
+            "vwn-1",
+            "hv01",
+            "atlas",
+            100.0,
+        )
 
     @invariant()
     def destroyed_is_final(self) -> None:
