@@ -19,6 +19,8 @@ from ...records import BatchSystemPlugin, HypervisorPlugin, Setup
 from .batch import NAME, FakeBatchSystem
 from .hypervisor import FakeHypervisor
 
+_WHAT = "test tool (wnod_core.testing), never for production: an in-memory"
+
 
 @attrs.define
 class FakePlugin:
@@ -34,15 +36,11 @@ class FakePlugin:
 
     @hookimpl
     def wnod_batch_systems(self) -> Iterator[BatchSystemPlugin]:
-        yield BatchSystemPlugin(
-            name=NAME, factory=self._build_batch, summary="in-memory batch system for tests (wnod_core.testing)"
-        )
+        yield BatchSystemPlugin(name=NAME, factory=self._build_batch, summary=f"{_WHAT} batch system")
 
     @hookimpl
     def wnod_hypervisors(self) -> Iterator[HypervisorPlugin]:
-        yield HypervisorPlugin(
-            name=NAME, factory=self._build_hypervisor, summary="in-memory hypervisor for tests (wnod_core.testing)"
-        )
+        yield HypervisorPlugin(name=NAME, factory=self._build_hypervisor, summary=f"{_WHAT} hypervisor")
 
     def _build_batch(self, _setup: Setup[Any]) -> FakeBatchSystem:
         return self.batch
