@@ -190,3 +190,12 @@ def test_a_job_added_as_found_keeps_its_binding(fake_batch: FakeBatchSystem) -> 
 def test_bait_request_names_each_missing_variable(fake_batch: FakeBatchSystem) -> None:
     with pytest.raises(BatchSystemError, match=BAIT_HOST_VAR):
         fake_batch.bait_request({JOB_ID_VAR: "1001"}, [])
+
+
+def test_a_job_held_from_its_bait_leaves_the_bait(fake_batch: FakeBatchSystem) -> None:
+    job = fake_batch.submit("alice")
+    fake_batch.dispatch_to_bait(job.job_id, "bait-1")
+    fake_batch.hold(job.job_id, "wnod: VWN failed to boot three times")
+    fake_batch.bait_exited(job.job_id, EXIT_CODES[BaitOutcome.REFUSED])
+    facts = fake_batch.job_facts(job.job_id)
+    assert (facts.state, facts.exec_hosts) == (JobState.HELD, ())

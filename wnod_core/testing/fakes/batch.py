@@ -56,7 +56,7 @@ class _Host:
 
 
 class FakeBatchSystem(Recorded, BatchSystem):
-    """A batch system held in memory. Thread-safe: the engine calls it from worker threads.
+    """A batch system held in memory, for tests only. Thread-safe: the engine calls it from threads.
 
     Tests drive it as the batch system's users, admins and daemons would:
     ``submit`` jobs, ``register_host`` VWNs as their batch daemon joins, ``dispatch_to_bait``
@@ -68,6 +68,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
     - a host accepts a job if it is registered and either open, or closed but the job
       is bound to it by ``migrate`` (wnod closes a VWN to every job but its own);
     - a job bound by ``migrate`` starts on that host and on no other;
+    - ``hold`` takes a pending job, or one whose bait hook runs (it leaves the bait);
     - ``fail`` ends the job as FINISHED, ``cancel`` as CANCELLED; both keep its facts
       readable until ``purge``, after which the fake no longer knows it (``JobNotFound``);
     - ``bait_request`` reads the fake's own hook variables, ``WNOD_FAKE_JOB_ID`` and
@@ -301,9 +302,11 @@ class FakeBatchSystem(Recorded, BatchSystem):
         self._enter("hold", job_id, reason)
         with self._lock:
             job = self._known(job_id)
-            if job.state not in (JobState.PENDING, JobState.HELD):
+            on_bait = self._on_bait.pop(job_id, None) is not None
+            if job.state not in (JobState.PENDING, JobState.HELD) and not on_bait:
                 raise BatchSystemError(f"fake: cannot hold job {job_id}: it is {job.state}")
-            self._jobs[job_id] = attrs.evolve(job, state=JobState.HELD, reason=reason)
+            # Held from its bait's hook, the job leaves the bait: that dispatch will not run it.
+            self._jobs[job_id] = attrs.evolve(job, state=JobState.HELD, reason=reason, exec_hosts=())
 
     def fail(self, job_id: str, reason: str) -> None:
         self._enter("fail", job_id, reason)

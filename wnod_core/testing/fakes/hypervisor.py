@@ -28,7 +28,7 @@ class FakeDomain:
 
 
 class FakeHypervisor(Recorded, Hypervisor):
-    """A hypervisor held in memory. Thread-safe: the engine calls it from worker threads.
+    """A hypervisor held in memory, for tests only. Thread-safe: the engine calls it from threads.
 
     Domains are named by their VWN id. Tests drive what a real hypervisor does on its own:
     ``crash`` and ``power_off`` a VWN, ``add_foreign`` a domain wnod did not make (which
