@@ -42,11 +42,23 @@ class Site:
 
     @functools.cached_property
     def resolver_chain(self) -> ResolverChain:
-        links = [
-            Link(link.label, _build(link.plugin.factory, self.setup(link.options, link.path), link.path))
-            for link in self.config.resolvers
-        ]
+        links, problems = [], []
+        for link in self.config.resolvers:
+            try:
+                links.append(
+                    Link(link.label, self._build(link.plugin.factory, self.setup(link.options, link.path), link.path))
+                )
+            except ConfigError as exc:  # every broken link at once, not one per run
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)
         return ResolverChain(links, self.config.vm_types)
+
+    def _build(self, factory: Callable[[Setup[Any]], T], setup: Setup[Any], path: str) -> T:
+        try:
+            return _build(factory, setup, path)
+        except ConfigError as exc:
+            raise ConfigError([p if p.source else _sourced(p, self.config) for p in exc.problems]) from None
 
     @functools.cached_property
     def batch_system(self) -> BatchSystem:
@@ -55,7 +67,7 @@ class Site:
             raise ConfigError([Problem("batch.system", "required here: which batch system does this host use?")])
         plugin = self.plugins.lookup("batch_systems", name)
         path = f"batch.{name}"
-        return _build(plugin.factory, self.setup(self.config.batch_options, path), path)
+        return self._build(plugin.factory, self.setup(self.config.batch_options, path), path)
 
     @functools.cached_property
     def hypervisor(self) -> Hypervisor:
@@ -64,7 +76,7 @@ class Site:
             raise ConfigError([Problem("hypervisor.backend", "required here: which hypervisor backend makes VWNs?")])
         plugin = self.plugins.lookup("hypervisors", name)
         path = f"hypervisor.{name}"
-        return _build(plugin.factory, self.setup(self.config.hypervisor_options, path), path)
+        return self._build(plugin.factory, self.setup(self.config.hypervisor_options, path), path)
 
     def check(self) -> None:
         """Build every configured object, so mistakes only the plugins can see are found now.

@@ -257,11 +257,6 @@ def test_config_show_json_says_where_each_value_came_from(
     assert sources["batch"] == sources["hypervisor"] == "default"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `wnod config show` falls back to Config.source_of(), which blames the enclosing table's"
-    " file, so defaults the file never set (vm_types.atlas.vcpus, host.memory) show that file as source",
-)
 def test_config_show_marks_values_nobody_set_as_defaults(
     run, site_config, cli_plugins, site_resolvers
 ) -> None:

@@ -338,23 +338,12 @@ def test_config_error_message_lists_one_line_per_problem() -> None:
     assert str(err) == "a.b: bad\nnot valid TOML (in f.toml)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config/convert.py registers the `str` hook by class, so cattrs' singledispatch picks it for"
-    " every StrEnum (ScratchLayout, Network...) before the enum hook; the message is Python's"
-    " \"'overlayy' is not a valid ScratchLayout\" without the choices or a did-you-mean",
-)
 def test_a_wrong_choice_lists_the_choices_and_suggests_one(site_config, with_plugins: Plugins) -> None:
     file = site_config('[vm_types.atlas]\nimage = "a"\nscratch_layout = "overlayy"\n')
     (problem,) = problems([file], with_plugins)
     assert problem.message == """expected one of 'raw', 'overlay', got "overlayy" (did you mean "overlay"?)"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config/convert.py's `str` hook also structures StrEnum fields, so a plugin options class"
-    " with an enum field and no attrs converter accepts any string unchecked",
-)
 def test_a_plugin_option_of_an_enum_type_is_checked() -> None:
     import attrs
 

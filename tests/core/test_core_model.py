@@ -135,11 +135,6 @@ def test_job_ids_must_be_one_word(job_id: str) -> None:
     assert repr(job_id) in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: JobFacts' groups converter is tuple(value), so a single group name given as a string"
-    " becomes one group per letter",
-)
 def test_a_group_name_string_is_not_split_into_letters() -> None:
     try:
         groups = "atlas"

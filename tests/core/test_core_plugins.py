@@ -210,11 +210,6 @@ def test_a_hook_with_wrong_arguments_cannot_be_registered(
     assert set(plugins.resolvers()) == {"by-user", "refuse-all"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Plugins._add keeps only the first line of pluggy's PluginValidationError (text.one_line),"
-    " which names the hook but not what is wrong; the reason is on its third line",
-)
 def test_the_one_line_error_says_what_is_wrong_with_the_hook(load_plugins: Callable[..., Plugins]) -> None:
     report = report_of(load_plugins(wrong=WrongArgs()), "wrong")
     assert "evnt" in report.error

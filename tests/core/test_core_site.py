@@ -115,11 +115,6 @@ def test_check_collects_the_problems_of_every_configured_object(site_config, fra
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Site.resolver_chain builds its links in one comprehension, so the first failing factory"
-    " aborts it and Site.check reports only that link's problem",
-)
 def test_check_reports_every_failing_resolver(site_config, fragile: Plugins) -> None:
     path = site_config('[[resolvers]]\nuse = "value-error"\n[[resolvers]]\nuse = "type-error"\n')
     with pytest.raises(ConfigError) as err:

@@ -45,7 +45,8 @@ def show_command(wnod: CliContext, as_json: bool) -> None:
     config = wnod.site.config
     values = effective(config)
     flat = dict(_flatten(values, ""))
-    sources = {key: config.sources.get(key) or config.source_of(key) or "default" for key in flat}
+    # Exact keys only: a file that sets one key of a table did not set its other keys.
+    sources = {key: config.sources.get(key) or "default" for key in flat}
     if as_json:
         emit_json(
             {

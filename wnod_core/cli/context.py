@@ -1,7 +1,9 @@
 """What every command shares: the global flags, and plugins and site loaded once, lazily."""
 
 import functools
+import logging
 import os
+import sys
 
 import attrs
 import click
@@ -41,6 +43,7 @@ def cli_context(ctx: click.Context) -> CliContext:
     root = ctx.find_root()
     if "wnod" not in root.meta:
         params = root.params
+        setup_logging(int(params.get("verbose") or 0))
         root.meta["wnod"] = CliContext(
             config_file=params.get("config_file") or os.environ.get("WNOD_CONFIG") or None,
             state_dir=params.get("state_dir"),
@@ -48,6 +51,12 @@ def cli_context(ctx: click.Context) -> CliContext:
             verbose=int(params.get("verbose") or 0),
         )
     return root.meta["wnod"]
+
+
+def setup_logging(verbose: int) -> None:
+    """Before anything is loaded: a plugin skipped at load time is reported in wnod's voice."""
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="wnod: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
 
 
 pass_wnod = click.make_pass_decorator(CliContext)

@@ -4,7 +4,6 @@ Its subcommands come from plugins (the core's own included) through the
 ``wnod_cli_commands`` hook, so a site's plugin adds commands the same way.
 """
 
-import logging
 import sys
 
 import click
@@ -46,10 +45,7 @@ def cli(ctx: click.Context, config_file: str | None, state_dir: str | None, no_p
     Runs every batch job inside a virtual worker node (VWN) of its user's
     environment, on one shared pool of hypervisor hosts.
     """
-    state = cli_context(ctx)
-    ctx.obj = state
-    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="wnod: %(levelname)s: %(message)s", stream=sys.stderr)
+    ctx.obj = cli_context(ctx)
 
 
 def main(argv: list[str] | None = None) -> None:

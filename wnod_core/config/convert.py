@@ -54,6 +54,10 @@ def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     for kind in (str, int, float, bool):
         conv.register_structure_hook(kind, _strict(kind))
+    # Hooks go by class, nearest in the MRO first: a StrEnum is also a str, so without its
+    # own entry the str hook above would take it and skip the check of the choices.
+    for enum_base in (enum.StrEnum, enum.IntEnum):
+        conv.register_structure_hook(enum_base, _enum_hook)
     conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_hook)
     conv.register_structure_hook(Bytes, _checked(parse_size))
     conv.register_structure_hook(Seconds, _checked(parse_duration))

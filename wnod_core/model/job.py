@@ -23,6 +23,9 @@ class JobState(enum.StrEnum):
 
 
 def _groups(value: object) -> tuple[str, ...]:
+    # A lone string is one name: tuple("atlas") would make it five one-letter groups.
+    if isinstance(value, str):
+        return (value,)
     return tuple(value)  # type: ignore[call-overload]
 
 

@@ -5,6 +5,7 @@ of wnod never handles strings with units.
 """
 
 import re
+from decimal import Decimal
 from typing import NewType
 
 Bytes = NewType("Bytes", int)
@@ -48,7 +49,8 @@ def parse_size(value: object) -> int:
     if isinstance(value, str):
         match = _SIZE_RE.match(value)
         if match and match.group(2).lower() in _SIZE_UNITS:
-            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+            # Decimal, not float: byte counts beyond 2**53 must stay exact.
+            return int(Decimal(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
     raise ValueError(f'expected a size like "2GiB", got {_show(value)}')
 
 

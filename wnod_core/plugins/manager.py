@@ -97,7 +97,13 @@ class Plugins:
         try:
             self._pm.register(entry.obj, name=f"{candidate.distribution}:{candidate.name}")
         except Exception as exc:  # pluggy's validation errors: wrong hook arguments and the like
-            entry.fail(f"cannot be registered: {one_line(exc)}", traceback.format_exc())
+            # pluggy says which hook on its first line and what is wrong on the next ones.
+            why = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            entry.fail(f"cannot be registered: {type(exc).__name__}: {why}", traceback.format_exc())
+            # Older pluggy may have registered some of its hooks before refusing another:
+            # a plugin reported as failed must not hear broadcasts.
+            if self._pm.is_registered(entry.obj):
+                self._pm.unregister(entry.obj)
 
     def _collect(self) -> None:
         """Ask every plugin what it provides; a plugin whose registration fails is dropped whole."""

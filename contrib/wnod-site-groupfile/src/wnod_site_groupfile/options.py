@@ -6,7 +6,6 @@ import os
 import attrs
 
 from wnod_core.model.fields import documented
-from wnod_core.text import did_you_mean
 
 
 class OnMissingFile(enum.StrEnum):
@@ -16,16 +15,6 @@ class OnMissingFile(enum.StrEnum):
     """Refuse the job, saying the file is missing: safest, nobody runs in a type they were not given."""
     PASS = "pass"
     """Have no opinion, so the next resolver of the chain decides."""
-
-
-def _policy(value: object) -> OnMissingFile:
-    # Our own converter rather than the loader's enum handling: a StrEnum reaches the loader's
-    # plain-string check first, and its error would then name neither the key nor the choices.
-    choices = [str(m) for m in OnMissingFile]
-    if value in choices:
-        return OnMissingFile(value)
-    hint = did_you_mean(value, choices) if isinstance(value, str) else ""
-    raise ValueError(f'on_missing_file must be "refuse" or "pass", got {value!r}{hint}')
 
 
 def _absolute(_inst: object, _attr: attrs.Attribute, value: str) -> None:
@@ -51,5 +40,4 @@ class GroupFileOptions:
         " opinion and the next one decides. Only applies after start-up: at start-up a missing"
         " file is always a configuration error.",
         default=OnMissingFile.REFUSE,
-        converter=_policy,
     )
