@@ -78,8 +78,30 @@ class Host:
         self.engine = Engine(parts)
         return self.engine
 
-    def with_policy(self, **engine_changes: object) -> None:
-        self.policy = attrs.evolve(self.policy, engine=attrs.evolve(self.policy.engine, **engine_changes))
+    def reconfigure(
+        self,
+        *,
+        max_vwns: int | None = None,
+        engine: dict[str, object] | None = None,
+        reuse: dict[str, object] | None = None,
+        **vm_type_changes: object,
+    ) -> Engine:
+        """A new engine over the same records with the host's policy changed: one VWN's room
+        for `max_vwns=1`, `engine` keys of ``[engine]``, VM-type keys for every type."""
+        policy = self.policy
+        if max_vwns is not None:
+            policy = attrs.evolve(policy, capacity=HostCapacity(vcpus=2 * max_vwns, memory=f"{2 * max_vwns}GiB",
+                                                                max_vwns=max_vwns))
+        if engine:
+            policy = attrs.evolve(policy, engine=attrs.evolve(policy.engine, **engine))
+        if reuse:
+            vm_type_changes["reuse"] = ReusePolicy(**reuse)
+        if vm_type_changes:
+            policy = attrs.evolve(
+                policy, vm_types={k: attrs.evolve(v, **vm_type_changes) for k, v in policy.vm_types.items()}
+            )
+        self.policy = policy
+        return self.new_engine()
 
     def submit(self, queue: str = "blue", user: str = "alice") -> str:
         job = self.batch.submit(user, groups=("physics",), queue=queue)
