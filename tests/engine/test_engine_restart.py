@@ -1,0 +1,195 @@
+"""A daemon restarted — or killed — at any point picks up where the records say it was."""
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from wnod_core.engine import Store, StoreError
+from wnod_core.errors import IllegalTransition
+from wnod_core.interfaces import BaitOutcome, DomainState, VwnSpec
+from wnod_core.model import Vwn, VwnState
+from wnod_core.model.events import JobStep
+from wnod_core.model.flight import JobFlight
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Killed(BaseException):
+    """The daemon dies: not an Exception, so nothing in the engine can catch it."""
+
+
+def die_after(parts, target) -> None:
+    """Make the engine die right after it records `target` (a job step or a VWN state)."""
+    step, move, new_vwn = parts.step, parts.move, parts.new_vwn
+
+    def dying_step(flight, at, **changes):
+        after = step(flight, at, **changes)
+        if at is target:
+            raise Killed(target)
+        return after
+
+    def dying_move(vwn, state, **changes):
+        after = move(vwn, state, **changes)
+        if state is target:
+            raise Killed(target)
+        return after
+
+    def dying_new_vwn(*args, **kwargs):
+        vwn = new_vwn(*args, **kwargs)
+        if target is VwnState.CREATING:
+            raise Killed(target)
+        return vwn
+
+    parts.step, parts.move, parts.new_vwn = dying_step, dying_move, dying_new_vwn
+
+
+@pytest.mark.parametrize(
+    "target",
+    [JobStep.BAIT_ENTERED, JobStep.RESOLVED, VwnState.CREATING, JobStep.VWN_ASSIGNED, VwnState.BOOTING,
+     VwnState.READY, JobStep.VWN_READY, JobStep.MIGRATED],
+)
+def test_a_placement_killed_at_any_step_is_finished_by_the_next_daemon(host, target):
+    async def flow():
+        job = host.submit("blue")
+        die_after(host.engine.parts, target)
+        with pytest.raises(Killed):
+            await host.bait(job)
+        engine = host.new_engine()
+        await engine.start()
+        answer = await host.bait(job)  # the bait asks again once the daemon is back
+        await engine.wait_idle()
+        return job, answer
+
+    job, answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED
+    alive = host.engine.vwns()
+    assert [(v.state, v.job_id) for v in alive] == [(VwnState.READY, job)]
+    assert host.hypervisor.running() == [alive[0].id]
+    assert host.batch.bound_to(job) == alive[0].hostname
+
+
+def test_domains_no_record_explains_are_destroyed_and_foreign_ones_left_alone(host):
+    blue = host.policy.vm_types["blue"]
+    host.hypervisor.create(VwnSpec("hv01-s9-stray", blue, host.policy.host, "hv01-vwn9"))
+    host.hypervisor.create(VwnSpec("hv02-s1-other", blue, "hv02.farm.test", "hv02-vwn1"))
+    host.hypervisor.add_foreign("someone-elses-vm")
+
+    found = run(host.engine.start())
+    assert found.strays == ("hv01-s9-stray",)
+    assert found.others == ("hv02-s1-other",)
+    assert host.hypervisor.domain("hv01-s9-stray") is None
+    assert host.hypervisor.domain("hv02-s1-other") is not None
+    assert host.hypervisor.foreign_domains() == {"someone-elses-vm": DomainState.RUNNING}
+
+
+def test_a_vwn_lost_while_the_daemon_was_down_requeues_its_job(host):
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        host.batch.start(job)
+        await host.engine.round()
+        host.hypervisor.crash(answer.vwn_id)
+        engine = host.new_engine()
+        found = await engine.start()
+        return job, answer, found
+
+    job, answer, found = run(flow())
+    assert found.lost == (answer.vwn_id,)
+    assert host.engine.vwns() == []
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+    assert [c[0] for c in host.batch.calls_to("release")] == [job]
+
+
+def test_a_creation_interrupted_before_the_domain_existed_is_rolled_back(host):
+    store = host.engine.parts.store
+    store.add_vwn(Vwn(id="hv01-s1-abc", host=host.policy.host, vm_type="blue", state=VwnState.CREATING,
+                      created_at=1.0, updated_at=1.0, hostname="hv01-vwn1", slot=1))
+    found = run(host.engine.start())
+    assert found.lost == ("hv01-s1-abc",)
+    assert store.vwn("hv01-s1-abc").state is VwnState.DESTROYED
+    assert host.hypervisor.calls_to("destroy") == [("hv01-s1-abc",)]
+
+
+def test_an_idle_vwn_survives_a_restart_and_is_reused(host):
+    async def flow():
+        first = host.submit("blue")
+        await host.bait(first)
+        host.batch.start(first)
+        host.batch.finish(first)
+        await host.engine.round()
+        engine = host.new_engine()
+        found = await engine.start()
+        second = host.submit("blue")
+        return found, await host.bait(second)
+
+    found, answer = run(flow())
+    assert len(found.adopted) == 1 and answer.outcome is BaitOutcome.MIGRATED
+    assert len(host.hypervisor.calls_to("create")) == 1
+
+
+class TestStore:
+    def test_records_survive_reopening(self, tmp_path):
+        path = tmp_path / "wnod.db"
+        store = Store(path)
+        vwn = Vwn(id="a", host="h", vm_type="t", state=VwnState.CREATING, created_at=1.0, updated_at=1.0, slot=2)
+        store.add_vwn(vwn)
+        store.save_job(JobFlight.entered("42", "bait01", 1.0).at_step(JobStep.RESOLVED, 2.0, vm_type="t"))
+        store.close()
+        again = Store(path)
+        assert again.vwn("a") == vwn
+        flight = again.job("42")
+        assert (flight.step, flight.vm_type, flight.time_of(JobStep.RESOLVED)) == (JobStep.RESOLVED, "t", 2.0)
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    def test_a_change_from_a_state_the_record_no_longer_has_is_refused(self, tmp_path):
+        store = Store(tmp_path / "wnod.db")
+        vwn = Vwn(id="a", host="h", vm_type="t", state=VwnState.CREATING, created_at=1.0, updated_at=1.0)
+        store.add_vwn(vwn)
+        store.update_vwn(vwn, vwn.moved_to(VwnState.BOOTING, 2.0))
+        with pytest.raises(IllegalTransition, match="no longer creating"):
+            store.update_vwn(vwn, vwn.moved_to(VwnState.DESTROYING, 3.0))
+        with pytest.raises(IllegalTransition, match="already recorded"):
+            store.add_vwn(vwn)
+
+    def test_finished_jobs_can_be_forgotten_but_jobs_in_flight_cannot(self, tmp_path):
+        store = Store(tmp_path / "wnod.db")
+        store.save_job(JobFlight.entered("1", "b", 1.0).at_step(JobStep.ENDED, 2.0))
+        store.save_job(JobFlight.entered("2", "b", 1.0))
+        assert store.forget_jobs_before(10.0) == 1
+        assert [f.job_id for f in store.jobs(in_flight=False)] == ["2"]
+
+    def test_a_database_from_a_newer_wnod_is_refused(self, tmp_path):
+        path = tmp_path / "wnod.db"
+        Store(path).close()
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA user_version = 99")
+        db.close()
+        with pytest.raises(StoreError, match="newer wnod"):
+            Store(path)
+
+
+@pytest.mark.parametrize("target", [VwnState.CLEANING, VwnState.DESTROYING])
+def test_a_clean_up_killed_half_way_is_finished_by_the_next_daemon(host, target):
+    if target is VwnState.DESTROYING:
+        host.reconfigure(reuse={"max_reuses": 0})
+
+    async def flow():
+        job = host.submit("blue")
+        await host.bait(job)
+        host.batch.start(job)
+        host.batch.finish(job)
+        die_after(host.engine.parts, target)
+        with pytest.raises(Killed):
+            await host.engine.round()
+        engine = host.new_engine()
+        await engine.start()
+        await engine.round()
+
+    run(flow())
+    if target is VwnState.CLEANING:
+        assert [v.state for v in host.engine.vwns()] == [VwnState.IDLE]
+    else:
+        assert host.engine.vwns() == [] and host.hypervisor.running() == []
