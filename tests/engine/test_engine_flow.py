@@ -262,3 +262,22 @@ def test_a_drained_host_requeues_new_jobs(host):
     host.batch.bait_exited(job, 30)
     host.batch.dispatch_to_bait(job, "bait01")
     assert run(host.bait(job)).outcome is BaitOutcome.MIGRATED
+
+
+def test_the_admin_destroying_a_busy_vwn_requeues_its_job(host):
+    from wnod_core.errors import VwnNotFound
+
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        host.batch.start(job)
+        await host.engine.round()
+        await host.engine.destroy_vwn(answer.vwn_id)
+        with pytest.raises(VwnNotFound, match="no VWN"):
+            await host.engine.destroy_vwn(answer.vwn_id)
+        return job
+
+    job = run(flow())
+    assert host.engine.vwns() == [] and host.hypervisor.running() == []
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+    assert [c[0] for c in host.batch.calls_to("release")] == [job]

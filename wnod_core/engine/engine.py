@@ -7,10 +7,10 @@ they are atomic with respect to each other.
 """
 
 import asyncio
-from collections.abc import Callable
 
 from ..errors import VwnNotFound
 from ..model import Vwn, VwnState
+from ..model.events import JobStep
 from ..model.flight import JobFlight
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, Parts
@@ -19,11 +19,15 @@ from .upkeep import check_vwn
 
 DRAINED = "drained"
 
+_MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
+"""Steps after which the job's driver is done and the upkeep follows it."""
+
 
 class Engine:
     def __init__(self, parts: Parts):
         self.parts = parts
         self._drivers: dict[str, asyncio.Task[BaitAnswer]] = {}
+        """One placement per job, however many baits ask for it."""
         self._wake = asyncio.Event()
 
     # -- the flow --------------------------------------------------------------------------------
@@ -60,7 +64,7 @@ class Engine:
 
     def resume_in_flight(self) -> None:
         for flight in self.parts.store.jobs():
-            if flight.job_id not in self._drivers and flight.step.value not in ("migrated", "started"):
+            if flight.job_id not in self._drivers and flight.step not in _MIGRATED:
                 LOG.info("job %s: resuming its placement at step %s", flight.job_id, flight.step)
                 self._driver(flight.job_id, flight.bait_host)
 
@@ -110,11 +114,9 @@ class Engine:
         job_id = vwn.job_id
         vwn = await p.destroy(vwn, "the admin asked")
         flight = p.store.job(job_id) if job_id else None
-        if flight is not None and not flight.is_over and flight.vwn_id == vwn_id:
-            if flight.step.value in ("migrated", "started"):
-                from ..model.events import JobStep
-
-                await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
+        # A job still being placed notices its VWN is gone and tries again by itself.
+        if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:
+            await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
         return vwn
 
     def vwns(self) -> list[Vwn]:
@@ -123,6 +125,7 @@ class Engine:
     def jobs(self) -> list[JobFlight]:
         return self.parts.store.jobs()
 
-    def close(self, clock: Callable[[], float] | None = None) -> None:
+    def close(self) -> None:
+        """Stop the placements under way; their records let the next daemon finish them."""
         for task in self._drivers.values():
             task.cancel()
