@@ -281,3 +281,18 @@ def test_the_admin_destroying_a_busy_vwn_requeues_its_job(host):
     assert host.engine.vwns() == [] and host.hypervisor.running() == []
     assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
     assert [c[0] for c in host.batch.calls_to("release")] == [job]
+
+
+def test_a_job_still_shown_on_its_bait_after_the_migration_is_not_taken_as_run_elsewhere(host):
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        # Some batch systems show the job on the bait until its hook has returned.
+        facts = host.batch.job(job)
+        host.batch.add_job(attrs.evolve(facts, state=JobState.RUNNING, exec_hosts=("bait01",)), bound_to=answer.hostname)
+        await host.engine.round()
+        return job
+
+    job = run(flow())
+    assert host.engine.vwns()[0].state is VwnState.READY
+    assert host.engine.parts.store.job(job).step is JobStep.MIGRATED

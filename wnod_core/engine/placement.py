@@ -4,7 +4,7 @@ Pure functions over the records, so the decision is made in one step on the daem
 event loop: two baits asking at once can never both take the last slot.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import attrs
 
@@ -48,11 +48,20 @@ def used_slots(vwns: Sequence[Vwn]) -> set[int]:
 
 
 def place(
-    vm_type: VmType, vwns: Sequence[Vwn], vm_types: Mapping[str, VmType], capacity: HostCapacity
+    vm_type: VmType,
+    vwns: Sequence[Vwn],
+    vm_types: Mapping[str, VmType],
+    capacity: HostCapacity,
+    busy: Collection[str] = (),
 ) -> Placement:
-    """The best home for a job of `vm_type` given every VWN of this host (any state)."""
+    """The best home for a job of `vm_type` given every VWN of this host (any state).
+
+    VWNs in `busy` are being looked at by the upkeep (which may be about to reap them):
+    they are neither reused nor evicted, but they count against the capacity.
+    """
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
-    idle = [v for v in alive if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
+    free = [v for v in alive if v.id not in busy]
+    idle = [v for v in free if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
     current = [v for v in idle if v.image_version == vm_type.image_version]
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
@@ -63,12 +72,12 @@ def place(
             f" more than this host gives to VWNs ({capacity.vcpus} vCPUs, {capacity.memory} bytes)"
         )
     if _fits(vm_type, alive, vm_types, capacity):
-        free = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive))
-        if free:
-            return Create(free[0])
+        slots = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive))
+        if slots:
+            return Create(slots[0])
     # Evict idle VWNs that cannot serve this job, least recently used first, until it fits.
     others = sorted(
-        (v for v in alive if v.state is VwnState.IDLE and v not in current), key=lambda v: (v.updated_at, v.id)
+        (v for v in free if v.state is VwnState.IDLE and v not in current), key=lambda v: (v.updated_at, v.id)
     )
     victims: list[Vwn] = []
     for victim in others:

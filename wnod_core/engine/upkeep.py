@@ -4,7 +4,7 @@ hypervisor say now, so notices arriving late, twice or out of order change nothi
 
 from ..errors import BatchSystemError, HypervisorError, JobNotFound
 from ..interfaces import DomainState
-from ..model import Vwn, VwnState
+from ..model import JobState, Vwn, VwnState
 from ..model.events import JobStep
 from .parts import LOG, Parts
 
@@ -70,12 +70,15 @@ async def _follow_job(p: Parts, vwn: Vwn) -> None:
         p.step(flight, JobStep.ENDED, detail=f"the job {facts.state}")
         await p.finish(vwn, f"its job {facts.state}")
         return
-    elsewhere = [h for h in facts.exec_hosts if h != vwn.hostname]
-    if facts.exec_hosts and elsewhere:
+    # Right after the migration a batch system may still show the job on its bait, whose
+    # hook has not returned yet: that is not "elsewhere".
+    hosts = [h for h in facts.exec_hosts if h != flight.bait_host]
+    elsewhere = [h for h in hosts if h != vwn.hostname]
+    if elsewhere:
         # The batch system ran the job somewhere else after all: the VWN is free again.
         p.step(flight, JobStep.RELEASED, detail=f"the batch system ran it on {', '.join(elsewhere)} instead")
         await p.finish(vwn, "its job runs elsewhere")
         return
-    if facts.exec_hosts and vwn.state is VwnState.READY:
+    if vwn.hostname in hosts and facts.state is JobState.RUNNING and vwn.state is VwnState.READY:
         p.move(vwn, VwnState.RUNNING)
         p.step(flight, JobStep.STARTED, detail=f"running on {vwn.hostname}")
