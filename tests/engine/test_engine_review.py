@@ -1,7 +1,8 @@
 """Review of the engine's protocol: races, crash points and contract breaks, each a failing case.
 
-Every test here shows a defect found in review and is marked ``xfail(strict=True)``: when the
-engine is fixed the test passes, the xfail turns into an error, and the mark should go.
+Each test shows a defect found in review. Those still marked ``xfail(strict=True)`` are not
+fixed yet: when one is, its test passes, the xfail turns into an error, and the mark goes. The
+others guard fixes already made.
 
 A crash (SIGKILL) is staged by raising ``Killed`` — a BaseException the engine does not catch —
 from a fake's ``before`` hook or from a listener: the records stay exactly as they were at that
@@ -52,7 +53,6 @@ async def until(event: threading.Event, what: str) -> None:
 # -- 1. a new VWN is open to every job until its first job ends --------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a new VWN is never closed to other jobs before its first job ends")
 def test_a_new_vwn_accepts_no_job_but_its_own(host):
     async def flow():
         job = host.submit("blue")
@@ -173,8 +173,6 @@ def test_a_slow_round_does_not_clean_a_vwn_a_new_job_took_meanwhile(host):
 # -- 4. errors the flow should ride out ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: one failed host_ready poll while a VWN boots requeues the job and "
-                   "throws the VWN away (_wait_ready lets BatchSystemError escape)")
 def test_a_passing_batch_error_while_polling_a_boot_does_not_requeue_the_job(host):
     host.batch.fail_next("host_ready", BatchSystemError("fake: sinfo timed out"))
     job = host.submit("blue")
@@ -182,8 +180,6 @@ def test_a_passing_batch_error_while_polling_a_boot_does_not_requeue_the_job(hos
     assert answer.outcome is BaitOutcome.MIGRATED, answer.reason
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an exception outside the plugin contract on one VWN aborts every "
-                   "round before the VWNs after it are looked at")
 def test_one_vwn_whose_plugin_call_breaks_does_not_starve_the_others(host):
     async def flow():
         one = host.submit("blue")
@@ -233,8 +229,6 @@ def test_a_reload_that_shrinks_a_type_never_overcommits_the_host(host):
 # -- 6. what bait_timeout does -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: bait_timeout is documented to put the job back to pending, but "
-                   "_abandon fails it (or releases it) by the boot-failure policy")
 def test_a_job_that_waited_longer_than_bait_timeout_is_put_back_to_pending(host):
     host.joins = False
     host.reconfigure(engine={"bait_timeout": 0.05}, boot_timeout=0.1)

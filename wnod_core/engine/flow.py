@@ -84,7 +84,7 @@ class JobDriver:
         if flight.step is JobStep.BAIT_ENTERED:
             return None, await self._resolve(flight)
         if self._waited_too_long(flight):
-            return None, await self._abandon(flight, "waited too long for a VWN")
+            return None, await self._requeue(flight, "waited too long for a VWN (longer than engine.bait_timeout)")
         if flight.step is JobStep.RESOLVED:
             return None, await self._place(flight)
         vwn = p.store.vwn(flight.vwn_id) if flight.vwn_id else None
@@ -163,6 +163,13 @@ class JobDriver:
         try:
             if vwn.state is VwnState.CREATING:
                 try:
+                    # Closed before it exists: once its batch daemon joins, no job but the one
+                    # migrated to it may start there.
+                    await p.call(p.batch.close_host, vwn.hostname)
+                except BatchSystemError as exc:
+                    await p.destroy(vwn, "could not be closed to other jobs")
+                    return await self._boot_failed(flight, f"VWN could not be closed to other jobs: {exc}")
+                try:
                     await p.call(p.hypervisor.create, p.spec(vwn))
                 except HypervisorError as exc:
                     await p.destroy(vwn, "creation failed")
@@ -209,11 +216,14 @@ class JobDriver:
         deadline = vwn.updated_at + vm_type.boot_timeout
         job_over = ""
         while True:
-            state = await p.call(p.hypervisor.state, vwn.id)
-            if state is not DomainState.RUNNING:
-                return f"its domain is {state} while booting", job_over
-            if vwn.hostname and await p.call(p.batch.host_ready, vwn.hostname):
-                return "", job_over
+            try:
+                state = await p.call(p.hypervisor.state, vwn.id)
+                if state is not DomainState.RUNNING:
+                    return f"its domain is {state} while booting", job_over
+                if vwn.hostname and await p.call(p.batch.host_ready, vwn.hostname):
+                    return "", job_over
+            except (HypervisorError, BatchSystemError) as exc:  # passing: asked again until the deadline
+                LOG.warning("VWN %s: cannot tell whether it is ready yet: %s", vwn.id, exc)
             if not job_over:
                 job_over = await self._job_gone()
             if p.clock() >= deadline:
@@ -237,12 +247,20 @@ class JobDriver:
             return p.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail=f"trying again: {reason}")
         return await self._abandon(flight, f"no VWN after {flight.attempts} tries; last: {reason}")
 
-    async def _abandon(self, flight: JobFlight, reason: str) -> JobFlight:
+    async def _requeue(self, flight: JobFlight, reason: str) -> JobFlight:
+        await self._drop_vwn(flight, reason)
+        return await self.parts.give_back(flight, JobStep.REQUEUED, reason)
+
+    async def _drop_vwn(self, flight: JobFlight, reason: str) -> None:
         p = self.parts
         if flight.vwn_id:
             vwn = p.store.vwn(flight.vwn_id)
             if vwn is not None and vwn.is_alive and vwn.job_id == self.job_id:
                 await p.destroy(vwn, reason)
+
+    async def _abandon(self, flight: JobFlight, reason: str) -> JobFlight:
+        p = self.parts
+        await self._drop_vwn(flight, reason)
         if p.policy.engine.on_boot_failure is BootFailure.RELEASE:
             return await p.give_back(flight, JobStep.RELEASED, f"{reason}; runs outside a VWN by site policy")
         return await p.give_back(flight, JobStep.FAILED, reason)

@@ -36,6 +36,8 @@ async def check_vwn(parts: Parts, vwn: Vwn) -> None:
                 await _follow_job(p, vwn)
     except (HypervisorError, BatchSystemError) as exc:
         LOG.warning("VWN %s: round skipped, will try again: %s", vwn.id, exc)
+    except Exception:  # a plugin breaking its contract on one VWN must not starve the others
+        LOG.exception("VWN %s: round failed, will try again", vwn.id)
     finally:
         p.busy.discard(vwn.id)
 
