@@ -296,3 +296,45 @@ def test_a_job_still_shown_on_its_bait_after_the_migration_is_not_taken_as_run_e
     job = run(flow())
     assert host.engine.vwns()[0].state is VwnState.READY
     assert host.engine.parts.store.job(job).step is JobStep.MIGRATED
+
+
+def test_a_daemon_killed_right_after_reusing_an_idle_vwn_does_not_give_the_job_a_second_one(host):
+    # Found by tests/engine/test_engine_stateful.py: killed between taking the idle VWN for the
+    # job (READY, its job) and recording VWN_ASSIGNED, the job resumed at RESOLVED and got a new
+    # VWN while the first stayed READY for it.
+    class Killed(BaseException):
+        pass
+
+    async def flow():
+        first = host.submit("blue")
+        await host.bait(first)
+        host.batch.start(first)
+        host.batch.finish(first)
+        await host.engine.round()
+        [idle] = host.engine.vwns()
+        assert idle.state is VwnState.IDLE
+        parts = host.engine.parts
+        move = parts.move
+
+        def dying_move(vwn, state, **changes):
+            after = move(vwn, state, **changes)
+            if state is VwnState.READY:
+                raise Killed(state)
+            return after
+
+        parts.move = dying_move
+        second = host.submit("blue")
+        with pytest.raises(Killed):
+            await host.bait(second)
+        assert host.engine.parts.store.job(second).step is JobStep.RESOLVED
+        engine = host.new_engine()
+        await engine.start()
+        answer = await host.bait(second)
+        await engine.wait_idle()
+        return idle, second, answer
+
+    idle, second, answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED
+    [vwn] = host.engine.vwns()
+    assert (vwn.id, vwn.state, vwn.job_id) == (idle.id, VwnState.READY, second)
+    assert len(host.hypervisor.calls_to("create")) == 1

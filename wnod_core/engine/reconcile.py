@@ -3,7 +3,7 @@
 import attrs
 
 from ..interfaces import DomainState
-from ..model import VwnState
+from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from .parts import LOG, Parts
 
@@ -43,6 +43,10 @@ async def reconcile(parts: Parts) -> Reconciled:
             await p.destroy(vwn, "its destruction was interrupted")
         elif alive:
             adopted.append(vwn.id)
+            if vwn.state in (VwnState.READY, VwnState.RUNNING) and not _owned(p, vwn):
+                # Killed between taking an idle VWN for a job and recording the job's step: the
+                # job resumes from before it had a VWN, so give this one back first, or it gets two.
+                await p.finish(vwn, "no job in flight for it after a restart")
         else:
             await p.destroy(vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
             lost.append(vwn.id)
@@ -57,3 +61,9 @@ async def reconcile(parts: Parts) -> Reconciled:
     for vwn_id in others:
         LOG.info("leaving domain %s alone: it belongs to host %s", vwn_id, domains[vwn_id].host)
     return Reconciled(tuple(adopted), tuple(lost), tuple(strays), tuple(others))
+
+
+def _owned(p: Parts, vwn: Vwn) -> bool:
+    """Whether the VWN's job has a flight under way that names this VWN."""
+    flight = p.store.job(vwn.job_id) if vwn.job_id else None
+    return flight is not None and not flight.is_over and flight.vwn_id == vwn.id
