@@ -122,6 +122,7 @@ class Parts:
                 vwn_id=after.vwn_id,
                 reused=after.reused,
                 detail=after.detail,
+                times=after.times,
             ),
         )
         return after

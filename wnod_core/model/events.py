@@ -48,3 +48,5 @@ class JobStepped:
     vwn_id: str = ""
     reused: bool | None = None
     detail: str = ""
+    times: tuple[tuple[str, float], ...] = ()
+    """When the job reached each step so far, in order: ``(step, unix time)`` pairs."""
