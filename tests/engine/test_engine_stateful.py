@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import attrs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from wnod_core.chain import Link, ResolverChain
 from wnod_core.config.schema import EngineSection
@@ -50,6 +50,9 @@ QUEUES = st.sampled_from(["blue", "blue", "red", "red", "nope", "green"])
 """blue and red resolve to their type; nope is refused by the resolver; green by nobody."""
 JOINS = st.sampled_from(["now", "now", "now", "never", "late"])
 """How the next VWN's batch daemon joins: at once, never (boot timeout), or when ``late_join`` runs."""
+PICK = st.integers(0, 2**16)
+"""Which of the jobs or VWNs at hand a rule acts on. Drawn whatever the state, so that a rule's
+draws never depend on how far the background tasks got (hypothesis replays would call that flaky)."""
 ALIVE_WITH_DOMAIN = (VwnState.READY, VwnState.RUNNING, VwnState.IDLE)
 TRANSIENT = (VwnState.CREATING, VwnState.BOOTING, VwnState.CLEANING, VwnState.DESTROYING)
 
@@ -60,6 +63,21 @@ async def _gather(*tasks, return_exceptions: bool = False):
 
 async def _wait(task: asyncio.Task, timeout: float) -> None:
     await asyncio.wait([task], timeout=timeout)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if not isinstance(context.get("exception"), Killed):  # a staged kill is no news
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    return loop
+
+
+def _pick(candidates, pick: int):
+    return candidates[pick % len(candidates)] if candidates else None
 
 
 class Killed(BaseException):
@@ -129,7 +147,7 @@ class HostMachine(RuleBasedStateMachine):
         """Host names of VWNs whose batch daemon joins only when ``late_join`` runs."""
         self.asking: dict[str, asyncio.Task] = {}
         """The baits waiting for an answer, by job: each is a ``wnod bait`` long-polling."""
-        self.loop = asyncio.new_event_loop()
+        self.loop = _new_loop()
         self.engine = self._new_engine()
 
     # -- the world around the engine -------------------------------------------------------------
@@ -174,6 +192,7 @@ class HostMachine(RuleBasedStateMachine):
         """`wnod bait` for `job`: ask the daemon, then exit with the code its answer means."""
         answer = await self.engine.bait(job, BAIT)
         self.asking.pop(job, None)
+        event(f"bait answered {answer.outcome}")
         try:
             self.batch.bait_exited(job, EXIT_CODES[answer.outcome])
         except BatchSystemError:
@@ -214,7 +233,7 @@ class HostMachine(RuleBasedStateMachine):
         self.loop.close()
         self.store.close()
         self.asking.clear()
-        self.loop = asyncio.new_event_loop()
+        self.loop = _new_loop()
         self.engine = self._new_engine()
         self._run(self.engine.start())
         for job in asking:
@@ -277,11 +296,12 @@ class HostMachine(RuleBasedStateMachine):
             tasks.append(self.loop.create_task(self.engine.bait(jobs[0], "bait02")))
         self._run(_gather(*tasks))
 
-    @precondition(lambda self: self._jobs(JobState.PENDING, bound=False))
-    @rule(data=st.data())
-    def dispatch_again(self, data) -> None:
+    @rule(pick=PICK)
+    def dispatch_again(self, pick: int) -> None:
         """The batch system dispatches a pending job (requeued, or given up on) to the bait again."""
-        job = data.draw(st.sampled_from(self._jobs(JobState.PENDING, bound=False)))
+        job = _pick(self._jobs(JobState.PENDING, bound=False), pick)
+        if job is None:
+            return
         self.batch.dispatch_to_bait(job, BAIT)
         if job in self.asking:  # an earlier bait still waits for it: this one asks alongside
             self._run(self.engine.bait(job, BAIT))
@@ -308,36 +328,40 @@ class HostMachine(RuleBasedStateMachine):
         finally:
             remove()
 
-    @precondition(lambda self: self._jobs(*JobState))
-    @rule(data=st.data())
-    def cancel(self, data) -> None:
+    @rule(pick=PICK)
+    def cancel(self, pick: int) -> None:
         """The owner cancels a job wherever it stands."""
-        job = data.draw(st.sampled_from(self._jobs(*JobState)))
+        job = _pick(self._jobs(*JobState), pick)
+        if job is None:
+            return
         self.batch.cancel(job)
 
-    @precondition(lambda self: self._jobs(JobState.PENDING, bound=True))
-    @rule(data=st.data())
-    def start_on_its_vwn(self, data) -> None:
-        job = data.draw(st.sampled_from(self._jobs(JobState.PENDING, bound=True)))
+    @rule(pick=PICK)
+    def start_on_its_vwn(self, pick: int) -> None:
+        job = _pick(self._jobs(JobState.PENDING, bound=True), pick)
+        if job is None:
+            return
         try:
             self.batch.start(job)
         except BatchSystemError:
             pass  # its VWN left the batch system (crashed): it stays pending
 
-    @precondition(lambda self: self._jobs(JobState.PENDING, bound=False))
-    @rule(data=st.data())
-    def scheduler_starts_a_pending_job_anywhere(self, data) -> None:
+    @rule(pick=PICK)
+    def scheduler_starts_a_pending_job_anywhere(self, pick: int) -> None:
         """The scheduler runs an unbound pending job on any host that accepts it."""
-        job = data.draw(st.sampled_from(self._jobs(JobState.PENDING, bound=False)))
+        job = _pick(self._jobs(JobState.PENDING, bound=False), pick)
+        if job is None:
+            return
         try:
             self.batch.start(job)
         except BatchSystemError:
             pass  # no host accepts it
 
-    @precondition(lambda self: self._jobs(JobState.RUNNING, on_bait=False))
-    @rule(data=st.data(), purge=st.booleans())
-    def job_ends(self, data, purge: bool) -> None:
-        job = data.draw(st.sampled_from(self._jobs(JobState.RUNNING, on_bait=False)))
+    @rule(pick=PICK, purge=st.booleans())
+    def job_ends(self, pick: int, purge: bool) -> None:
+        job = _pick(self._jobs(JobState.RUNNING, on_bait=False), pick)
+        if job is None:
+            return
         self.batch.finish(job)
         if purge:  # the end notice came late: the batch system forgot the job already
             self.batch.purge(job)
@@ -345,20 +369,27 @@ class HostMachine(RuleBasedStateMachine):
 
     # -- rules: VWNs and plugins -----------------------------------------------------------------
 
-    @precondition(lambda self: self.late)
     @rule()
     def late_join(self) -> None:
+        """The VWNs that were slow to boot join the batch system."""
         for hostname in sorted(self.late):
             self.batch.register_host(hostname)
         self.late.clear()
         self._run(asyncio.sleep(0.02))
 
-    @precondition(lambda self: self.hypervisor.running())
-    @rule(data=st.data())
-    def vwn_crashes(self, data) -> None:
-        vwn_id = data.draw(st.sampled_from(self.hypervisor.running()))
-        hostname = self.hypervisor.domain(vwn_id).spec.hostname
-        self.hypervisor.crash(vwn_id)
+    @rule(pick=PICK)
+    def vwn_crashes(self, pick: int) -> None:
+        vwn_id = _pick(self.hypervisor.running(), pick)
+        if vwn_id is None:
+            return
+        domain = self.hypervisor.domain(vwn_id)
+        if domain is None:  # a worker thread destroyed it meanwhile
+            return
+        hostname = domain.spec.hostname
+        try:
+            self.hypervisor.crash(vwn_id)
+        except HypervisorError:
+            return
         self.batch.unregister_host(hostname)
         for job in self._jobs(JobState.RUNNING):
             facts = self.batch.job(job)
@@ -561,8 +592,8 @@ class HostMachine(RuleBasedStateMachine):
 
 TestHostMachine = HostMachine.TestCase
 TestHostMachine.settings = settings(
-    max_examples=40,
-    stateful_step_count=25,
+    max_examples=150,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
