@@ -11,7 +11,14 @@ from typing import Any
 
 import attrs
 
-from .config.schema import BatchSection, EngineSection, HostSection, HypervisorSection, ResolverEntry
+from .config.schema import (
+    BatchSection,
+    DaemonSection,
+    EngineSection,
+    HostSection,
+    HypervisorSection,
+    ResolverEntry,
+)
 from .model import VmType
 from .model.fields import doc_of
 from .model.units import Bytes, Seconds, format_duration, format_size
@@ -66,6 +73,7 @@ def core_reference() -> str:
     parts = [INTRO]
     parts.append(section("[host]", HostSection))
     parts.append(section("[engine]", EngineSection))
+    parts.append(section("[daemon]", DaemonSection))
     parts.append(section("[batch]", BatchSection))
     parts.append(section("[hypervisor]", HypervisorSection))
     parts.append(section("[vm_types.NAME]", VmType, skip=("name",)))

@@ -6,6 +6,16 @@ import click
 
 from .. import hookimpl
 from .config_cmd import config_group
+from .daemon_cmds import (
+    bait_command,
+    daemon_command,
+    drain_command,
+    jobs_command,
+    resume_command,
+    status_command,
+    vm_group,
+    vms_command,
+)
 from .plugins_cmd import plugins_command
 from .resolve_cmd import resolve_command
 from .vmtypes_cmd import vm_types_command
@@ -17,3 +27,11 @@ def wnod_cli_commands() -> Iterator[click.Command]:
     yield config_group
     yield vm_types_command
     yield resolve_command
+    yield daemon_command
+    yield bait_command
+    yield vms_command
+    yield jobs_command
+    yield vm_group
+    yield drain_command
+    yield resume_command
+    yield status_command

@@ -89,7 +89,11 @@ def reference_command(wnod: CliContext, plugin_name: str | None) -> None:
 
 def effective(config: Config) -> dict[str, Any]:
     """The whole configuration as TOML-shaped data, defaults included."""
-    out: dict[str, Any] = {"host": unstructure(config.host), "engine": unstructure(config.engine)}
+    out: dict[str, Any] = {
+        "host": unstructure(config.host),
+        "engine": unstructure(config.engine),
+        "daemon": unstructure(config.daemon),
+    }
     out["batch"] = {k: v for k, v in unstructure(config.batch).items() if v is not None}
     if config.batch.system and config.batch_options is not None:
         out["batch"][config.batch.system] = unstructure(config.batch_options)

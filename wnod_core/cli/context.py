@@ -20,9 +20,13 @@ class CliContext:
     state_dir: str | None = None
     no_plugins: bool = False
     verbose: int = 0
+    preloaded: Plugins | None = None
+    """Plugins loaded by whoever embeds the CLI (tests), used instead of loading them."""
 
     @functools.cached_property
     def plugins(self) -> Plugins:
+        if self.preloaded is not None:
+            return self.preloaded
         return Plugins.load(allowed=frozenset() if self.no_plugins else None)
 
     @functools.cached_property
@@ -41,6 +45,8 @@ def cli_context(ctx: click.Context) -> CliContext:
     so the context is built on first use rather than in the callback.
     """
     root = ctx.find_root()
+    if "wnod" not in root.meta and isinstance(root.obj, CliContext):
+        root.meta["wnod"] = root.obj  # given by an embedder: CliRunner().invoke(cli, obj=CliContext(...))
     if "wnod" not in root.meta:
         params = root.params
         setup_logging(int(params.get("verbose") or 0))

@@ -14,9 +14,9 @@ from ..records import ResolverPlugin
 from ..text import did_you_mean
 from .convert import join, structure
 from .files import read_layers, source_of
-from .schema import BatchSection, EngineSection, HostSection, HypervisorSection, ResolverEntry
+from .schema import BatchSection, DaemonSection, EngineSection, HostSection, HypervisorSection, ResolverEntry
 
-SECTIONS = ("host", "engine", "batch", "hypervisor", "vm_types", "resolvers")
+SECTIONS = ("host", "engine", "daemon", "batch", "hypervisor", "vm_types", "resolvers")
 
 
 @attrs.frozen
@@ -43,6 +43,7 @@ class Config:
     """The file behind each dotted key; keys not listed have their default."""
     host: HostSection
     engine: EngineSection
+    daemon: DaemonSection
     batch: BatchSection
     batch_options: Any
     hypervisor: HypervisorSection
@@ -70,6 +71,7 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
             problems.append(Problem(key, f"unknown section{did_you_mean(key, SECTIONS)}"))
     host = _collect(problems, lambda: structure(_table(raw, "host"), HostSection, "host")) or HostSection()
     engine = _collect(problems, lambda: structure(_table(raw, "engine"), EngineSection, "engine")) or EngineSection()
+    daemon = _collect(problems, lambda: structure(_table(raw, "daemon"), DaemonSection, "daemon")) or DaemonSection()
     batch, batch_options = _plugin_section(raw, "batch", "system", "batch_systems", BatchSection, plugins, problems)
     hypervisor, hypervisor_options = _plugin_section(
         raw, "hypervisor", "backend", "hypervisors", HypervisorSection, plugins, problems
@@ -79,6 +81,7 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
         sources={},
         host=host,
         engine=engine,
+        daemon=daemon,
         batch=batch,
         batch_options=batch_options,
         hypervisor=hypervisor,

@@ -133,3 +133,41 @@ def _check_hostname_pattern(value: str) -> None:
         raise ValueError(f"must contain {{slot}}, or every VWN of this host gets the same name: {value!r}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", sample):
         raise ValueError(f"must make a host name (letters, digits, '.', '-'), got {value!r}")
+
+
+@attrs.frozen
+class DaemonSection:
+    """`[daemon]`: where this host's daemon listens, and who may talk to it."""
+
+    socket: str = documented(
+        "The Unix socket of the daemon's API. Empty: `wnod.sock` in the runtime directory.", default=""
+    )
+    socket_group: str = documented(
+        "The group that may use the socket (mode 0660), e.g. the group the batch system's hook runs as."
+        " Empty: the daemon's own group.",
+        default="",
+    )
+    listen: str = documented(
+        'Also serve the API on TCP at "address:port" (e.g. "127.0.0.1:8470"); requires `token_file`.'
+        " Empty: Unix socket only.",
+        default="",
+        validator=lambda _i, _a, v: _check_listen(v),
+    )
+    token_file: str = documented(
+        "A file holding the bearer token TCP clients must send. Required with `listen`.", default=""
+    )
+    accounting: bool = documented(
+        "Write one JSON line per job to `accounting.jsonl` in the state directory.", default=True
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.listen and not self.token_file:
+            raise ValueError("listen needs token_file: the TCP API is never open without a token")
+
+
+def _check_listen(value: str) -> None:
+    if not value:
+        return
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'expected "address:port" like "127.0.0.1:8470", got {value!r}')

@@ -169,6 +169,20 @@ class Plugins:
     def _impls(self, hook: str, entry: _Entry) -> list[pluggy.HookImpl]:
         return [i for i in getattr(self._pm.hook, hook).get_hookimpls() if i.plugin is entry.obj]
 
+    def add_listener(self, name: str, obj: object) -> None:
+        """Register an in-process plugin that only listens (the daemon's accounting ledger).
+
+        It hears ``wnod_vwn_changed`` and ``wnod_job_step`` like any plugin; registration
+        hooks are refused, as the plugin index is settled by the time the daemon runs.
+        """
+        declares = [n for n in _marked_hooks(obj) if n in _HOOK_OF_KIND.values() or n == "wnod_cli_commands"]
+        if declares:
+            raise PluginError(f"listener {name} implements registration hooks ({', '.join(declares)})")
+        self._add(Candidate(name=name, distribution="(in-process)", version="", builtin=True), obj)
+        entry = self._entries[-1]
+        if entry.status is not Status.LOADED:
+            raise PluginError(f"listener {name}: {entry.error}")
+
     # -- what loaded -----------------------------------------------------------------------------
 
     def reports(self) -> list[PluginReport]:

@@ -1,0 +1,282 @@
+"""The daemon served for real on a Unix socket, driven through the client the CLI uses.
+
+The daemon runs in this process (its own thread and event loop) with the in-memory fakes
+registered as plugins, so the test drives the batch system and sees the hypervisor.
+"""
+
+import asyncio
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from wnod_core.daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
+from wnod_core.daemon.run import Daemon, StartupError, socket_path
+from wnod_core.paths import resolve_dirs
+from wnod_core.plugins import Plugins
+from wnod_core.site import Site
+from wnod_core.testing.fakes import FakePlugin
+
+CONFIG = """
+[host]
+name = "hv01.farm.test"
+vcpus = 4
+memory = "8GiB"
+max_vwns = 2
+
+[engine]
+poll_interval = "20ms"
+
+[batch]
+system = "fake"
+
+[hypervisor]
+backend = "fake"
+
+[vm_types.blue]
+image = "blue.img"
+boot_timeout = "2s"
+
+[[resolvers]]
+use = "test-by-queue"
+"""
+
+
+class ByQueue:
+    """A resolver plugin for these tests: queue "blue" → VM type blue; others refused."""
+
+    from wnod_core import hookimpl
+
+    @hookimpl
+    def wnod_resolvers(self):
+        from wnod_core.model import Refused, Resolved
+        from wnod_core.records import ResolverPlugin
+
+        class Resolver:
+            def resolve(self, job):
+                return Resolved("blue", "queue blue") if job.queue == "blue" else Refused(f"queue {job.queue} is closed")
+
+        from wnod_core.interfaces import Resolver as Base
+
+        yield ResolverPlugin(name="test-by-queue", factory=lambda setup: type("R", (Resolver, Base), {})())
+
+
+class Running:
+    """A daemon serving in a thread until `stop`."""
+
+    def __init__(self, site: Site):
+        self.daemon = Daemon(site)
+        self.loop = asyncio.new_event_loop()
+        self.started = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self.daemon.stop = asyncio.Event()
+            try:
+                await self.daemon.start()
+            except BaseException as exc:
+                self.failure = exc
+                self.started.set()
+                return
+            self.started.set()
+            await self.daemon.stop.wait()
+            await self.daemon.shutdown()
+
+        self.loop.run_until_complete(main())
+
+    def __enter__(self) -> "Running":
+        self.thread.start()
+        assert self.started.wait(10)
+        if self.failure:
+            raise self.failure
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.daemon.stop.set)
+            self.thread.join(10)
+
+
+@pytest.fixture
+def fakes() -> FakePlugin:
+    fakes = FakePlugin()
+    fakes.hypervisor._on_create = lambda spec: fakes.batch.register_host(spec.hostname)
+    return fakes
+
+
+@pytest.fixture
+def site(tmp_path: Path, fakes: FakePlugin, monkeypatch: pytest.MonkeyPatch) -> Site:
+    config = tmp_path / "wnod.toml"
+    config.write_text(CONFIG)
+    plugins = Plugins.load(installed=False, extra=[("fakes", fakes), ("test-resolver", ByQueue())])
+    dirs = resolve_dirs(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache", runtime_dir=tmp_path / "run")
+    return Site.open(config, plugins, dirs)
+
+
+def test_a_bait_request_is_answered_once_the_job_is_migrated(site: Site, fakes: FakePlugin) -> None:
+    job = fakes.batch.submit("alice", queue="blue")
+    fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        client = DaemonClient(socket_path(site))
+        answer = client.post("/v1/bait", {"job_id": job.job_id, "bait_host": "bait01"})
+        assert answer["outcome"] == "migrated" and answer["hostname"] == "hv01-vwn1"
+        assert fakes.batch.bound_to(job.job_id) == "hv01-vwn1"
+        [vwn] = client.get("/v1/vwns")["vwns"]
+        assert (vwn["state"], vwn["job_id"], vwn["vm_type"]) == ("ready", job.job_id, "blue")
+        [flight] = client.get("/v1/jobs")["jobs"]
+        assert flight["step"] == "migrated"
+        status = client.get("/v1/status")
+        assert status["vwns"] == {"ready": 1} and status["capacity"]["vwns"] == {"used": 1, "total": 2}
+
+
+def test_the_socket_is_not_open_to_everyone(site: Site) -> None:
+    with Running(site):
+        mode = stat.S_IMODE(os.stat(socket_path(site)).st_mode)
+        assert mode & 0o007 == 0, oct(mode)
+    assert not socket_path(site).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "not JSON"),
+        ("[1]", "JSON object"),
+        ('{"job_id": "1"}', "missing field(s) bait_host"),
+        ('{"job_id": "1", "bait_host": "b", "vm_type": "atlas"}', "unknown field(s) vm_type"),
+        ('{"job_id": "1; rm -rf /", "bait_host": "b"}', "job_id must be"),
+        ('{"job_id": 7, "bait_host": "b"}', "job_id must be"),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_clear_message(site: Site, body: str, message: str) -> None:
+    import http.client
+    import socket
+
+    with Running(site):
+        conn = http.client.HTTPConnection("localhost", timeout=10)
+        conn.sock = socket.socket(socket.AF_UNIX)
+        conn.sock.connect(str(socket_path(site)))
+        conn.request("POST", "/v1/bait", body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = json.loads(response.read())
+    assert response.status == 400
+    assert message in data["error"]
+
+
+def test_unknown_routes_and_vwns_are_json_errors(site: Site) -> None:
+    with Running(site):
+        client = DaemonClient(socket_path(site))
+        with pytest.raises(DaemonRefused) as err:
+            client.get("/v1/nothing")
+        assert err.value.status == 404
+        with pytest.raises(DaemonRefused, match="no VWN"):
+            client.delete("/v1/vwns/hv01-s1-abcdef")
+
+
+def test_drain_and_resume(site: Site, fakes: FakePlugin) -> None:
+    job = fakes.batch.submit("alice", queue="blue")
+    fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        client = DaemonClient(socket_path(site))
+        client.post("/v1/drain")
+        answer = client.post("/v1/bait", {"job_id": job.job_id, "bait_host": "bait01"})
+        assert answer["outcome"] == "retry" and "drained" in answer["reason"]
+        assert client.get("/v1/status")["drained"] is True
+        client.post("/v1/resume")
+        assert client.get("/v1/status")["drained"] is False
+
+
+def test_a_second_daemon_on_the_same_socket_refuses_to_start(site: Site) -> None:
+    with Running(site):
+        with pytest.raises(StartupError, match="already listens"):
+            with Running(site):
+                pass
+
+
+def test_a_stale_socket_of_a_killed_daemon_is_replaced(site: Site) -> None:
+    path = socket_path(site)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import socket as sk
+
+    stale = sk.socket(sk.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # bound, never listening: what a SIGKILLed daemon leaves
+    with Running(site):
+        assert DaemonClient(socket_path(site)).get("/v1/status")["host"] == "hv01.farm.test"
+
+
+def test_no_daemon_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DaemonUnreachable, match="is `wnod daemon` running"):
+        DaemonClient(tmp_path / "nothing.sock").get("/v1/status")
+
+
+def test_accounting_gets_a_line_per_finished_job(site: Site, fakes: FakePlugin) -> None:
+    job = fakes.batch.submit("mallory", queue="red")
+    fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        answer = DaemonClient(socket_path(site)).post("/v1/bait", {"job_id": job.job_id, "bait_host": "bait01"})
+    assert answer["outcome"] == "refused"
+    [line] = (site.dirs.state / "accounting.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert (record["job_id"], record["user"], record["outcome"]) == (job.job_id, "mallory", "refused")
+
+
+def invoke(site: Site, *args: str, env: dict[str, str] | None = None):
+    from click.testing import CliRunner
+
+    from wnod_core.cli.context import CliContext
+    from wnod_core.cli.main import cli
+
+    obj = CliContext(config_file=str(site.config.files[0]), preloaded=site.plugins)
+    dirs = {  # the test's directories, not the XDG ones
+        "WNOD_STATE_DIR": str(site.dirs.state),
+        "WNOD_CACHE_DIR": str(site.dirs.cache),
+        "WNOD_RUNTIME_DIR": str(site.dirs.runtime),
+    }
+    return CliRunner().invoke(cli, list(args), obj=obj, env={**dirs, **(env or {})})
+
+
+def test_wnod_bait_exits_with_the_batch_systems_code_for_the_outcome(site: Site, fakes: FakePlugin) -> None:
+    from wnod_core.testing.fakes import EXIT_CODES
+    from wnod_core.interfaces import BaitOutcome
+
+    job = fakes.batch.submit("alice", queue="blue")
+    environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        result = invoke(site, "bait", env=environ)
+        assert result.exit_code == EXIT_CODES[BaitOutcome.MIGRATED], result.output
+        assert f"job {job.job_id}: migrated" in result.output
+        vms = invoke(site, "vms", "--json")
+        assert json.loads(vms.output)["vwns"][0]["job_id"] == job.job_id
+        table = invoke(site, "vms")
+        assert "hv01-vwn1" in table.output and "ready" in table.output
+        assert "migrated" in invoke(site, "jobs").output
+        assert "1 ready" in invoke(site, "status").output
+        assert "drained" in invoke(site, "drain").output and "DRAINED" in invoke(site, "status").output
+        invoke(site, "resume")
+        vwn_id = json.loads(vms.output)["vwns"][0]["id"]
+        assert "destroyed" in invoke(site, "vm", "destroy", vwn_id).output
+
+
+def test_wnod_bait_outside_a_hook_says_what_is_missing(site: Site) -> None:
+    with Running(site):
+        result = invoke(site, "bait")
+    assert result.exit_code == 1
+    assert "not called by the batch system's hook" in result.output
+
+
+def test_wnod_bait_without_a_daemon_puts_the_job_back_when_time_is_up(site: Site, fakes: FakePlugin) -> None:
+    from wnod_core.testing.fakes import EXIT_CODES
+    from wnod_core.interfaces import BaitOutcome
+
+    job = fakes.batch.submit("alice", queue="blue")
+    environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    result = invoke(site, "bait", "--timeout", "0.3", env=environ)
+    assert result.exit_code == EXIT_CODES[BaitOutcome.RETRY]
+    assert "no answer from the daemon" in result.output

@@ -1,0 +1,173 @@
+"""The daemon and the commands that talk to it: ``wnod daemon``, ``bait``, ``vms``, ``jobs``,
+``vm destroy``, ``drain``, ``resume``, ``status``."""
+
+import os
+import sys
+import time
+from datetime import datetime
+
+import click
+
+from ..daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
+from ..errors import BatchSystemError
+from ..interfaces import BaitOutcome
+from ..model import format_duration
+from .context import CliContext, pass_wnod
+from .output import emit_json, emit_table, json_option
+
+RETRY_EVERY = 2.0
+"""Seconds between tries while the daemon cannot be reached (it may be restarting)."""
+
+
+def _client(wnod: CliContext, timeout: float = 30.0) -> DaemonClient:
+    from ..daemon.run import socket_path  # the server side is only imported by the commands that need it
+
+    return DaemonClient(socket_path(wnod.site), timeout=timeout)
+
+
+@click.command("daemon")
+@pass_wnod
+def daemon_command(wnod: CliContext) -> None:
+    """Run this hypervisor host's daemon in the foreground until SIGTERM or SIGINT.
+
+    SIGHUP reloads the configuration. Exits 3 when it cannot start, saying why.
+    """
+    from ..daemon.run import run
+
+    sys.exit(run(wnod.site, wnod.config_file))
+
+
+@click.command("bait", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Give up after this many seconds and put the job back [default: engine.bait_timeout + 60].",
+)
+@click.argument("hook_args", nargs=-1, type=click.UNPROCESSED)
+@pass_wnod
+def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, ...]) -> None:
+    """Called by the batch system's job-start hook on a bait: have the job moved to a VWN.
+
+    Which job and which bait are read from what the hook passes (its environment and
+    HOOK_ARGS), by the batch-system plugin. The exit code tells the batch system what to
+    do with this dispatch: the plugin chooses it per outcome (migrated, refused, retry,
+    released). If the daemon cannot be reached in time, the job is put back (retry).
+    """
+    batch = wnod.site.batch_system
+    try:
+        request = batch.bait_request(os.environ, hook_args)
+    except BatchSystemError as exc:
+        raise click.ClickException(f"not called by the batch system's hook: {exc}") from None
+    budget = timeout if timeout is not None else wnod.site.config.engine.bait_timeout + 60
+    deadline = time.monotonic() + budget
+    client = _client(wnod)
+    body = {"job_id": request.job_id, "bait_host": request.bait_host}
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _bait_exit(batch, request.job_id, BaitOutcome.RETRY, f"no answer from the daemon within {budget:.0f}s")
+        try:
+            answer = client.post("/v1/bait", body, timeout=left)
+        except DaemonUnreachable as exc:
+            click.echo(f"wnod bait: job {request.job_id}: {exc}; trying again", err=True)
+            time.sleep(min(RETRY_EVERY, max(left, 0)))
+            continue
+        except DaemonRefused as exc:
+            # A refused request is wnod's own fault, never the job's: put it back rather than lose it.
+            _bait_exit(batch, request.job_id, BaitOutcome.RETRY, f"the daemon refused the request: {exc}")
+        _bait_exit(batch, request.job_id, BaitOutcome(answer["outcome"]), answer["reason"])
+
+
+def _bait_exit(batch, job_id: str, outcome: BaitOutcome, reason: str) -> None:  # type: ignore[no-untyped-def]
+    click.echo(f"wnod bait: job {job_id}: {outcome}: {reason}", err=True)
+    sys.exit(batch.bait_exit_code(outcome))
+
+
+@click.command("vms")
+@json_option
+@pass_wnod
+def vms_command(wnod: CliContext, as_json: bool) -> None:
+    """The VWNs of this host: id, type, state, host name, job, age, reuses."""
+    vwns = _client(wnod).get("/v1/vwns")["vwns"]
+    if as_json:
+        emit_json({"vwns": vwns})
+        return
+    now = time.time()
+    emit_table(
+        ["ID", "TYPE", "STATE", "HOSTNAME", "JOB", "AGE", "REUSES"],
+        [
+            [v["id"], v["vm_type"], v["state"], v["hostname"], v["job_id"] or "-",
+             format_duration(int(now - v["created_at"])), v["reuse_count"]]
+            for v in vwns
+        ],
+    )
+
+
+@click.command("jobs")
+@json_option
+@pass_wnod
+def jobs_command(wnod: CliContext, as_json: bool) -> None:
+    """The jobs this host's daemon is placing or following."""
+    jobs = _client(wnod).get("/v1/jobs")["jobs"]
+    if as_json:
+        emit_json({"jobs": jobs})
+        return
+    emit_table(
+        ["JOB", "USER", "TYPE", "STEP", "VWN", "SINCE", "DETAIL"],
+        [
+            [j["job_id"], j["user"], j["vm_type"] or "-", j["step"], j["vwn_id"] or "-",
+             datetime.fromtimestamp(j["updated_at"]).strftime("%H:%M:%S"), j["detail"]]
+            for j in jobs
+        ],
+    )
+
+
+@click.group("vm")
+def vm_group() -> None:
+    """Act on one VWN."""
+
+
+@vm_group.command("destroy")
+@click.argument("vwn_id")
+@pass_wnod
+def vm_destroy_command(wnod: CliContext, vwn_id: str) -> None:
+    """Destroy VWN_ID now; a job running in it goes back to pending."""
+    vwn = _client(wnod, timeout=600).delete(f"/v1/vwns/{vwn_id}")
+    click.echo(f"VWN {vwn['id']} ({vwn['hostname']}) is {vwn['state']}")
+
+
+@click.command("drain")
+@pass_wnod
+def drain_command(wnod: CliContext) -> None:
+    """Take no new jobs on this host (they go back to pending); jobs at work finish."""
+    _client(wnod).post("/v1/drain")
+    click.echo("drained: new jobs are put back to pending; `wnod resume` undoes it")
+
+
+@click.command("resume")
+@pass_wnod
+def resume_command(wnod: CliContext) -> None:
+    """Take new jobs again after `wnod drain`."""
+    _client(wnod).post("/v1/resume")
+    click.echo("resumed: new jobs are placed again")
+
+
+@click.command("status")
+@json_option
+@pass_wnod
+def status_command(wnod: CliContext, as_json: bool) -> None:
+    """The daemon of this host: up since when, drained or not, VWNs by state, capacity used."""
+    status = _client(wnod).get("/v1/status")
+    if as_json:
+        emit_json(status)
+        return
+    cap = status["capacity"]
+    click.echo(f"host {status['host']}: wnod {status['version']}, up since "
+               f"{datetime.fromtimestamp(status['started_at']):%Y-%m-%d %H:%M:%S}"
+               + (", DRAINED" if status["drained"] else ""))
+    states = ", ".join(f"{n} {s}" for s, n in sorted(status["vwns"].items())) or "none"
+    click.echo(f"VWNs: {states}; jobs in flight: {status['jobs_in_flight']}")
+    click.echo(f"capacity: {cap['vwns']['used']}/{cap['vwns']['total']} VWNs, "
+               f"{cap['vcpus']['used']}/{cap['vcpus']['total']} vCPUs, "
+               f"{cap['memory']['used'] // 2**20}/{cap['memory']['total'] // 2**20} MiB")

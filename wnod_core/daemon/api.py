@@ -1,0 +1,229 @@
+"""The daemon's HTTP API: JSON in, JSON out, served by aiohttp. A thin layer over the Engine.
+
+Every error is a JSON object ``{"error": "..."}`` with a 4xx or 5xx status: a client — the
+batch system's hook above all — never has to read a traceback. The routes and their fields
+are documented in docs/api.md; tests check the two agree.
+"""
+
+import hmac
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .. import __version__
+from ..errors import VwnNotFound, WnodError
+from ..engine import Engine, Reconciled
+from ..engine.placement import size_of
+from ..model import Vwn
+from ..model.flight import JobFlight
+from ..text import one_line
+
+LOG = logging.getLogger("wnod.daemon")
+
+ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+STARTED: web.AppKey[dict[str, Any]] = web.AppKey("started", dict)
+
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]-]{0,254}$")
+"""Job ids and host names as batch systems write them (Slurm array "123_4", PBS "12.server", ...)."""
+_WORD_HINT = "a non-empty word of letters, digits and ._:@[]-"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(engine: Engine, started: dict[str, Any], token: str | None = None) -> web.Application:
+    """The API for `engine`. With `token`, every request must carry ``Authorization: Bearer <token>``."""
+    middlewares = [_errors_as_json] + ([_bearer(token)] if token else [])
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
+    app[ENGINE] = engine
+    app[STARTED] = started
+    app.router.add_post("/v1/bait", bait)
+    app.router.add_post("/v1/jobs/{job_id}/notice", notice)
+    app.router.add_get("/v1/jobs", jobs)
+    app.router.add_get("/v1/vwns", vwns)
+    app.router.add_delete("/v1/vwns/{vwn_id}", destroy_vwn)
+    app.router.add_post("/v1/drain", drain)
+    app.router.add_post("/v1/resume", resume)
+    app.router.add_get("/v1/status", status)
+    return app
+
+
+# -- middlewares -------------------------------------------------------------------------------
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:  # aiohttp's own (404, 405, 413) and our 400s, as JSON
+        return _error(exc.status, exc.text or exc.reason)
+    except VwnNotFound as exc:
+        return _error(404, str(exc))
+    except WnodError as exc:
+        return _error(409, str(exc))
+    except Exception as exc:  # a bug: logged with its traceback here, one line for the client
+        LOG.exception("%s %s failed", request.method, request.path)
+        return _error(500, f"the daemon failed: {one_line(exc)}")
+
+
+def _bearer(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):  # constant time: the token is a secret
+            return _error(401, "missing or wrong bearer token")
+        return await handler(request)
+
+    return check
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+# -- reading requests --------------------------------------------------------------------------
+
+
+async def _body(request: web.Request, fields: dict[str, type]) -> dict[str, Any]:
+    """The request's JSON object, with exactly `fields`, each a word."""
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    unknown = sorted(set(data) - set(fields))
+    missing = sorted(set(fields) - set(data))
+    if unknown or missing:
+        parts = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing field(s) {', '.join(missing)}"] if missing else []
+        )
+        raise web.HTTPBadRequest(text="; ".join(parts))
+    for name in fields:
+        _word(data[name], name)
+    return data
+
+
+def _word(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _WORD.match(value):
+        raise web.HTTPBadRequest(text=f"{what} must be {_WORD_HINT}, got {json.dumps(value)[:80]}")
+    return value
+
+
+# -- the routes --------------------------------------------------------------------------------
+
+
+async def bait(request: web.Request) -> web.Response:
+    """Place a job dispatched to a bait; answers when it is migrated, refused or put back."""
+    body = await _body(request, {"job_id": str, "bait_host": str})
+    answer = await request.app[ENGINE].bait(body["job_id"], body["bait_host"])
+    return web.json_response(
+        {
+            "outcome": answer.outcome.value,
+            "reason": answer.reason,
+            "vm_type": answer.vm_type,
+            "vwn_id": answer.vwn_id,
+            "hostname": answer.hostname,
+        }
+    )
+
+
+async def notice(request: web.Request) -> web.Response:
+    request.app[ENGINE].notice(_word(request.match_info["job_id"], "job id"))
+    return web.json_response({"noticed": True}, status=202)
+
+
+async def jobs(request: web.Request) -> web.Response:
+    return web.json_response({"jobs": [job_json(f) for f in request.app[ENGINE].jobs()]})
+
+
+async def vwns(request: web.Request) -> web.Response:
+    return web.json_response({"vwns": [vwn_json(v) for v in request.app[ENGINE].vwns()]})
+
+
+async def destroy_vwn(request: web.Request) -> web.Response:
+    vwn = await request.app[ENGINE].destroy_vwn(_word(request.match_info["vwn_id"], "VWN id"))
+    return web.json_response(vwn_json(vwn))
+
+
+async def drain(request: web.Request) -> web.Response:
+    request.app[ENGINE].drain()
+    return web.json_response({"drained": True})
+
+
+async def resume(request: web.Request) -> web.Response:
+    request.app[ENGINE].resume()
+    return web.json_response({"drained": False})
+
+
+async def status(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    policy = engine.parts.policy
+    alive = engine.vwns()
+    sizes = [size_of(v, policy.vm_types) for v in alive]
+    return web.json_response(
+        {
+            **request.app[STARTED],
+            "version": __version__,
+            "host": policy.host,
+            "drained": engine.drained,
+            "vwns": dict(Counter(v.state.value for v in alive)),
+            "jobs_in_flight": len(engine.jobs()),
+            "capacity": {
+                "vcpus": {"used": sum(c for c, _ in sizes), "total": policy.capacity.vcpus},
+                "memory": {"used": sum(m for _, m in sizes), "total": policy.capacity.memory},
+                "vwns": {"used": len(alive), "total": policy.capacity.max_vwns},
+            },
+        }
+    )
+
+
+def vwn_json(vwn: Vwn) -> dict[str, Any]:
+    return {
+        "id": vwn.id,
+        "vm_type": vwn.vm_type,
+        "state": vwn.state.value,
+        "hostname": vwn.hostname,
+        "job_id": vwn.job_id,
+        "host": vwn.host,
+        "slot": vwn.slot,
+        "reuse_count": vwn.reuse_count,
+        "image_version": vwn.image_version,
+        "created_at": vwn.created_at,
+        "updated_at": vwn.updated_at,
+    }
+
+
+def job_json(flight: JobFlight) -> dict[str, Any]:
+    return {
+        "job_id": flight.job_id,
+        "step": flight.step.value,
+        "user": flight.user,
+        "vm_type": flight.vm_type,
+        "vwn_id": flight.vwn_id,
+        "bait_host": flight.bait_host,
+        "attempts": flight.attempts,
+        "reused": flight.reused,
+        "detail": flight.detail,
+        "times": dict(flight.times),
+        "updated_at": flight.updated_at,
+    }
+
+
+def started_json(found: Reconciled) -> dict[str, Any]:
+    return {
+        "started_at": time.time(),
+        "reconciled": {
+            "adopted": list(found.adopted),
+            "lost": list(found.lost),
+            "strays": list(found.strays),
+            "others": list(found.others),
+        },
+    }
