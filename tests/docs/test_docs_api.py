@@ -1,0 +1,19 @@
+"""docs/api.md documents exactly the routes the daemon serves."""
+
+import re
+from pathlib import Path
+
+from wnod_core.daemon.api import make_app
+
+API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    app = make_app(engine=None, started={})  # type: ignore[arg-type]  # routes only, never served
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD"
+    }
+    documented = set(re.findall(r"^### `([A-Z]+) (/v1/\S+)`$", API_MD.read_text(), re.M))
+    assert documented == served, f"docs/api.md and wnod_core/daemon/api.py disagree: {documented ^ served}"
