@@ -2,14 +2,14 @@
 
 A "fake" distribution here is real as far as Python packaging goes: a ``*.dist-info``
 folder with METADATA and entry_points.txt next to a module, on PYTHONPATH — exactly what
-importlib.metadata finds for a pip-installed plugin. Only its code is made up.
+importlib.metadata finds for a pip-installed plugin. Only its code is made up
+(``wnod_core.testing.distributions.write_distribution`` writes it).
 """
 
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 import pytest
+
+from wnod_core.testing.distributions import write_distribution
 
 WNOD = Path(sys.executable).parent / "wnod"
 """The console script of the environment the tests run in, so the tests see what it installed."""
@@ -60,11 +62,7 @@ def install_fake(plugin_path: Path) -> InstallFake:
 
     def install(module: str, source: str, *, entry: str = "example", version: str = "0.1.0") -> None:
         dist = module.replace("_", "-")
-        info = plugin_path / f"{module}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        (info / "entry_points.txt").write_text(f"[wnod]\n{entry} = {module}\n")
-        (plugin_path / f"{module}.py").write_text(textwrap.dedent(source))
+        write_distribution(plugin_path, dist, {entry: module}, version=version, modules={module: source})
 
     return install
 

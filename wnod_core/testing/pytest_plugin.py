@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ..plugins import Plugins
+from .distributions import shared_fakes_environ
 from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
 
 
@@ -70,3 +71,24 @@ def fake_plugins(fake_plugin: FakePlugin) -> Plugins:
     then builds ``fake_batch`` and ``fake_hypervisor``.
     """
     return Plugins.load(installed=False, extra=[("wnod-fakes", fake_plugin)])
+
+
+@pytest.fixture
+def shared_fakes_dir(tmp_path: Path) -> Path:
+    """A fresh directory for the shared fakes' state: name it as ``dir`` of ``[batch.shared-fake]``
+    and ``[hypervisor.shared-fake]``, and give it to ``SharedFakeBatchSystem`` and
+    ``SharedFakeHypervisor`` to drive and inspect what a ``wnod`` process does (test tools)."""
+    path = tmp_path / "shared-fakes"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def shared_fakes_env(tmp_path: Path) -> dict[str, str]:
+    """An environment for ``wnod`` subprocesses in which they load the "shared-fake" plugins.
+
+    A copy of ``os.environ`` (as it stands, ``wnod_home``'s variables included when that
+    fixture came first) with a throw-away ``wnod-shared-fakes`` distribution on PYTHONPATH;
+    see ``wnod_core.testing.distributions.shared_fakes_environ``. Test tools only.
+    """
+    return shared_fakes_environ(tmp_path / "shared-fakes-site")

@@ -5,9 +5,9 @@ promise of the ``BatchSystem`` interface exactly (the contract suite proves it),
 that works against it works against an adapter that keeps them too.
 """
 
-import itertools
-import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 
 import attrs
 
@@ -15,6 +15,7 @@ from ...errors import BatchSystemError, JobNotFound
 from ...interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
 from ...model import JobFacts, JobState
 from .recording import Recorded
+from .store import PLAIN, Codec, MemoryStore, Store, attrs_codec
 
 NAME = "fake"
 """The plugin name of the fake, and the ``batch_system`` of the facts it reports."""
@@ -47,12 +48,20 @@ _INTERFACE = (
 )
 
 
-@attrs.define
+@attrs.frozen
 class _Host:
     name: str
-    registered: bool = False
+    joins_at: float | None = None
+    """When its batch daemon joined, or will (``register_host`` with a delay); None: not joined."""
     closed: bool = False
     """Remembered even before the host registers: wnod may close a VWN's name ahead of its joining."""
+
+    def registered(self, now: float) -> bool:
+        return self.joins_at is not None and self.joins_at <= now
+
+
+_JOB_CODEC: Codec[JobFacts] = attrs_codec(JobFacts)
+_HOST_CODEC: Codec[_Host] = attrs_codec(_Host)
 
 
 class FakeBatchSystem(Recorded, BatchSystem):
@@ -76,18 +85,31 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     Every interface call is logged (``calls``) and can be failed (``fail_next``) or held
     back (``before``) by the test.
+
+    Its state lives in `store`: in memory by default; ``SharedFakeBatchSystem`` keeps it in
+    a SQLite file that other processes share. `clock` (wall-clock seconds) times the
+    delayed joins of ``register_host``.
     """
 
-    def __init__(self) -> None:
+    name = NAME
+    """The ``batch_system`` of the facts it reports."""
+
+    def __init__(self, store: Store | None = None, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(_INTERFACE)
-        self._lock = threading.RLock()
-        self._jobs: dict[str, JobFacts] = {}
-        self._bound: dict[str, str] = {}
+        self._store: Store = MemoryStore() if store is None else store
+        self._clock = clock
+        self._jobs = self._store.table("batch.jobs", _JOB_CODEC)
+        self._bound = self._store.table("batch.bound", PLAIN)
         """Job id -> the host ``migrate`` bound it to."""
-        self._on_bait: dict[str, str] = {}
+        self._on_bait = self._store.table("batch.on_bait", PLAIN)
         """Job id -> the bait whose job-start hook is running for it."""
-        self._hosts: dict[str, _Host] = {}
-        self._ids = itertools.count(1001)
+        self._hosts = self._store.table("batch.hosts", _HOST_CODEC)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        return self._store.transaction(write=True)
+
+    def _reading(self) -> AbstractContextManager[None]:
+        return self._store.transaction(write=False)
 
     # -- driving it, as the batch system's users, admins and daemons -------------------------------
 
@@ -104,12 +126,12 @@ class FakeBatchSystem(Recorded, BatchSystem):
         requested_vm_type: str | None = None,
     ) -> JobFacts:
         """Queue a new pending job owned by `user`; returns its facts, with a fresh job id."""
-        with self._lock:
-            job_id = str(next(self._ids))
+        with self._writing():
+            job_id = str(self._store.next_number("batch.job_id", 1001))
             while job_id in self._jobs:
-                job_id = str(next(self._ids))
+                job_id = str(self._store.next_number("batch.job_id", 1001))
             facts = JobFacts(
-                batch_system=NAME,
+                batch_system=self.name,
                 job_id=job_id,
                 user=user,
                 groups=tuple(groups),
@@ -125,23 +147,29 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def add_job(self, facts: JobFacts, bound_to: str | None = None) -> None:
         """Put a job in exactly as given (a running job found at a restart, say); replaces one of its id."""
-        with self._lock:
-            self._jobs[facts.job_id] = attrs.evolve(facts, batch_system=NAME)
+        with self._writing():
+            self._jobs[facts.job_id] = attrs.evolve(facts, batch_system=self.name)
             self._on_bait.pop(facts.job_id, None)
             if bound_to is None:
                 self._bound.pop(facts.job_id, None)
             else:
                 self._bound[facts.job_id] = bound_to
 
-    def register_host(self, hostname: str) -> None:
-        """`hostname`'s batch daemon joins: from now on the host is ready. Keeps a close made earlier."""
-        with self._lock:
-            self._host(hostname).registered = True
+    def register_host(self, hostname: str, *, delay: float = 0.0) -> None:
+        """`hostname`'s batch daemon joins: from now on (or `delay` seconds from now) the host is ready.
+
+        Keeps a close made earlier; a host that joined already stays joined.
+        """
+        with self._writing():
+            host = self._host(hostname)
+            at = self._clock() + delay
+            if host.joins_at is None or host.joins_at > at:
+                self._hosts[hostname] = attrs.evolve(host, joins_at=at)
 
     def unregister_host(self, hostname: str) -> None:
         """`hostname` leaves the batch system (its VWN died or was destroyed)."""
-        with self._lock:
-            self._host(hostname).registered = False
+        with self._writing():
+            self._hosts[hostname] = attrs.evolve(self._host(hostname), joins_at=None)
 
     def dispatch_to_bait(self, job_id: str, bait_host: str) -> dict[str, str]:
         """Dispatch a pending job to `bait_host`, where its job-start hook now runs.
@@ -149,7 +177,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
         The job reads as running on the bait until ``bait_exited`` or ``migrate``. Returns the
         environment the fake's hook would give ``wnod bait``.
         """
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if job.state is not JobState.PENDING:
                 raise BatchSystemError(f"fake: cannot dispatch job {job_id} to a bait: it is {job.state}")
@@ -176,7 +204,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
         if exit_code not in outcomes:
             raise BatchSystemError(f"fake: exit code {exit_code} of the bait hook means nothing here")
         outcome = outcomes[exit_code]
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if self._on_bait.pop(job_id, None) is None or job.state.is_over:
                 return
@@ -195,7 +223,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
         `hostname`, or else to the first accepting host by name. Refused with
         ``BatchSystemError`` when the job is not pending or the host does not accept it.
         """
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if job.state is not JobState.PENDING:
                 raise BatchSystemError(f"fake: job {job_id} cannot start: it is {job.state}")
@@ -206,7 +234,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
             if target is None:
                 raise BatchSystemError(f"fake: no host accepts job {job_id}")
             host = self._hosts.get(target)
-            if host is None or not host.registered:
+            if host is None or not host.registered(self._clock()):
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: it has not joined")
             if host.closed and bound != target:
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: closed to it")
@@ -215,7 +243,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def finish(self, job_id: str) -> None:
         """The running job ends; its facts stay readable (as FINISHED) until ``purge``."""
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if job.state is not JobState.RUNNING:
                 raise BatchSystemError(f"fake: job {job_id} cannot finish: it is {job.state}")
@@ -223,14 +251,14 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def cancel(self, job_id: str) -> None:
         """The job's owner cancels it, in whatever state; cancelling an ended job changes nothing."""
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if not job.state.is_over:
                 self._end(job, JobState.CANCELLED)
 
     def purge(self, job_id: str) -> None:
         """The batch system forgets the job, as real ones do some time after it ends."""
-        with self._lock:
+        with self._writing():
             self._jobs.pop(job_id, None)
             self._bound.pop(job_id, None)
             self._on_bait.pop(job_id, None)
@@ -239,33 +267,35 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def job(self, job_id: str) -> JobFacts | None:
         """The job's facts as they stand, without logging a call."""
-        with self._lock:
+        with self._reading():
             return self._jobs.get(job_id)
 
     def bound_to(self, job_id: str) -> str | None:
         """The host ``migrate`` bound the job to, if any."""
-        with self._lock:
+        with self._reading():
             return self._bound.get(job_id)
 
     def is_closed(self, hostname: str) -> bool:
-        with self._lock:
-            return hostname in self._hosts and self._hosts[hostname].closed
+        with self._reading():
+            host = self._hosts.get(hostname)
+            return host is not None and host.closed
 
     # -- the interface -----------------------------------------------------------------------------
 
     def job_facts(self, job_id: str) -> JobFacts:
         self._enter("job_facts", job_id)
-        with self._lock:
+        with self._reading():
             return self._known(job_id)
 
     def host_ready(self, hostname: str) -> bool:
         self._enter("host_ready", hostname)
-        with self._lock:
-            return hostname in self._hosts and self._hosts[hostname].registered
+        with self._reading():
+            host = self._hosts.get(hostname)
+            return host is not None and host.registered(self._clock())
 
     def migrate(self, job_id: str, hostname: str) -> None:
         self._enter("migrate", job_id, hostname)
-        with self._lock:
+        with self._writing():
             job = self._alive(job_id)
             if job.state is JobState.RUNNING and job_id not in self._on_bait:
                 if job.exec_hosts == (hostname,):
@@ -280,17 +310,17 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def close_host(self, hostname: str) -> None:
         self._enter("close_host", hostname)
-        with self._lock:
-            self._host(hostname).closed = True
+        with self._writing():
+            self._hosts[hostname] = attrs.evolve(self._host(hostname), closed=True)
 
     def open_host(self, hostname: str) -> None:
         self._enter("open_host", hostname)
-        with self._lock:
-            self._host(hostname).closed = False
+        with self._writing():
+            self._hosts[hostname] = attrs.evolve(self._host(hostname), closed=False)
 
     def release(self, job_id: str, reason: str) -> None:
         self._enter("release", job_id, reason)
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             self._bound.pop(job_id, None)
             if job.state.is_over:
@@ -300,7 +330,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def hold(self, job_id: str, reason: str) -> None:
         self._enter("hold", job_id, reason)
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             on_bait = self._on_bait.pop(job_id, None) is not None
             if job.state not in (JobState.PENDING, JobState.HELD) and not on_bait:
@@ -310,15 +340,18 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def fail(self, job_id: str, reason: str) -> None:
         self._enter("fail", job_id, reason)
-        with self._lock:
+        with self._writing():
             job = self._known(job_id)
             if not job.state.is_over:
                 self._end(attrs.evolve(job, reason=reason), JobState.FINISHED)
 
     def hosts(self) -> Sequence[BatchHost]:
         self._enter("hosts")
-        with self._lock:
-            return [self._batch_host(h) for _, h in sorted(self._hosts.items()) if h.registered]
+        with self._reading():
+            now = self._clock()
+            hosts = [h for _, h in sorted(self._hosts.items()) if h.registered(now)]
+            running = [j for j in self._jobs.values() if j.state is JobState.RUNNING]
+            return [self._batch_host(h, running) for h in hosts]
 
     def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
         self._enter("bait_request", dict(environ), tuple(argv))
@@ -350,7 +383,8 @@ class FakeBatchSystem(Recorded, BatchSystem):
         return job
 
     def _host(self, hostname: str) -> _Host:
-        return self._hosts.setdefault(hostname, _Host(hostname))
+        """The host as it stands, or a new one never seen; the caller writes back what it changes."""
+        return self._hosts.get(hostname) or _Host(hostname)
 
     def _end(self, job: JobFacts, state: JobState) -> None:
         self._jobs[job.job_id] = attrs.evolve(job, state=state)
@@ -358,10 +392,10 @@ class FakeBatchSystem(Recorded, BatchSystem):
         self._on_bait.pop(job.job_id, None)
 
     def _first_accepting(self) -> str | None:
-        return next((n for n, h in sorted(self._hosts.items()) if h.registered and not h.closed), None)
+        now = self._clock()
+        return next((n for n, h in sorted(self._hosts.items()) if h.registered(now) and not h.closed), None)
 
-    def _batch_host(self, host: _Host) -> BatchHost:
-        running = (j for j in self._jobs.values() if j.state is JobState.RUNNING)
+    def _batch_host(self, host: _Host, running: Sequence[JobFacts]) -> BatchHost:
         jobs = tuple(sorted(j.job_id for j in running if host.name in j.exec_hosts))
         state = "closed" if host.closed else ("busy" if jobs else "idle")
         return BatchHost(name=host.name, state=state, accepting=not host.closed, jobs=jobs)

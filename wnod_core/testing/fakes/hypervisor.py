@@ -13,6 +13,7 @@ import attrs
 from ...errors import HypervisorError, VwnNotFound
 from ...interfaces import DomainEvent, DomainInfo, DomainState, Hypervisor, VwnSpec
 from .recording import Recorded
+from .store import Codec, MemoryStore, Store, attrs_codec
 
 _INTERFACE = ("render", "create", "state", "domains", "reset_scratch", "destroy", "watch", "close")
 
@@ -25,6 +26,10 @@ class FakeDomain:
     state: DomainState
     scratch_resets: int = 0
     """How many times its scratch disk was made afresh since it was created."""
+
+
+_DOMAIN_CODEC: Codec[FakeDomain] = attrs_codec(FakeDomain)
+_STATE_CODEC: Codec[DomainState] = Codec(dump=str, load=DomainState)
 
 
 class FakeHypervisor(Recorded, Hypervisor):
@@ -43,6 +48,9 @@ class FakeHypervisor(Recorded, Hypervisor):
 
     Every interface call is logged (``calls``) and can be failed (``fail_next``) or held
     back (``before``) by the test; an injected failure of ``create`` leaves nothing behind.
+
+    Its domains live in `store`: in memory by default; ``SharedFakeHypervisor`` keeps them
+    in a SQLite file that other processes share. Watchers are this process's own.
     """
 
     def __init__(
@@ -51,11 +59,13 @@ class FakeHypervisor(Recorded, Hypervisor):
         reports_events: bool = True,
         on_create: Callable[[VwnSpec], None] | None = None,
         on_destroy: Callable[[VwnSpec], None] | None = None,
+        store: Store | None = None,
     ) -> None:
         super().__init__(_INTERFACE)
-        self._lock = threading.RLock()
-        self._domains: dict[str, FakeDomain] = {}
-        self._foreign: dict[str, DomainState] = {}
+        self._store: Store = MemoryStore() if store is None else store
+        self._domains = self._store.table("hypervisor.domains", _DOMAIN_CODEC)
+        self._foreign = self._store.table("hypervisor.foreign", _STATE_CODEC)
+        self._watch_lock = threading.Lock()
         self._watchers: list[Callable[[DomainEvent], None]] = []
         self._reports_events = reports_events
         self._on_create = on_create
@@ -73,23 +83,23 @@ class FakeHypervisor(Recorded, Hypervisor):
 
     def add_foreign(self, name: str, state: DomainState = DomainState.RUNNING) -> None:
         """A domain someone else made on this hypervisor: wnod must neither list nor touch it."""
-        with self._lock:
+        with self._store.transaction():
             self._foreign[name] = state
 
     def foreign_domains(self) -> dict[str, DomainState]:
-        with self._lock:
-            return dict(self._foreign)
+        with self._store.transaction(write=False):
+            return dict(self._foreign.items())
 
     # -- looking at it -----------------------------------------------------------------------------
 
     def domain(self, vwn_id: str) -> FakeDomain | None:
         """The VWN's domain as it stands, without logging a call."""
-        with self._lock:
+        with self._store.transaction(write=False):
             return self._domains.get(vwn_id)
 
     def running(self) -> list[str]:
         """The VWN ids of the running domains, sorted."""
-        with self._lock:
+        with self._store.transaction(write=False):
             return sorted(i for i, d in self._domains.items() if d.state is DomainState.RUNNING)
 
     # -- the interface -----------------------------------------------------------------------------
@@ -100,7 +110,7 @@ class FakeHypervisor(Recorded, Hypervisor):
 
     def create(self, spec: VwnSpec) -> None:
         self._enter("create", spec)
-        with self._lock:
+        with self._store.transaction():
             if spec.vwn_id in self._foreign:
                 raise HypervisorError(f"fake: cannot create {spec.vwn_id}: a domain not wnod's has that name")
             existing = self._domains.get(spec.vwn_id)
@@ -111,24 +121,25 @@ class FakeHypervisor(Recorded, Hypervisor):
                     raise HypervisorError(f"fake: {spec.vwn_id} exists, {existing.state}; destroy it first")
                 return  # already runs: a repeated create changes nothing
             self._domains[spec.vwn_id] = FakeDomain(spec=spec, state=DomainState.RUNNING)
+            self._changed(spec, DomainState.RUNNING)
         self._emit(DomainEvent(spec.vwn_id, DomainState.RUNNING, "started"))
         if self._on_create is not None:
             self._on_create(spec)
 
     def state(self, vwn_id: str) -> DomainState:
         self._enter("state", vwn_id)
-        with self._lock:
+        with self._store.transaction(write=False):
             domain = self._domains.get(vwn_id)
             return DomainState.MISSING if domain is None else domain.state
 
     def domains(self) -> Sequence[DomainInfo]:
         self._enter("domains")
-        with self._lock:
+        with self._store.transaction(write=False):
             return [_info(d) for _, d in sorted(self._domains.items())]
 
     def reset_scratch(self, vwn_id: str) -> None:
         self._enter("reset_scratch", vwn_id)
-        with self._lock:
+        with self._store.transaction():
             domain = self._domains.get(vwn_id)
             if domain is None:
                 raise VwnNotFound(f"fake: no domain {vwn_id}")
@@ -136,14 +147,17 @@ class FakeHypervisor(Recorded, Hypervisor):
             self._domains[vwn_id] = attrs.evolve(
                 domain, state=DomainState.RUNNING, scratch_resets=domain.scratch_resets + 1
             )
+            self._changed(domain.spec, DomainState.RUNNING)
         if was_running:
             self._emit(DomainEvent(vwn_id, DomainState.SHUTOFF, "scratch reset"))
         self._emit(DomainEvent(vwn_id, DomainState.RUNNING, "scratch reset"))
 
     def destroy(self, vwn_id: str) -> None:
         self._enter("destroy", vwn_id)
-        with self._lock:
+        with self._store.transaction():
             domain = self._domains.pop(vwn_id, None)
+            if domain is not None:
+                self._changed(domain.spec, DomainState.MISSING)
         if domain is None:
             return  # gone already, or never wnod's: nothing of wnod's to remove
         self._emit(DomainEvent(vwn_id, DomainState.MISSING, "destroyed"))
@@ -154,29 +168,37 @@ class FakeHypervisor(Recorded, Hypervisor):
         self._enter("watch", on_event)
         if not self._reports_events:
             return False
-        with self._lock:
+        with self._watch_lock:
             self._watchers.append(on_event)
         return True
 
     def close(self) -> None:
         """Stops event delivery; the domains stay, as a real hypervisor's outlive wnod's connection."""
         self._enter("close")
-        with self._lock:
+        with self._watch_lock:
             self._watchers.clear()
 
     # -- inside ------------------------------------------------------------------------------------
 
     def _set_state(self, vwn_id: str, state: DomainState, detail: str) -> None:
-        with self._lock:
+        with self._store.transaction():
             domain = self._domains.get(vwn_id)
             if domain is None:
                 raise VwnNotFound(f"fake: no domain {vwn_id}")
             self._domains[vwn_id] = attrs.evolve(domain, state=state)
+            self._changed(domain.spec, state)
         self._emit(DomainEvent(vwn_id, state, detail))
 
+    def _changed(self, spec: VwnSpec, state: DomainState) -> None:
+        """Told, inside the transaction that made the change, that a VWN's domain is now `state`.
+
+        Nothing here; a subclass hooks what must change with it, atomically (the shared
+        fake's ``auto_join``). ``reset_scratch`` tells RUNNING, as the guest runs again.
+        """
+
     def _emit(self, event: DomainEvent) -> None:
-        # Called without the lock: a callback may well call back into the fake.
-        with self._lock:
+        # Called outside any transaction: a callback may well call back into the fake.
+        with self._watch_lock:
             watchers = list(self._watchers)
         for watcher in watchers:
             watcher(event)
