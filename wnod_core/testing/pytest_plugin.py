@@ -84,11 +84,13 @@ def shared_fakes_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def shared_fakes_env(tmp_path: Path) -> dict[str, str]:
+def shared_fakes_env(tmp_path: Path, wnod_home: Path) -> dict[str, str]:
     """An environment for ``wnod`` subprocesses in which they load the "shared-fake" plugins.
 
-    A copy of ``os.environ`` (as it stands, ``wnod_home``'s variables included when that
-    fixture came first) with a throw-away ``wnod-shared-fakes`` distribution on PYTHONPATH;
-    see ``wnod_core.testing.distributions.shared_fakes_environ``. Test tools only.
+    A copy of ``os.environ`` on the isolated host of ``wnod_home`` (its XDG variables set,
+    WNOD_* cleared) with a throw-away ``wnod-shared-fakes`` distribution first on
+    PYTHONPATH; see ``wnod_core.testing.distributions.shared_fakes_environ``. Pass it as
+    ``env=`` to ``subprocess``; the site config then selects ``"shared-fake"`` (with
+    ``dir`` = ``shared_fakes_dir``). Test tools only: wnod-core never installs them.
     """
     return shared_fakes_environ(tmp_path / "shared-fakes-site")

@@ -27,6 +27,8 @@ What differs from the in-memory fakes:
   transaction as the domain's change, so a kill -9 never separates the two.
 """
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ...interfaces import DomainState, VwnSpec
@@ -52,10 +54,16 @@ class SharedFakeBatchSystem(FakeBatchSystem):
 
     name = NAME
 
-    def __init__(self, directory: Path | str, *, store: SqliteStore | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        store: SqliteStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = Path(directory)
         self.store = shared_store(self.directory) if store is None else store
-        super().__init__(self.store)
+        super().__init__(self.store, clock=clock)
 
 
 class SharedFakeHypervisor(FakeHypervisor):
@@ -64,10 +72,18 @@ class SharedFakeHypervisor(FakeHypervisor):
 
     Reports no events (the engine polls). With `auto_join`, a VWN whose domain starts
     joins the shared batch system of the same directory `join_delay` seconds later, under
-    its hostname, and leaves it when its domain stops running or is destroyed.
+    its hostname, and leaves it when its domain stops running or is destroyed. `clock`
+    (wall-clock seconds, as every process must agree on it) times the joins.
     """
 
-    def __init__(self, directory: Path | str, *, auto_join: bool = False, join_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        auto_join: bool = False,
+        join_delay: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if join_delay < 0:
             raise ValueError(f"join_delay must not be negative, got {join_delay}")
         self.directory = Path(directory)
@@ -75,7 +91,7 @@ class SharedFakeHypervisor(FakeHypervisor):
         self.auto_join = auto_join
         self.join_delay = join_delay
         super().__init__(reports_events=False, store=self.store)
-        self._batch = SharedFakeBatchSystem(self.directory, store=self.store)
+        self._batch = SharedFakeBatchSystem(self.directory, store=self.store, clock=clock)
         """Same store, same connection: a join commits with the domain change that causes it."""
 
     def _changed(self, spec: VwnSpec, state: DomainState) -> None:

@@ -89,7 +89,9 @@ def build_batch(setup: Setup[SharedBatchOptions]) -> SharedFakeBatchSystem:
 
 def build_hypervisor(setup: Setup[SharedHypervisorOptions]) -> SharedFakeHypervisor:
     options = setup.options
-    return SharedFakeHypervisor(options.dir, auto_join=options.auto_join, join_delay=float(options.join_delay))
+    return SharedFakeHypervisor(
+        options.dir, auto_join=options.auto_join, join_delay=float(options.join_delay)
+    )
 
 
 @hookimpl
