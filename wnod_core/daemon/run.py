@@ -33,6 +33,8 @@ EXIT_STARTUP_FAILED = 3
 SOCKET_NAME = "wnod.sock"
 STORE_NAME = "wnod.db"
 LEDGER_NAME = "accounting.jsonl"
+BACKLOG = 1024
+"""Connections waiting to be accepted: a farm may dispatch hundreds of jobs to baits at once."""
 
 
 class StartupError(WnodError):
@@ -135,7 +137,7 @@ class Daemon:
         await runner.setup()
         old_umask = os.umask(0o117)  # the socket is born 0660: never a moment open to all
         try:
-            await web.UnixSite(runner, str(path)).start()
+            await web.UnixSite(runner, str(path), backlog=BACKLOG).start()
         except OSError as exc:
             await runner.cleanup()
             raise StartupError(f"cannot listen on {path}: {exc.strerror}") from None
@@ -155,7 +157,7 @@ class Daemon:
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, address.strip("[]"), int(port)).start()
+            await web.TCPSite(runner, address.strip("[]"), int(port), backlog=BACKLOG).start()
         except OSError as exc:
             await runner.cleanup()
             raise StartupError(f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror}")
