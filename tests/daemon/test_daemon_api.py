@@ -280,3 +280,84 @@ def test_wnod_bait_without_a_daemon_puts_the_job_back_when_time_is_up(site: Site
     result = invoke(site, "bait", "--timeout", "0.3", env=environ)
     assert result.exit_code == EXIT_CODES[BaitOutcome.RETRY]
     assert "no answer from the daemon" in result.output
+
+
+def test_a_dying_vwn_reported_by_the_hypervisor_is_dealt_with_before_the_next_poll(
+    site: Site, fakes: FakePlugin, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow.toml"
+    slow.write_text(CONFIG.replace('poll_interval = "20ms"', 'poll_interval = "1h"'))
+    site = Site.open(slow, site.plugins, site.dirs)
+    job = fakes.batch.submit("alice", queue="blue")
+    fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        client = DaemonClient(socket_path(site))
+        answer = client.post("/v1/bait", {"job_id": job.job_id, "bait_host": "bait01"})
+        fakes.batch.start(job.job_id)
+        fakes.hypervisor.crash(answer["vwn_id"])
+        import time
+
+        deadline = time.monotonic() + 5
+        while client.get("/v1/vwns")["vwns"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get("/v1/vwns")["vwns"] == []
+    assert fakes.batch.bound_to(job.job_id) is None
+
+
+def test_sighup_reload_takes_new_vm_types_and_keeps_the_old_config_when_the_new_is_wrong(
+    site: Site, fakes: FakePlugin
+) -> None:
+    config = Path(site.config.files[0])
+    with Running(site) as running:
+        engine = running.daemon.engine
+        config.write_text(CONFIG + '\n[vm_types.red]\nimage = "red.img"\n')
+        running.daemon.config_file = str(config)
+        running.loop.call_soon_threadsafe(running.daemon.reload)
+        import time
+
+        deadline = time.monotonic() + 5
+        while "red" not in engine.parts.policy.vm_types and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert set(engine.parts.policy.vm_types) == {"blue", "red"}
+        config.write_text(CONFIG.replace('image = "blue.img"', 'image = "../etc/passwd"'))
+        running.loop.call_soon_threadsafe(running.daemon.reload)
+        time.sleep(0.2)
+        assert engine.parts.policy.vm_types["blue"].image == "blue.img"
+
+
+def test_the_tcp_listener_demands_the_bearer_token(site: Site, tmp_path: Path) -> None:
+    import http.client
+    import socket as sk
+
+    with sk.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-32-characters!!!\n")
+    token.chmod(0o600)
+    config = tmp_path / "tcp.toml"
+    config.write_text(CONFIG + f'\n[daemon]\nlisten = "127.0.0.1:{port}"\ntoken_file = "{token}"\n')
+    site = Site.open(config, site.plugins, site.dirs)
+
+    def get(headers: dict[str, str]) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/status", headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    with Running(site):
+        assert get({})[0] == 401
+        assert get({"Authorization": "Bearer wrong"}) == (401, {"error": "missing or wrong bearer token"})
+        status, body = get({"Authorization": "Bearer s3cret-token-of-32-characters!!!"})
+        assert status == 200 and body["host"] == "hv01.farm.test"
+
+
+def test_a_token_file_others_may_read_stops_the_start(site: Site, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-32-characters!!!\n")
+    token.chmod(0o644)
+    config = tmp_path / "tcp.toml"
+    config.write_text(CONFIG + f'\n[daemon]\nlisten = "127.0.0.1:1"\ntoken_file = "{token}"\n')
+    with pytest.raises(StartupError, match="chmod 600"):
+        with Running(Site.open(config, site.plugins, site.dirs)):
+            pass

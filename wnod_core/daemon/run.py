@@ -88,6 +88,7 @@ class Daemon:
     async def start(self) -> None:
         site = self.site
         self._claim_socket()  # first: a second daemon must not touch the records or the plugins
+        token = self._token() if site.config.daemon.listen else None
         try:
             site.check()
             store = Store(site.dirs.state / STORE_NAME)
@@ -114,10 +115,19 @@ class Daemon:
             len(found.adopted), len(found.lost), len(found.strays),
         )
         started = started_json(found)
-        await self._listen_unix(make_app(self.engine, started))
-        if site.config.daemon.listen:
-            await self._listen_tcp(make_app(self.engine, started, token=self._token()))
-        self.rounds = asyncio.get_running_loop().create_task(self.engine.run_rounds(self.stop))
+        try:
+            await self._listen_unix(make_app(self.engine, started))
+            if token is not None:
+                await self._listen_tcp(make_app(self.engine, started, token=token))
+        except StartupError:
+            await self.shutdown()  # nothing half-started is left behind
+            raise
+        loop = asyncio.get_running_loop()
+        self.rounds = loop.create_task(self.engine.run_rounds(self.stop))
+        # A backend that reports domain events wakes the rounds at once (a VWN died); others are polled.
+        engine = self.engine
+        if parts.hypervisor.watch(lambda _event: loop.call_soon_threadsafe(engine.notice, _event.vwn_id)):
+            LOG.info("the hypervisor reports domain events")
         LOG.info("serving on %s", socket_path(site))
 
     def _claim_socket(self) -> None:
