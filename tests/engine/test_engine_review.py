@@ -70,7 +70,6 @@ def test_a_new_vwn_accepts_no_job_but_its_own(host):
 # -- 2. crashes that leave a migrated job bound to a dead VWN -----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: killed while destroying a dead VWN, its running job is never requeued")
 def test_killed_while_destroying_a_dead_vwn_its_job_is_still_requeued_after_restart(host):
     async def flow():
         job = host.submit("blue")
@@ -80,7 +79,7 @@ def test_killed_while_destroying_a_dead_vwn_its_job_is_still_requeued_after_rest
         host.hypervisor.crash(answer.vwn_id)
         remove = host.hypervisor.before("destroy", killer)
         with pytest.raises(Killed):
-            await host.engine.round()  # recorded DESTROYING (job_id dropped), then killed
+            await host.engine.round()  # recorded DESTROYING, then killed
         remove()
         await restart(host)
         return job, answer

@@ -516,7 +516,8 @@ class HostMachine(RuleBasedStateMachine):
     @invariant()
     def one_job_per_vwn_one_vwn_per_job_of_its_type(self) -> None:
         alive = [v for v in self._records() if v.state is not VwnState.DESTROYED]
-        held = [v.job_id for v in alive if v.job_id]
+        # A VWN being destroyed keeps the job it was for until it is gone; only the others count.
+        held = [v.job_id for v in alive if v.job_id and v.is_alive]
         assert len(held) == len(set(held)), f"a job holds two VWNs: {alive}"
         for vwn in alive:
             if vwn.job_id:

@@ -15,7 +15,7 @@ from ..model.flight import JobFlight
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, Parts
 from .reconcile import Reconciled, reconcile
-from .upkeep import check_vwn
+from .upkeep import check_vwn, requeue_strays
 
 DRAINED = "drained"
 
@@ -72,6 +72,7 @@ class Engine:
         """One pass of upkeep over every VWN of this host."""
         for vwn in self.parts.store.vwns():
             await check_vwn(self.parts, vwn)
+        await requeue_strays(self.parts, skip=set(self._drivers))
 
     async def run_rounds(self, stop: asyncio.Event) -> None:
         """Rounds every ``engine.poll_interval`` (sooner after a notice) until `stop` is set."""

@@ -156,14 +156,16 @@ class Parts:
         if vwn.state is VwnState.DESTROYED:
             return vwn
         if vwn.state is not VwnState.DESTROYING:
-            vwn = self.move(vwn, VwnState.DESTROYING, job_id=None)
+            # The job stays on the record until the VWN is gone: a daemon killed meanwhile still
+            # knows whose VWN it was (the rounds requeue a migrated job whose VWN is going).
+            vwn = self.move(vwn, VwnState.DESTROYING)
         LOG.info("destroying VWN %s (%s): %s", vwn.id, vwn.hostname, why)
         try:
             await self.call(self.hypervisor.destroy, vwn.id)
         except HypervisorError as exc:
             LOG.warning("VWN %s not destroyed yet, will try again: %s", vwn.id, exc)
             return vwn
-        return self.move(vwn, VwnState.DESTROYED)
+        return self.move(vwn, VwnState.DESTROYED, job_id=None)
 
     async def finish(self, vwn: Vwn, why: str) -> Vwn:
         """The VWN's job is over (or never came): close it, then keep it idle or destroy it."""

@@ -4,8 +4,8 @@ import attrs
 
 from ..interfaces import DomainState
 from ..model import Vwn, VwnState
-from ..model.events import JobStep
 from .parts import LOG, Parts
+from .upkeep import requeue_strays
 
 
 @attrs.frozen
@@ -50,9 +50,8 @@ async def reconcile(parts: Parts) -> Reconciled:
         else:
             await p.destroy(vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
             lost.append(vwn.id)
-            flight = p.store.job(vwn.job_id) if vwn.job_id else None
-            if flight is not None and flight.step in (JobStep.MIGRATED, JobStep.STARTED):
-                await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn.id} was lost; back to pending")
+    # Jobs moved to a VWN that is now gone, whenever it went (even by a destroy a kill cut short).
+    await requeue_strays(p)
     known = {v.id for v in records if v.state is not VwnState.DESTROYED}
     strays = sorted(set(ours) - known)
     for vwn_id in strays:

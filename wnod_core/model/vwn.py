@@ -59,7 +59,8 @@ class Vwn:
     hostname: str | None = None
     """Its name in the batch system, once known."""
     job_id: str | None = None
-    """The one job it is for, while it has one."""
+    """The one job it is for, while it has one; kept while it is DESTROYING (whose it was, if the
+    daemon is killed before it is gone), dropped once DESTROYED."""
     reuse_count: int = 0
     """How many jobs it took after its first."""
     image_version: str = ""
