@@ -200,3 +200,15 @@ def test_a_daemon_that_cannot_start_exits_3_saying_why(host: Host) -> None:
     _, err = process.communicate(timeout=30)
     assert process.returncode == 3
     assert b"cannot" in err and b"/proc/no/such/dir" in err
+
+
+def test_sighup_reloads_the_configuration_of_the_running_daemon(host: Host) -> None:
+    host.start_daemon()
+    host.config.write_text(host.config.read_text() + '\n[vm_types.sl6]\nimage = "sl6.img"\n')
+    host.daemon.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in host.read_log(), 20, "the reload", host)
+    host.config.write_text(host.config.read_text().replace('image = "sl6.img"', 'image = "no/slashes"'))
+    host.daemon.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in host.read_log(), 20, "the refused reload", host)
+    assert host.daemon.poll() is None, "a wrong file must not stop the daemon"
+    assert host.stop_daemon() == 0

@@ -1,6 +1,7 @@
 """The daemon and the commands that talk to it: ``wnod daemon``, ``bait``, ``vms``, ``jobs``,
 ``vm destroy``, ``drain``, ``resume``, ``status``."""
 
+import logging
 import os
 import sys
 import time
@@ -34,6 +35,9 @@ def daemon_command(wnod: CliContext) -> None:
     """
     from ..daemon.run import run
 
+    # A daemon's log is its admin's window: start-up, reloads and every VWN destroyed, by default.
+    if wnod.verbose < 2:
+        logging.getLogger("wnod").setLevel(logging.INFO)
     sys.exit(run(wnod.site, wnod.config_file))
 
 
