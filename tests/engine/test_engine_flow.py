@@ -338,3 +338,40 @@ def test_a_daemon_killed_right_after_reusing_an_idle_vwn_does_not_give_the_job_a
     [vwn] = host.engine.vwns()
     assert (vwn.id, vwn.state, vwn.job_id) == (idle.id, VwnState.READY, second)
     assert len(host.hypervisor.calls_to("create")) == 1
+
+
+# -- giving a job back ---------------------------------------------------------------------------
+
+
+def test_a_give_back_the_batch_system_refused_is_asked_again_by_the_next_round(host):
+    from wnod_core.errors import BatchSystemError
+
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        host.batch.start(job)
+        await host.engine.round()
+        host.hypervisor.crash(answer.vwn_id)
+        host.batch.fail_next("release", BatchSystemError("fake: scontrol timed out"), times=2)
+        await host.engine.round()  # VWN destroyed; release refused (and again at the round's end)
+        assert host.engine.parts.store.job(job).step is JobStep.GIVING_BACK
+        await host.engine.round()
+        return job
+
+    job = run(flow())
+    flight = host.engine.parts.store.job(job)
+    assert (flight.step, flight.giving_back_as) == (JobStep.REQUEUED, None)
+    assert host.batch.bound_to(job) is None
+    assert steps_of(host, job).count(JobStep.REQUEUED) == 1
+
+
+def test_a_plugin_breaking_its_contract_in_a_give_back_still_answers_the_bait(host):
+    def broken(_args):
+        raise RuntimeError("not a BatchSystemError")
+
+    host.batch.fail_next("job_facts", RuntimeError("fake: bug in the adapter"))
+    host.batch.before("release", broken)
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RETRY
+    assert host.engine.parts.store.job(job).step is JobStep.GIVING_BACK  # asked again by the rounds

@@ -193,3 +193,32 @@ def test_a_clean_up_killed_half_way_is_finished_by_the_next_daemon(host, target)
         assert [v.state for v in host.engine.vwns()] == [VwnState.IDLE]
     else:
         assert host.engine.vwns() == [] and host.hypervisor.running() == []
+
+
+def test_a_database_of_schema_1_is_brought_up_to_date(tmp_path):
+    path = tmp_path / "wnod.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE vwns (id TEXT PRIMARY KEY, host TEXT NOT NULL, vm_type TEXT NOT NULL, state TEXT NOT NULL,
+            created_at REAL NOT NULL, updated_at REAL NOT NULL, hostname TEXT, job_id TEXT,
+            reuse_count INTEGER NOT NULL DEFAULT 0, image_version TEXT NOT NULL DEFAULT '',
+            slot INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE jobs (job_id TEXT PRIMARY KEY, step TEXT NOT NULL, bait_host TEXT NOT NULL,
+            updated_at REAL NOT NULL, user TEXT NOT NULL DEFAULT '', vm_type TEXT NOT NULL DEFAULT '',
+            vwn_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, reused INTEGER,
+            detail TEXT NOT NULL DEFAULT '', times TEXT NOT NULL DEFAULT '[]');
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO vwns VALUES ('v1', 'hv01', 'blue', 'idle', 1.0, 2.0, 'hv01-vwn1', NULL, 0, '', 1);
+        INSERT INTO jobs VALUES ('7', 'migrated', 'bait01', 2.0, 'alice', 'blue', 'v1', 1, 0, '', '[]');
+        PRAGMA user_version = 1;
+        """
+    )
+    db.close()
+    store = Store(path)
+    [vwn] = store.vwns()
+    assert (vwn.id, vwn.state) == ("v1", VwnState.IDLE)
+    assert store.job("7").giving_back_as is None
+    store.update_vwn(vwn, vwn.moved_to(VwnState.DESTROYING, 3.0))
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 2

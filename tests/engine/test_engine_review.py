@@ -91,8 +91,6 @@ def test_killed_while_destroying_a_dead_vwn_its_job_is_still_requeued_after_rest
     assert host.batch.bound_to(job) is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: give_back records the final step before releasing; a kill between "
-                   "leaves the job bound to the dead VWN's host name for good")
 def test_killed_between_requeue_record_and_release_the_job_is_still_released(host):
     async def flow():
         job = host.submit("blue")
@@ -102,7 +100,7 @@ def test_killed_between_requeue_record_and_release_the_job_is_still_released(hos
         host.hypervisor.crash(answer.vwn_id)
         remove = host.batch.before("release", killer)
         with pytest.raises(Killed):
-            await host.engine.round()  # VWN destroyed, flight REQUEUED, release never reached the batch system
+            await host.engine.round()  # VWN destroyed, give-back recorded, release never reached the batch system
         remove()
         await restart(host)
         return job, answer

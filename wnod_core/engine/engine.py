@@ -15,7 +15,7 @@ from ..model.flight import JobFlight
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, Parts
 from .reconcile import Reconciled, reconcile
-from .upkeep import check_vwn, requeue_strays
+from .upkeep import check_vwn, settle_jobs
 
 DRAINED = "drained"
 
@@ -72,7 +72,7 @@ class Engine:
         """One pass of upkeep over every VWN of this host."""
         for vwn in self.parts.store.vwns():
             await check_vwn(self.parts, vwn)
-        await requeue_strays(self.parts, skip=set(self._drivers))
+        await settle_jobs(self.parts, skip=self._drivers)  # live: a driver may start meanwhile
 
     async def run_rounds(self, stop: asyncio.Event) -> None:
         """Rounds every ``engine.poll_interval`` (sooner after a notice) until `stop` is set."""

@@ -60,13 +60,21 @@ class JobDriver:
             raise
         except Exception as exc:  # a bug or a plugin breaking its contract: never leave the job stuck
             LOG.exception("job %s: unexpected failure at step %s", self.job_id, flight.step)
-            flight = await p.give_back(flight, JobStep.REQUEUED, f"wnod failed on this host: {one_line(exc)}")
+            reason = f"wnod failed on this host: {one_line(exc)}"
+            try:
+                flight = await p.give_back(flight, JobStep.REQUEUED, reason)
+            except Exception:  # even the give-back broke: the bait still gets its answer
+                LOG.exception("job %s: could not give the job back", self.job_id)
+                return BaitAnswer(outcome=BaitOutcome.RETRY, reason=reason, vm_type=flight.vm_type)
             return self._answer(flight)
 
     def _answer(self, flight: JobFlight, vwn: Vwn | None = None) -> BaitAnswer:
         if flight.step in (JobStep.MIGRATED, JobStep.STARTED):
             outcome = BaitOutcome.MIGRATED
             reason = f"moved to VWN {flight.vwn_id}" + (f" ({vwn.hostname})" if vwn and vwn.hostname else "")
+        elif flight.step is JobStep.GIVING_BACK:  # the batch system is told again later
+            assert flight.giving_back_as is not None
+            outcome, reason = _OUTCOME_OF_STEP[flight.giving_back_as], flight.detail
         else:
             outcome, reason = _OUTCOME_OF_STEP[flight.step], flight.detail
         return BaitAnswer(
@@ -80,6 +88,9 @@ class JobDriver:
     async def _advance(self, flight: JobFlight) -> tuple[BaitAnswer | None, JobFlight]:
         p = self.parts
         if flight.is_over:
+            return self._answer(flight), flight
+        if flight.step is JobStep.GIVING_BACK:  # a give-back a kill or the batch system cut short
+            flight = await p.finish_give_back(flight)
             return self._answer(flight), flight
         if flight.step is JobStep.BAIT_ENTERED:
             return None, await self._resolve(flight)

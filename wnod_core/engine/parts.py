@@ -15,11 +15,11 @@ import attrs
 
 from ..chain import ResolverChain
 from ..config.schema import EngineSection
-from ..errors import BatchSystemError, HypervisorError
+from ..errors import BatchSystemError, HypervisorError, JobNotFound
 from ..interfaces import BatchSystem, Hypervisor, VwnSpec
 from ..model import HostCapacity, VmType, Vwn, VwnState
 from ..model.events import JobStep, JobStepped, VwnChanged
-from ..model.flight import JobFlight
+from ..model.flight import FINAL_STEPS, JobFlight
 from ..text import one_line
 from .store import Store
 
@@ -201,12 +201,42 @@ class Parts:
         return True, ""
 
     async def give_back(self, flight: JobFlight, step: JobStep, reason: str) -> JobFlight:
-        """End wnod's part in a job that is not migrated: requeue it, release it or fail it."""
-        flight = self.step(flight, step, detail=reason)
+        """End wnod's part in a job that is not migrated (or whose VWN is lost): requeue it,
+        release it or fail it.
+
+        Intent first: ``GIVING_BACK`` is recorded, then the batch system is asked (release and
+        fail are idempotent), then the final `step`. A daemon killed in between, or a batch
+        system that refused, leaves the job at ``GIVING_BACK``, which the rounds and the next
+        daemon finish with `finish_give_back`; the job is never left bound to a VWN wnod gave up.
+        """
+        assert step in FINAL_STEPS and step is not JobStep.ENDED, step
+        flight = self.step(flight, JobStep.GIVING_BACK, giving_back_as=step, detail=reason)
+        return await self.finish_give_back(flight)
+
+    async def finish_give_back(self, flight: JobFlight) -> JobFlight:
+        """Ask the batch system to take back a job at ``GIVING_BACK``, then record its final step.
+
+        Returns the flight still at ``GIVING_BACK`` if the batch system could not be told (tried
+        again by the next round) unless that has gone on for longer than ``engine.bait_timeout``.
+        """
+        step = flight.giving_back_as
+        assert flight.step is JobStep.GIVING_BACK and step is not None, flight
         action = self.batch.fail if step in (JobStep.FAILED, JobStep.REFUSED) else self.batch.release
         try:
-            await self.call(action, flight.job_id, reason)
-        except BatchSystemError as exc:
-            # The bait's exit code still tells the batch system what to do with this dispatch.
-            LOG.warning("job %s: %s failed: %s", flight.job_id, action.__name__, exc)
-        return flight
+            await self.call(action, flight.job_id, flight.detail)
+        except JobNotFound:
+            pass  # the batch system forgot the job: nothing of it is left to hand back
+        except Exception as exc:  # BatchSystemError, or a plugin breaking its contract
+            given_up = self.clock() - flight.updated_at > self.policy.engine.bait_timeout
+            if isinstance(exc, BatchSystemError):
+                LOG.warning("job %s: %s failed%s: %s", flight.job_id, action.__name__,
+                            "; giving up" if given_up else ", will try again", exc)
+            else:
+                LOG.exception("job %s: %s failed%s", flight.job_id, action.__name__,
+                              "; giving up" if given_up else ", will try again")
+            if not given_up:
+                return flight
+        now = self.store.job(flight.job_id)
+        if now is not None and now.step is not JobStep.GIVING_BACK:
+            return now  # another part of the engine finished it meanwhile: recorded once
+        return self.step(flight, step, giving_back_as=None)

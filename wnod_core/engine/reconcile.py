@@ -5,7 +5,7 @@ import attrs
 from ..interfaces import DomainState
 from ..model import Vwn, VwnState
 from .parts import LOG, Parts
-from .upkeep import requeue_strays
+from .upkeep import settle_jobs
 
 
 @attrs.frozen
@@ -51,7 +51,7 @@ async def reconcile(parts: Parts) -> Reconciled:
             await p.destroy(vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
             lost.append(vwn.id)
     # Jobs moved to a VWN that is now gone, whenever it went (even by a destroy a kill cut short).
-    await requeue_strays(p)
+    await settle_jobs(p)
     known = {v.id for v in records if v.state is not VwnState.DESTROYED}
     strays = sorted(set(ours) - known)
     for vwn_id in strays:

@@ -21,7 +21,8 @@ from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first. 2: jobs.giving_back_as."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -49,11 +50,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     reused INTEGER,
     detail TEXT NOT NULL DEFAULT '',
-    times TEXT NOT NULL DEFAULT '[]'
+    times TEXT NOT NULL DEFAULT '[]',
+    giving_back_as TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (step);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+_ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
+    2: (("jobs", "giving_back_as", "TEXT NOT NULL DEFAULT ''"),),
+}
+"""The columns each schema version added to the one before: (table, column, declaration).
+Their defaults read as "not known" for the rows an older wnod wrote."""
 
 _VWN_COLUMNS = (
     "id", "host", "vm_type", "state", "created_at", "updated_at", "hostname", "job_id", "reuse_count",
@@ -61,7 +69,7 @@ _VWN_COLUMNS = (
 )
 _JOB_COLUMNS = (
     "job_id", "step", "bait_host", "updated_at", "user", "vm_type", "vwn_id", "attempts", "reused", "detail",
-    "times",
+    "times", "giving_back_as",
 )
 
 
@@ -89,9 +97,19 @@ class Store:
                     # Statement by statement: executescript would commit the open transaction first.
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         self._db.execute(statement)
+                else:
+                    self._migrate(version)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+
+    def _migrate(self, version: int) -> None:
+        """Bring a database written by an older wnod up to this schema, in the open transaction."""
+        for newer in range(version + 1, SCHEMA_VERSION + 1):
+            for table, column, declaration in _ADDED.get(newer, ()):
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -211,7 +229,7 @@ def _job_row(flight: JobFlight) -> tuple[object, ...]:
     return (
         flight.job_id, flight.step.value, flight.bait_host, flight.updated_at, flight.user, flight.vm_type,
         flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
-        json.dumps([list(t) for t in flight.times]),
+        json.dumps([list(t) for t in flight.times]), flight.giving_back_as.value if flight.giving_back_as else "",
     )
 
 
@@ -220,4 +238,5 @@ def _job_of(row: tuple[object, ...]) -> JobFlight:
     values["step"] = JobStep(values["step"])
     values["reused"] = None if values["reused"] is None else bool(values["reused"])
     values["times"] = tuple((str(s), float(t)) for s, t in json.loads(str(values["times"])))
+    values["giving_back_as"] = JobStep(values["giving_back_as"]) if values["giving_back_as"] else None
     return JobFlight(**values)  # type: ignore[arg-type]

@@ -44,24 +44,27 @@ async def check_vwn(parts: Parts, vwn: Vwn) -> None:
         p.busy.discard(vwn.id)
 
 
-async def requeue_strays(parts: Parts, skip: "Collection[str]" = ()) -> None:
-    """Give back every migrated job whose VWN is gone or going: it is bound to a host name that
+async def settle_jobs(parts: Parts, skip: "Collection[str]" = ()) -> None:
+    """Finish the give-backs left under way, and give back every migrated job whose VWN is gone or going: it is bound to a host name that
     no longer serves it (and that the next VWN in the same slot gets). Found from the jobs' side,
     so a daemon killed between a VWN's end and its job's give-back still settles the job.
     Jobs in `skip` have a driver at work and are left to it."""
     p = parts
-    for flight in p.store.jobs():
-        if flight.job_id in skip or flight.step not in _AFTER_MIGRATION:
+    for job_id in [f.job_id for f in p.store.jobs()]:
+        flight = p.store.job(job_id)  # as it is now: an earlier job's give-back awaited
+        if flight is None or job_id in skip:
+            continue
+        if flight.step is JobStep.GIVING_BACK:  # cut short by a kill, or refused by the batch system
+            await p.finish_give_back(flight)
+            continue
+        if flight.step not in _AFTER_MIGRATION:
             continue
         vwn = p.store.vwn(flight.vwn_id) if flight.vwn_id else None
         if vwn is not None and vwn.is_alive and vwn.job_id == flight.job_id:
             continue
         what = "gone" if vwn is None or vwn.state is VwnState.DESTROYED else (
-            "being destroyed" if vwn.state is VwnState.DESTROYING else f"{vwn.state} for another job")
-        try:
-            await p.give_back(flight, JobStep.REQUEUED, f"its VWN {flight.vwn_id} is {what}; back to pending")
-        except (HypervisorError, BatchSystemError) as exc:
-            LOG.warning("job %s: not given back yet, will try again: %s", flight.job_id, exc)
+            "being destroyed" if vwn.state is VwnState.DESTROYING else f"{vwn.state} without it")
+        await p.give_back(flight, JobStep.REQUEUED, f"its VWN {flight.vwn_id} is {what}; back to pending")
 
 
 async def _check_idle(p: Parts, vwn: Vwn) -> None:

@@ -27,6 +27,9 @@ class JobStep(enum.StrEnum):
     VWN_READY = "vwn_ready"
     MIGRATED = "migrated"
     STARTED = "started"
+    GIVING_BACK = "giving_back"
+    """wnod is handing the job back to the batch system (to be requeued, released or failed, as
+    the flight's `giving_back_as` says): recorded before it asks, so a restarted daemon asks again."""
     ENDED = "ended"
     RELEASED = "released"
     """Site policy let the job run outside a VWN."""

@@ -31,6 +31,8 @@ class JobFlight:
     """Why it is at this step, in words for the admin and the job's owner."""
     times: tuple[tuple[str, float], ...] = ()
     """When it reached each step, in order: ``(step, unix time)`` pairs."""
+    giving_back_as: JobStep | None = None
+    """At ``GIVING_BACK``: the final step the job reaches once the batch system has it back."""
 
     @classmethod
     def entered(cls, job_id: str, bait_host: str, now: float) -> "JobFlight":
