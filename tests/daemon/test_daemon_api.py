@@ -361,3 +361,13 @@ def test_a_token_file_others_may_read_stops_the_start(site: Site, tmp_path: Path
     with pytest.raises(StartupError, match="chmod 600"):
         with Running(Site.open(config, site.plugins, site.dirs)):
             pass
+
+
+def test_wnod_render_prints_what_the_backend_would_create_and_creates_nothing(site: Site, fakes: FakePlugin) -> None:
+    result = invoke(site, "render", "--type", "blue", "--slot", "2")
+    assert result.exit_code == 0, result.output
+    assert "hv01-s2-render" in result.output and "hv01-vwn2" in result.output and "blue" in result.output
+    assert fakes.hypervisor.calls_to("create") == [] and fakes.hypervisor.domains() == []
+    wrong = invoke(site, "render", "--type", "bleu")
+    assert wrong.exit_code == 2 and 'did you mean "blue"' in wrong.output
+    assert invoke(site, "render", "--type", "blue", "--slot", "3").exit_code == 2

@@ -17,6 +17,7 @@ from .daemon_cmds import (
     vms_command,
 )
 from .plugins_cmd import plugins_command
+from .render_cmd import render_command
 from .resolve_cmd import resolve_command
 from .vmtypes_cmd import vm_types_command
 
@@ -35,3 +36,4 @@ def wnod_cli_commands() -> Iterator[click.Command]:
     yield drain_command
     yield resume_command
     yield status_command
+    yield render_command

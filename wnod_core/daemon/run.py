@@ -19,10 +19,8 @@ import attrs
 from aiohttp import web
 
 from ..accounting import AccountingLedger
-from ..config import Config
 from ..engine import Engine, HostPolicy, Parts, Store
 from ..errors import WnodError
-from ..model import HostCapacity
 from ..site import Site
 from ..text import one_line
 from .api import make_app, started_json
@@ -39,15 +37,6 @@ BACKLOG = 1024
 
 class StartupError(WnodError):
     """The daemon cannot start; the message says what to fix."""
-
-
-def host_policy(config: Config) -> HostPolicy:
-    return HostPolicy(
-        host=config.host.name,
-        capacity=HostCapacity(vcpus=config.host.vcpus, memory=config.host.memory, max_vwns=config.host.max_vwns),
-        engine=config.engine,
-        vm_types=config.vm_types,
-    )
 
 
 def socket_path(site: Site) -> Path:
@@ -97,7 +86,7 @@ class Daemon:
         if site.config.daemon.accounting:
             site.plugins.add_listener("wnod-accounting", AccountingLedger(site.dirs.state / LEDGER_NAME))
         parts = Parts(
-            policy=host_policy(site.config),
+            policy=HostPolicy.from_config(site.config),
             store=store,
             batch=site.batch_system,
             hypervisor=site.hypervisor,
@@ -196,7 +185,7 @@ class Daemon:
             LOG.error("reload refused, the running configuration stays: %s", exc)
             return
         parts = self.engine.parts
-        parts.policy, parts.chain = host_policy(fresh.config), chain
+        parts.policy, parts.chain = HostPolicy.from_config(fresh.config), chain
         for section in ("batch", "hypervisor", "daemon"):
             if getattr(fresh.config, section) != getattr(self.site.config, section):
                 LOG.warning("[%s] changed: it takes effect at the next restart", section)

@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -22,6 +22,9 @@ from ..model.events import JobStep, JobStepped, VwnChanged
 from ..model.flight import FINAL_STEPS, JobFlight
 from ..text import one_line
 from .store import Store
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 LOG = logging.getLogger("wnod.engine")
 
@@ -44,6 +47,16 @@ class HostPolicy:
     capacity: HostCapacity
     engine: EngineSection
     vm_types: Mapping[str, VmType]
+
+    @classmethod
+    def from_config(cls, config: "Config") -> "HostPolicy":
+        host = config.host
+        return cls(
+            host=host.name,
+            capacity=HostCapacity(vcpus=host.vcpus, memory=host.memory, max_vwns=host.max_vwns),
+            engine=config.engine,
+            vm_types=config.vm_types,
+        )
 
     @property
     def short_host(self) -> str:
