@@ -154,6 +154,22 @@ class TestStore:
         with pytest.raises(IllegalTransition, match="already recorded"):
             store.add_vwn(vwn)
 
+    def test_a_move_made_from_an_older_version_of_the_same_state_is_refused(self, tmp_path):
+        store = Store(tmp_path / "wnod.db")
+        idle = Vwn(id="v1", host="hv01", vm_type="blue", state=VwnState.IDLE, created_at=1.0, updated_at=1.0)
+        store.add_vwn(idle)
+        for_a = idle.moved_to(VwnState.READY, 2.0, job_id="A")
+        store.update_vwn(idle, for_a)
+        cleaning = for_a.moved_to(VwnState.CLEANING, 3.0, job_id=None)
+        store.update_vwn(for_a, cleaning)
+        back_idle = cleaning.moved_to(VwnState.IDLE, 4.0)
+        store.update_vwn(cleaning, back_idle)
+        store.update_vwn(back_idle, back_idle.moved_to(VwnState.READY, 5.0, job_id="B"))
+        # A stale reader still holding READY(A) must not clean B's VWN.
+        with pytest.raises(IllegalTransition, match="no longer ready"):
+            store.update_vwn(for_a, for_a.moved_to(VwnState.CLEANING, 6.0, job_id=None))
+        assert store.vwn("v1").job_id == "B"
+
     def test_finished_jobs_can_be_forgotten_but_jobs_in_flight_cannot(self, tmp_path):
         store = Store(tmp_path / "wnod.db")
         store.save_job(JobFlight.entered("1", "b", 1.0).at_step(JobStep.ENDED, 2.0))

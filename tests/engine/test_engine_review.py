@@ -114,8 +114,6 @@ def test_killed_between_requeue_record_and_release_the_job_is_still_released(hos
 # -- 3. the upkeep round acts on a snapshot taken before its awaits ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: round() acts on a stale snapshot; update_vwn's compare-and-set only "
-                   "checks the state, so READY(job A) -> ... -> READY(job B) passes and B's VWN is cleaned under it")
 def test_a_slow_round_does_not_clean_a_vwn_a_new_job_took_meanwhile(host):
     async def flow():
         first = host.submit("blue")

@@ -22,7 +22,7 @@ from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
 SCHEMA_VERSION = 2
-"""1: the first. 2: jobs.giving_back_as."""
+"""1: the first. 2: jobs.giving_back_as, vwns.version."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS vwns (
     job_id TEXT,
     reuse_count INTEGER NOT NULL DEFAULT 0,
     image_version TEXT NOT NULL DEFAULT '',
-    slot INTEGER NOT NULL DEFAULT 0
+    slot INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS vwns_by_state ON vwns (state);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -58,14 +59,17 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
-    2: (("jobs", "giving_back_as", "TEXT NOT NULL DEFAULT ''"),),
+    2: (
+        ("jobs", "giving_back_as", "TEXT NOT NULL DEFAULT ''"),
+        ("vwns", "version", "INTEGER NOT NULL DEFAULT 0"),
+    ),
 }
 """The columns each schema version added to the one before: (table, column, declaration).
 Their defaults read as "not known" for the rows an older wnod wrote."""
 
 _VWN_COLUMNS = (
     "id", "host", "vm_type", "state", "created_at", "updated_at", "hostname", "job_id", "reuse_count",
-    "image_version", "slot",
+    "image_version", "slot", "version",
 )
 _JOB_COLUMNS = (
     "job_id", "step", "bait_host", "updated_at", "user", "vm_type", "vwn_id", "attempts", "reused", "detail",
@@ -139,18 +143,24 @@ class Store:
                 raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
 
     def update_vwn(self, before: Vwn, after: Vwn) -> None:
-        """Record `after` in place of `before`, only if the record still says `before`'s state.
+        """Record `after` in place of `before`, only if the record is still `before` (same state,
+        same version): any change made meanwhile, even one that came back to the same state
+        (READY for one job, then READY for another), is caught.
 
-        The check catches two writers acting on the same VWN — a bug, so it raises.
+        Raises IllegalTransition: two writers acting on the same VWN.
         """
         assert before.id == after.id
         with self._lock, self._transaction() as db:
             cursor = db.execute(
-                f"UPDATE vwns SET {', '.join(f'{c} = ?' for c in _VWN_COLUMNS[1:])} WHERE id = ? AND state = ?",
-                (*_vwn_row(after)[1:], after.id, before.state.value),
+                f"UPDATE vwns SET {', '.join(f'{c} = ?' for c in _VWN_COLUMNS[1:])}"
+                " WHERE id = ? AND state = ? AND version = ?",
+                (*_vwn_row(after)[1:], after.id, before.state.value, before.version),
             )
             if cursor.rowcount != 1:
-                raise IllegalTransition(f"VWN {before.id} is no longer {before.state} in the records")
+                raise IllegalTransition(
+                    f"VWN {before.id} is no longer {before.state} (version {before.version}) in the records:"
+                    " something else changed it meanwhile"
+                )
 
     def vwn(self, vwn_id: str) -> Vwn | None:
         with self._lock:
@@ -215,7 +225,7 @@ class Store:
 def _vwn_row(vwn: Vwn) -> tuple[object, ...]:
     return (
         vwn.id, vwn.host, vwn.vm_type, vwn.state.value, vwn.created_at, vwn.updated_at, vwn.hostname, vwn.job_id,
-        vwn.reuse_count, vwn.image_version, vwn.slot,
+        vwn.reuse_count, vwn.image_version, vwn.slot, vwn.version,
     )
 
 

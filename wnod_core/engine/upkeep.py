@@ -4,7 +4,7 @@ hypervisor say now, so notices arriving late, twice or out of order change nothi
 
 from collections.abc import Collection
 
-from ..errors import BatchSystemError, HypervisorError, JobNotFound
+from ..errors import BatchSystemError, HypervisorError, IllegalTransition, JobNotFound
 from ..interfaces import DomainState
 from ..model import JobState, Vwn, VwnState
 from ..model.events import JobStep
@@ -16,10 +16,17 @@ _AFTER_MIGRATION = (JobStep.MIGRATED, JobStep.STARTED)
 async def check_vwn(parts: Parts, vwn: Vwn) -> None:
     """One VWN's round. Leaves alone VWNs a job's driver is bringing up."""
     p = parts
-    if vwn.id in p.busy:
+    vwn_id = vwn.id
+    if vwn_id in p.busy:
         return
-    p.busy.add(vwn.id)
+    p.busy.add(vwn_id)
     try:
+        # As it is now, not as the round's list had it: the round's earlier awaits let drivers
+        # move it (even back to the same state, for another job).
+        now = p.store.vwn(vwn_id)
+        if now is None or now.state is VwnState.DESTROYED:
+            return
+        vwn = now
         if vwn.state is VwnState.DESTROYING:
             await p.destroy(vwn, "finishing an earlier destroy")
         elif vwn.state is VwnState.CLEANING:
@@ -36,12 +43,16 @@ async def check_vwn(parts: Parts, vwn: Vwn) -> None:
                     await p.destroy(vwn, f"{vwn.state} with no job in flight for it")
             elif flight.step in _AFTER_MIGRATION:
                 await _follow_job(p, vwn)
+    except IllegalTransition as exc:
+        # Lost a race: something else acted on the VWN between this round's read and its move.
+        # Not a bug here: the next round looks at it as it then is.
+        LOG.info("VWN %s: changed while the round acted on it, looked at again next round: %s", vwn_id, exc)
     except (HypervisorError, BatchSystemError) as exc:
-        LOG.warning("VWN %s: round skipped, will try again: %s", vwn.id, exc)
+        LOG.warning("VWN %s: round skipped, will try again: %s", vwn_id, exc)
     except Exception:  # a plugin breaking its contract on one VWN must not starve the others
-        LOG.exception("VWN %s: round failed, will try again", vwn.id)
+        LOG.exception("VWN %s: round failed, will try again", vwn_id)
     finally:
-        p.busy.discard(vwn.id)
+        p.busy.discard(vwn_id)
 
 
 async def settle_jobs(parts: Parts, skip: "Collection[str]" = ()) -> None:

@@ -66,12 +66,14 @@ class Vwn:
     image_version: str = ""
     slot: int = 0
     """Its place on the host, 1 to ``host.max_vwns``: its host name is made from it."""
+    version: int = 0
+    """How many moves it made: the records take a move only from the version it was made from."""
 
     def moved_to(self, state: VwnState, now: float, **changes: object) -> "Vwn":
         """This VWN in `state`; raises IllegalTransition for a move its life cannot make."""
         if state not in _LEGAL[self.state]:
             raise IllegalTransition(f"VWN {self.id}: cannot go from {self.state} to {state}")
-        return attrs.evolve(self, state=state, updated_at=now, **changes)
+        return attrs.evolve(self, state=state, updated_at=now, version=self.version + 1, **changes)
 
     @property
     def is_alive(self) -> bool:
