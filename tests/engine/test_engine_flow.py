@@ -375,3 +375,22 @@ def test_a_plugin_breaking_its_contract_in_a_give_back_still_answers_the_bait(ho
     answer = run(host.bait(job))
     assert answer.outcome is BaitOutcome.RETRY
     assert host.engine.parts.store.job(job).step is JobStep.GIVING_BACK  # asked again by the rounds
+
+
+def test_an_idle_vwn_made_before_its_type_was_resized_is_not_reused_but_destroyed(host):
+    async def first():
+        job = host.submit("blue")
+        vwn_id = (await host.bait(job)).vwn_id
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+        return vwn_id
+
+    old = run(first())
+    assert host.engine.parts.store.vwn(old).state is VwnState.IDLE
+    host.reconfigure(vcpus=1, memory="1GiB")
+    answer = run(host.bait(host.submit("blue")))
+    assert answer.outcome is BaitOutcome.MIGRATED and answer.vwn_id != old
+    assert host.engine.parts.store.vwn(answer.vwn_id).vcpus == 1
+    run(host.engine.round())
+    assert host.engine.parts.store.vwn(old).state is VwnState.DESTROYED

@@ -203,8 +203,6 @@ def test_one_vwn_whose_plugin_call_breaks_does_not_starve_the_others(host):
 # -- 5. capacity ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: VWN sizes are read from the current config, so shrinking a type "
-                   "on reload over-commits the host with the VWNs made at the old size")
 def test_a_reload_that_shrinks_a_type_never_overcommits_the_host(host):
     host.policy = attrs.evolve(host.policy, capacity=HostCapacity(vcpus=4, memory="4GiB", max_vwns=4))
     host.new_engine()

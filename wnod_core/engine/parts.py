@@ -21,6 +21,7 @@ from ..model import HostCapacity, VmType, Vwn, VwnState
 from ..model.events import JobStep, JobStepped, VwnChanged
 from ..model.flight import FINAL_STEPS, JobFlight
 from ..text import one_line
+from .placement import has_size_of
 from .store import Store
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class Parts:
             job_id=job_id,
             image_version=vm_type.image_version,
             slot=slot,
+            vcpus=vm_type.vcpus,
+            memory=vm_type.memory,
         )
         self.store.add_vwn(vwn)
         self._tell_vwn(vwn, None)
@@ -141,9 +144,12 @@ class Parts:
         return after
 
     def spec(self, vwn: Vwn) -> VwnSpec:
+        vm_type = self.policy.vm_types[vwn.vm_type]
+        if vwn.vcpus and not has_size_of(vwn, vm_type):  # made before a reload resized its type
+            vm_type = attrs.evolve(vm_type, vcpus=vwn.vcpus, memory=vwn.memory)
         return VwnSpec(
             vwn_id=vwn.id,
-            vm_type=self.policy.vm_types[vwn.vm_type],
+            vm_type=vm_type,
             host=self.policy.host,
             hostname=vwn.hostname or self.policy.hostname(vwn.slot),
         )
@@ -209,6 +215,11 @@ class Parts:
             return False, f'VM type "{vwn.vm_type}" is no longer configured'
         if vwn.image_version != vm_type.image_version:
             return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
+        if not has_size_of(vwn, vm_type):
+            return False, (
+                f'VM type "{vwn.vm_type}" is now {vm_type.vcpus} vCPUs and {vm_type.memory} bytes'
+                f" (it was made with {vwn.vcpus} and {vwn.memory})"
+            )
         if vwn.reuse_count >= vm_type.reuse.max_reuses:
             return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
         return True, ""

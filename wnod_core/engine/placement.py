@@ -37,10 +37,20 @@ Placement = Reuse | Create | Evict | Full
 
 
 def size_of(vwn: Vwn, vm_types: Mapping[str, VmType]) -> tuple[int, int]:
-    """(vCPUs, memory) a VWN holds. A VWN of a type no longer configured keeps a vCPU and
-    no memory on the books until it is destroyed (it is never reused)."""
+    """(vCPUs, memory) a VWN holds: what it was made with, whatever its type says since a reload.
+
+    A record from before sizes were recorded counts its type's current size; one whose type is
+    no longer configured a vCPU and no memory, until it is destroyed (it is never reused).
+    """
+    if vwn.vcpus:
+        return vwn.vcpus, vwn.memory
     vm_type = vm_types.get(vwn.vm_type)
     return (vm_type.vcpus, vm_type.memory) if vm_type else (1, 0)
+
+
+def has_size_of(vwn: Vwn, vm_type: VmType) -> bool:
+    """Whether `vwn` was made the size `vm_type` now asks for (unrecorded sizes are taken to match)."""
+    return not vwn.vcpus or (vwn.vcpus, vwn.memory) == (vm_type.vcpus, vm_type.memory)
 
 
 def used_slots(vwns: Sequence[Vwn]) -> set[int]:
@@ -62,7 +72,7 @@ def place(
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
     free = [v for v in alive if v.id not in busy]
     idle = [v for v in free if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
-    current = [v for v in idle if v.image_version == vm_type.image_version]
+    current = [v for v in idle if v.image_version == vm_type.image_version and has_size_of(v, vm_type)]
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
         return Reuse(min(current, key=lambda v: (v.updated_at, v.id)))

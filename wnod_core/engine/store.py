@@ -22,7 +22,7 @@ from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
 SCHEMA_VERSION = 2
-"""1: the first. 2: jobs.giving_back_as, vwns.version."""
+"""1: the first. 2: jobs.giving_back_as, vwns.version, vwns.vcpus and vwns.memory."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS vwns (
     reuse_count INTEGER NOT NULL DEFAULT 0,
     image_version TEXT NOT NULL DEFAULT '',
     slot INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 0
+    version INTEGER NOT NULL DEFAULT 0,
+    vcpus INTEGER NOT NULL DEFAULT 0,
+    memory INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS vwns_by_state ON vwns (state);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,6 +64,8 @@ _ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (
         ("jobs", "giving_back_as", "TEXT NOT NULL DEFAULT ''"),
         ("vwns", "version", "INTEGER NOT NULL DEFAULT 0"),
+        ("vwns", "vcpus", "INTEGER NOT NULL DEFAULT 0"),
+        ("vwns", "memory", "INTEGER NOT NULL DEFAULT 0"),
     ),
 }
 """The columns each schema version added to the one before: (table, column, declaration).
@@ -69,7 +73,7 @@ Their defaults read as "not known" for the rows an older wnod wrote."""
 
 _VWN_COLUMNS = (
     "id", "host", "vm_type", "state", "created_at", "updated_at", "hostname", "job_id", "reuse_count",
-    "image_version", "slot", "version",
+    "image_version", "slot", "version", "vcpus", "memory",
 )
 _JOB_COLUMNS = (
     "job_id", "step", "bait_host", "updated_at", "user", "vm_type", "vwn_id", "attempts", "reused", "detail",
@@ -225,7 +229,7 @@ class Store:
 def _vwn_row(vwn: Vwn) -> tuple[object, ...]:
     return (
         vwn.id, vwn.host, vwn.vm_type, vwn.state.value, vwn.created_at, vwn.updated_at, vwn.hostname, vwn.job_id,
-        vwn.reuse_count, vwn.image_version, vwn.slot, vwn.version,
+        vwn.reuse_count, vwn.image_version, vwn.slot, vwn.version, vwn.vcpus, vwn.memory,
     )
 
 

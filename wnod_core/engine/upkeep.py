@@ -80,8 +80,8 @@ async def settle_jobs(parts: Parts, skip: "Collection[str]" = ()) -> None:
 
 async def _check_idle(p: Parts, vwn: Vwn) -> None:
     vm_type = p.policy.vm_types.get(vwn.vm_type)
-    if vm_type is None or vwn.image_version != vm_type.image_version:
-        _, reason = p.worth_keeping(vwn)
+    keep, reason = p.worth_keeping(vwn)
+    if vm_type is None or not keep:
         await p.destroy(vwn, reason)
     elif p.clock() - vwn.updated_at >= vm_type.reuse.idle_ttl:
         await p.destroy(vwn, f"idle for longer than {vm_type.reuse.idle_ttl:.0f}s")

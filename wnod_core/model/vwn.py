@@ -66,6 +66,10 @@ class Vwn:
     image_version: str = ""
     slot: int = 0
     """Its place on the host, 1 to ``host.max_vwns``: its host name is made from it."""
+    vcpus: int = 0
+    """The vCPUs it was made with (0: not recorded, by an older wnod; its type's are counted)."""
+    memory: int = 0
+    """The memory it was made with, in bytes (0: not recorded, as for `vcpus`)."""
     version: int = 0
     """How many moves it made: the records take a move only from the version it was made from."""
 
