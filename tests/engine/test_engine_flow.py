@@ -394,3 +394,21 @@ def test_an_idle_vwn_made_before_its_type_was_resized_is_not_reused_but_destroye
     assert host.engine.parts.store.vwn(answer.vwn_id).vcpus == 1
     run(host.engine.round())
     assert host.engine.parts.store.vwn(old).state is VwnState.DESTROYED
+
+
+def test_a_migrated_job_that_never_starts_is_requeued_after_bait_timeout_and_frees_its_vwn(host):
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        await host.engine.round()
+        assert host.engine.parts.store.job(job).step is JobStep.MIGRATED
+        host.clock.offset += host.policy.engine.bait_timeout + 1
+        await host.engine.round()
+        return job, answer.vwn_id
+
+    job, vwn_id = run(flow())
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is JobStep.REQUEUED and "not started" in flight.detail
+    assert host.batch.bound_to(job) is None
+    vwn = host.engine.parts.store.vwn(vwn_id)
+    assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)

@@ -118,7 +118,9 @@ class EngineSection:
         converter=parse_duration,
     )
     bait_timeout: Seconds = documented(
-        "How long a job may wait for a VWN before it is put back to pending (covers every boot try).",
+        "How long a job may wait for a VWN before it is put back to pending (covers every boot try);"
+        " also how long a job moved to its VWN may take to start there before it is put back to pending"
+        " and the VWN freed, and how long wnod keeps asking the batch system to take back a job it gives up on.",
         default=Seconds(1800),
         converter=parse_duration,
     )

@@ -120,3 +120,14 @@ async def _follow_job(p: Parts, vwn: Vwn) -> None:
     if vwn.hostname in hosts and facts.state is JobState.RUNNING and vwn.state is VwnState.READY:
         p.move(vwn, VwnState.RUNNING)
         p.step(flight, JobStep.STARTED, detail=f"running on {vwn.hostname}")
+        return
+    migrated = flight.time_of(JobStep.MIGRATED) or flight.updated_at
+    if flight.step is JobStep.MIGRATED and p.clock() - migrated > p.policy.engine.bait_timeout:
+        # Moved but never started (the scheduler will not run it there, or its start was lost):
+        # it must not hold the VWN for ever. Unbound first; the VWN is freed only once it is.
+        flight = await p.give_back(
+            flight, JobStep.REQUEUED,
+            f"moved to {vwn.hostname} but not started there within engine.bait_timeout; back to pending",
+        )
+        if flight.is_over:
+            await p.finish(vwn, "its job never started")
