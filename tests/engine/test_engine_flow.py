@@ -412,3 +412,49 @@ def test_a_migrated_job_that_never_starts_is_requeued_after_bait_timeout_and_fre
     assert host.batch.bound_to(job) is None
     vwn = host.engine.parts.store.vwn(vwn_id)
     assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)
+
+
+# -- plugin calls ---------------------------------------------------------------------------------
+
+
+def test_a_plugin_call_that_hangs_fails_after_plugin_timeout_as_its_plugins_error(host):
+    import threading
+
+    host.reconfigure(engine={"plugin_timeout": 0.2})
+    go = threading.Event()
+
+    def hang(_args):
+        go.wait(5)
+
+    remove = host.batch.before("migrate", hang)
+    try:
+        job = host.submit("blue")
+        answer = run(host.bait(job))
+    finally:
+        go.set()
+        remove()
+    assert answer.outcome is BaitOutcome.RETRY
+    assert "could not move the job" in answer.reason and "plugin_timeout" in answer.reason
+    [vwn] = host.engine.vwns()
+    assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)
+
+
+def test_plugin_calls_run_on_the_engines_own_threads_until_it_closes(host):
+    import threading
+
+    names = []
+    host.batch.before("job_facts", lambda _args: names.append(threading.current_thread().name))
+    run(host.bait(host.submit("blue")))
+    assert names and all(n.startswith("wnod-plugin") for n in names)
+    host.engine.close(wait=True)
+    with pytest.raises(RuntimeError):
+        host.engine.parts.executor.submit(print)
+
+
+def test_a_boot_outlasting_bait_timeout_requeues_the_job_without_waiting_for_boot_timeout(host):
+    host.joins = False
+    host.reconfigure(engine={"bait_timeout": 0.1}, boot_timeout="30s")
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RETRY and "waited too long" in answer.reason
+    assert host.engine.vwns() == [] and host.batch.calls_to("fail") == []

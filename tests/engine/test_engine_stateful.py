@@ -239,6 +239,7 @@ class HostMachine(RuleBasedStateMachine):
             task.cancel()
         self.loop.run_until_complete(_gather(*tasks, return_exceptions=True))
         # A killed process takes its threads along: let theirs land before the next daemon looks.
+        self.engine.close(wait=True)
         self.loop.run_until_complete(self.loop.shutdown_default_executor())
         self.loop.close()
         self.store.close()
@@ -601,6 +602,7 @@ class HostMachine(RuleBasedStateMachine):
                     task.cancel()
                 if tasks:
                     self.loop.run_until_complete(_gather(*tasks, return_exceptions=True))
+                self.engine.close(wait=True)
                 self.loop.run_until_complete(self.loop.shutdown_default_executor())
                 self.loop.close()
                 self.store.close()

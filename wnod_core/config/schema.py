@@ -124,6 +124,20 @@ class EngineSection:
         default=Seconds(1800),
         converter=parse_duration,
     )
+    plugin_timeout: Seconds = documented(
+        "How long one call into a plugin (the batch system's adapter, the hypervisor's backend, a resolver)"
+        " may take before wnod takes it as failed, as if the plugin had reported an error; the step is then"
+        " retried or given up as for any error of that plugin. The call itself cannot be stopped: it finishes"
+        " on its own in the background.",
+        default=Seconds(300),
+        converter=parse_duration,
+        validator=lambda _i, _a, v: _check_positive(v),
+    )
+
+
+def _check_positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be longer than 0s, got {value}")
 
 
 def _check_hostname_pattern(value: str) -> None:

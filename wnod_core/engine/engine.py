@@ -126,7 +126,9 @@ class Engine:
     def jobs(self) -> list[JobFlight]:
         return self.parts.store.jobs()
 
-    def close(self) -> None:
-        """Stop the placements under way; their records let the next daemon finish them."""
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the placements under way (their records let the next daemon finish them) and
+        take no more plugin calls. `wait`: until the plugin calls already running return."""
         for task in self._drivers.values():
             task.cancel()
+        self.parts.close(wait=wait)

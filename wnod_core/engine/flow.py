@@ -109,10 +109,11 @@ class JobDriver:
         return self._answer(flight, vwn), flight
 
     def _waited_too_long(self, flight: JobFlight) -> bool:
+        return flight.step in (JobStep.RESOLVED, JobStep.VWN_ASSIGNED) and self._past_bait_timeout(flight)
+
+    def _past_bait_timeout(self, flight: JobFlight) -> bool:
         entered = flight.time_of(JobStep.BAIT_ENTERED) or flight.updated_at
-        return flight.step in (JobStep.RESOLVED, JobStep.VWN_ASSIGNED) and (
-            self.parts.clock() - entered > self.parts.policy.engine.bait_timeout
-        )
+        return self.parts.clock() - entered > self.parts.policy.engine.bait_timeout
 
     # -- resolve ---------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class JobDriver:
                     return await self._boot_failed(flight, f"VWN could not be created: {one_line(exc)}")
                 vwn = p.move(vwn, VwnState.BOOTING)
             if vwn.state is VwnState.BOOTING:
-                failure, job_over = await self._wait_ready(vwn)
+                failure, job_over = await self._wait_ready(vwn, flight)
                 if failure:
                     await p.destroy(vwn, failure)
                     if job_over:
@@ -214,7 +215,7 @@ class JobDriver:
         except (HypervisorError, BatchSystemError):
             return False
 
-    async def _wait_ready(self, vwn: Vwn) -> tuple[str, str]:
+    async def _wait_ready(self, vwn: Vwn, flight: JobFlight) -> tuple[str, str]:
         """Poll until the VWN has joined the batch system.
 
         Returns (failure, job_over): failure is why the VWN is no good ("" when it is
@@ -239,6 +240,8 @@ class JobDriver:
                 job_over = await self._job_gone()
             if p.clock() >= deadline:
                 return f"VWN did not join the batch system within {vm_type.boot_timeout:.0f}s", job_over
+            if self._past_bait_timeout(flight):  # _boot_failed puts the job back to pending
+                return "VWN did not join the batch system before engine.bait_timeout", job_over
             await asyncio.sleep(p.policy.engine.poll_interval)
 
     async def _job_gone(self) -> str:
@@ -254,6 +257,10 @@ class JobDriver:
     async def _boot_failed(self, flight: JobFlight, reason: str) -> JobFlight:
         p = self.parts
         LOG.warning("job %s: %s (try %d)", self.job_id, reason, flight.attempts)
+        if self._past_bait_timeout(flight):
+            return await self._requeue(
+                flight, f"waited too long for a VWN (longer than engine.bait_timeout); last: {reason}"
+            )
         if flight.attempts <= p.policy.engine.boot_retries:
             return p.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail=f"trying again: {reason}")
         return await self._abandon(flight, f"no VWN after {flight.attempts} tries; last: {reason}")

@@ -8,6 +8,8 @@ import asyncio
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -15,7 +17,7 @@ import attrs
 
 from ..chain import ResolverChain
 from ..config.schema import EngineSection
-from ..errors import BatchSystemError, HypervisorError, JobNotFound
+from ..errors import BatchSystemError, HypervisorError, JobNotFound, PluginError, WnodError
 from ..interfaces import BatchSystem, Hypervisor, VwnSpec
 from ..model import HostCapacity, VmType, Vwn, VwnState
 from ..model.events import JobStep, JobStepped, VwnChanged
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("wnod.engine")
 
 T = TypeVar("T")
+
+PLUGIN_THREADS = 32
+"""Plugin calls under way at once, at most; more wait for a thread."""
 
 
 class Listeners(Protocol):
@@ -88,12 +93,45 @@ class Parts:
         self.chain = chain
         self.listeners = listeners
         self.clock = clock
+        self.executor = ThreadPoolExecutor(max_workers=PLUGIN_THREADS, thread_name_prefix="wnod-plugin")
+        """Where plugins' blocking calls run: the engine's own, so a hung plugin cannot take the
+        event loop's default executor (and whatever else uses it) down with it."""
+        self._closed = False
         self.busy: set[str] = set()
         """VWNs some coroutine is acting on now; the upkeep leaves them alone."""
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a plugin's blocking call in a worker thread, so the event loop keeps serving."""
-        return await asyncio.to_thread(function, *args)
+        """Run a plugin's blocking call in one of the engine's worker threads, so the event loop
+        keeps serving, for at most ``engine.plugin_timeout``.
+
+        A call that takes longer raises its plugin's error (BatchSystemError for the batch
+        system's, HypervisorError for the hypervisor's, PluginError otherwise), so the usual
+        handling applies; its thread cannot be stopped and finishes in the background.
+        """
+        if self._closed:  # a task that outlived close() (a cancel can be lost): it stops here
+            raise asyncio.CancelledError("the engine is closed")
+        loop = asyncio.get_running_loop()
+        timeout = self.policy.engine.plugin_timeout
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self.executor, partial(function, *args)), timeout)
+        except TimeoutError:
+            raise self._error_of(function)(
+                f"{getattr(function, '__qualname__', function)} took longer than engine.plugin_timeout"
+                f" ({timeout:g}s)"
+            ) from None
+
+    def _error_of(self, function: Callable[..., Any]) -> type[WnodError]:
+        owner = getattr(function, "__self__", None)
+        if owner is self.batch or isinstance(owner, BatchSystem):
+            return BatchSystemError
+        if owner is self.hypervisor or isinstance(owner, Hypervisor):
+            return HypervisorError
+        return PluginError
+
+    def close(self, *, wait: bool = False) -> None:
+        """Take no more plugin calls; those queued are dropped. `wait`: until running ones return."""
+        self._closed = True
+        self.executor.shutdown(wait=wait, cancel_futures=True)
 
     # -- records ---------------------------------------------------------------------------------
 

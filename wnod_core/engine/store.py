@@ -243,7 +243,8 @@ def _job_row(flight: JobFlight) -> tuple[object, ...]:
     return (
         flight.job_id, flight.step.value, flight.bait_host, flight.updated_at, flight.user, flight.vm_type,
         flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
-        json.dumps([list(t) for t in flight.times]), flight.giving_back_as.value if flight.giving_back_as else "",
+        json.dumps([list(t) for t in flight.times]),
+        flight.giving_back_as.value if flight.giving_back_as else "",
     )
 
 

@@ -56,10 +56,10 @@ async def check_vwn(parts: Parts, vwn: Vwn) -> None:
 
 
 async def settle_jobs(parts: Parts, skip: "Collection[str]" = ()) -> None:
-    """Finish the give-backs left under way, and give back every migrated job whose VWN is gone or going: it is bound to a host name that
-    no longer serves it (and that the next VWN in the same slot gets). Found from the jobs' side,
-    so a daemon killed between a VWN's end and its job's give-back still settles the job.
-    Jobs in `skip` have a driver at work and are left to it."""
+    """Finish the give-backs left under way, and give back every migrated job whose VWN is gone
+    or going: it is bound to a host name that no longer serves it (and that the next VWN in the
+    same slot gets). Found from the jobs' side, so a daemon killed between a VWN's end and its
+    job's give-back still settles the job. Jobs in `skip` have a driver at work: left to it."""
     p = parts
     for job_id in [f.job_id for f in p.store.jobs()]:
         flight = p.store.job(job_id)  # as it is now: an earlier job's give-back awaited
