@@ -458,3 +458,34 @@ def test_a_boot_outlasting_bait_timeout_requeues_the_job_without_waiting_for_boo
     answer = run(host.bait(job))
     assert answer.outcome is BaitOutcome.RETRY and "waited too long" in answer.reason
     assert host.engine.vwns() == [] and host.batch.calls_to("fail") == []
+
+
+# -- what is busy --------------------------------------------------------------------------------
+
+
+def test_a_vwn_two_parts_hold_stays_busy_until_both_let_go(host):
+    busy = host.engine.parts.busy
+    busy.add("v1")
+    busy.add("v1")
+    busy.discard("v1")
+    assert "v1" in busy
+    busy.discard("v1")
+    assert "v1" not in busy and list(busy) == []
+
+
+def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
+    from wnod_core.errors import WnodError
+
+    async def flow():
+        job = host.submit("blue")
+        vwn_id = (await host.bait(job)).vwn_id
+        host.engine.parts.busy.add(vwn_id)
+        with pytest.raises(WnodError, match="being acted on; try again"):
+            await host.engine.destroy_vwn(vwn_id)
+        host.engine.parts.busy.discard(vwn_id)
+        await host.engine.destroy_vwn(vwn_id)
+        return job, vwn_id
+
+    job, vwn_id = run(flow())
+    assert host.engine.parts.store.vwn(vwn_id).state is VwnState.DESTROYED
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED

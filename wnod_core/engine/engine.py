@@ -8,7 +8,7 @@ they are atomic with respect to each other.
 
 import asyncio
 
-from ..errors import VwnNotFound
+from ..errors import VwnNotFound, WnodError
 from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
@@ -112,8 +112,15 @@ class Engine:
         vwn = p.store.vwn(vwn_id)
         if vwn is None or vwn.state is VwnState.DESTROYED:
             raise VwnNotFound(f"no VWN {vwn_id} on host {p.policy.host}")
+        if vwn.id in p.busy:
+            # A driver or the upkeep is acting on it now: a destroy under it would race its moves.
+            raise WnodError(f"VWN {vwn_id} is being acted on; try again in a few seconds")
         job_id = vwn.job_id
-        vwn = await p.destroy(vwn, "the admin asked")
+        p.busy.add(vwn.id)
+        try:
+            vwn = await p.destroy(vwn, "the admin asked")
+        finally:
+            p.busy.discard(vwn.id)
         flight = p.store.job(job_id) if job_id else None
         # A job still being placed notices its VWN is gone and tries again by itself.
         if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:

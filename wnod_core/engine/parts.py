@@ -10,7 +10,8 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
@@ -72,6 +73,41 @@ class HostPolicy:
         return self.engine.vwn_hostname.format(host=self.short_host, slot=slot)
 
 
+class Busy(Collection[str]):
+    """The VWNs some coroutine is acting on now, with how many hold each: one holder letting go
+    leaves a VWN busy while another still acts on it (a set would forget the second)."""
+
+    def __init__(self) -> None:
+        self._holders: Counter[str] = Counter()
+
+    def add(self, vwn_id: str) -> None:
+        self._holders[vwn_id] += 1
+
+    def discard(self, vwn_id: str) -> None:
+        """One holder lets go (each `add` is matched by one `discard`)."""
+        if self._holders[vwn_id] <= 1:
+            del self._holders[vwn_id]
+        else:
+            self._holders[vwn_id] -= 1
+
+    def update(self, vwn_ids: Iterable[str]) -> None:
+        for vwn_id in vwn_ids:
+            self.add(vwn_id)
+
+    def difference_update(self, vwn_ids: Iterable[str]) -> None:
+        for vwn_id in vwn_ids:
+            self.discard(vwn_id)
+
+    def __contains__(self, vwn_id: object) -> bool:
+        return vwn_id in self._holders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._holders))
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+
 class Parts:
     """The store, the plugins and the clock, shared by the flow, the upkeep and reconciliation."""
 
@@ -97,7 +133,7 @@ class Parts:
         """Where plugins' blocking calls run: the engine's own, so a hung plugin cannot take the
         event loop's default executor (and whatever else uses it) down with it."""
         self._closed = False
-        self.busy: set[str] = set()
+        self.busy = Busy()
         """VWNs some coroutine is acting on now; the upkeep leaves them alone."""
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
