@@ -1,0 +1,127 @@
+"""What domain a VWN gets: the policy turning a VWN spec and the site's options into a ``Domain``.
+
+Every flavour gives a VWN the same two disks: first its VM type's base image, read-only and
+shared; second its own scratch disk, read-write — a fresh sparse raw file, or a qcow2 overlay
+over that same base (which the overlay never writes).
+"""
+
+from pathlib import Path
+
+import attrs
+from wnod_core.errors import HypervisorError
+from wnod_core.interfaces import VwnSpec
+from wnod_core.model.vmtype import Network, ScratchLayout
+
+from .config import Console, Disk, Domain, Identity, Interface, OsBoot, Serial
+from .options import Flavour, LibvirtOptions
+from .storage import ImageStore, ScratchDisks, check_vwn_id
+
+
+@attrs.frozen
+class _Shape:
+    domain_type: str
+    os_type: str
+    bus: str
+    disk_prefix: str
+    console: str
+    acpi: bool
+    cpu_mode: str | None
+    nic_model: str | None
+
+
+_SHAPES = {
+    # libxl needs no ACPI to power a PV guest off, and its netfront needs no model.
+    Flavour.XEN_PV: _Shape("xen", "linux", "xen", "xvd", "xen", False, None, None),
+    # Without ACPI a guest that powers itself off never reaches "shut off".
+    Flavour.KVM: _Shape("kvm", "hvm", "virtio", "vd", "serial", True, "host-passthrough", "virtio"),
+    # TCG cannot pass the host CPU through; libvirt's default CPU model does.
+    Flavour.QEMU: _Shape("qemu", "hvm", "virtio", "vd", "serial", True, None, "virtio"),
+}
+
+
+@attrs.frozen
+class Design:
+    options: LibvirtOptions
+    images: ImageStore
+    scratch: ScratchDisks
+
+    @property
+    def shape(self) -> _Shape:
+        return _SHAPES[self.options.flavour]
+
+    def domain(self, spec: VwnSpec) -> Domain:
+        check_vwn_id(spec.vwn_id)
+        vm_type, shape = spec.vm_type, self.shape
+        overlay = vm_type.scratch_layout is ScratchLayout.OVERLAY
+        base = Disk(
+            source=str(self.images.path(vm_type.image)),
+            target=f"{shape.disk_prefix}a",
+            bus=shape.bus,
+            readonly=True,
+        )
+        scratch = Disk(
+            source=str(self.scratch.path(spec.vwn_id, overlay)),
+            target=f"{shape.disk_prefix}b",
+            bus=shape.bus,
+            format="qcow2" if overlay else "raw",
+        )
+        return Domain(
+            type=shape.domain_type,
+            name=spec.vwn_id,
+            identity=Identity(
+                vwn_id=spec.vwn_id,
+                vm_type=vm_type.name,
+                host=spec.host,
+                hostname=spec.hostname,
+                image_version=vm_type.image_version,
+                scratch_bytes=vm_type.scratch_size,
+            ),
+            memory_kib=-(-vm_type.memory // 1024),
+            vcpus=vm_type.vcpus,
+            cpuset=vm_type.cpuset,
+            bootloader=self.options.bootloader if self._boots_itself(spec) and shape.os_type == "linux" else None,
+            os=self._os(spec),
+            acpi=shape.acpi,
+            cpu_mode=shape.cpu_mode,
+            disks=(base, scratch),
+            interfaces=self._interfaces(spec),
+            serials=self._serials(spec),
+            consoles=(Console(shape.console),),
+        )
+
+    def _boots_itself(self, spec: VwnSpec) -> bool:
+        vm_type = spec.vm_type
+        if vm_type.kernel is None and (vm_type.initrd is not None or vm_type.cmdline):
+            raise HypervisorError(
+                f"VM type {vm_type.name}: an initrd or a kernel command line needs a kernel to go with"
+            )
+        return vm_type.kernel is None
+
+    def _os(self, spec: VwnSpec) -> OsBoot:
+        vm_type, shape = spec.vm_type, self.shape
+        if self._boots_itself(spec):
+            # Xen PV boots through its bootloader; an HVM guest from its first disk.
+            return OsBoot(type=shape.os_type, boot_dev=None if shape.os_type == "linux" else "hd")
+        assert vm_type.kernel is not None
+        return OsBoot(
+            type=shape.os_type,
+            kernel=str(self.images.path(vm_type.kernel)),
+            initrd=str(self.images.path(vm_type.initrd)) if vm_type.initrd is not None else None,
+            cmdline=vm_type.cmdline or None,
+        )
+
+    def _interfaces(self, spec: VwnSpec) -> tuple[Interface, ...]:
+        options, model = self.options, self.shape.nic_model
+        if spec.vm_type.network is Network.OPEN:
+            return (Interface(options.open_network, model=model),)
+        if options.closed_network is None:
+            return ()
+        return (Interface(options.closed_network, model=model, filter=options.closed_filter),)
+
+    def _serials(self, spec: VwnSpec) -> tuple[Serial, ...]:
+        if self.shape.console == "xen":
+            return ()
+        log_dir = self.options.console_log_dir
+        if log_dir is None:
+            return (Serial(),)
+        return (Serial(log=str(Path(log_dir) / f"{spec.vwn_id}.console.log")),)

@@ -1,0 +1,105 @@
+"""`[hypervisor.libvirt]`: the options a site sets for this backend."""
+
+import enum
+import os
+import re
+
+import attrs
+from wnod_core.model.fields import documented
+from wnod_core.model.units import Seconds, parse_duration
+
+
+class Flavour(enum.StrEnum):
+    """Which kind of domain a VWN becomes."""
+
+    XEN_PV = "xen-pv"
+    """A Xen paravirtualised guest: `<domain type='xen'>`, disks xvda/xvdb on bus xen."""
+    KVM = "kvm"
+    """A KVM guest: virtio disks vda/vdb, the host's CPU passed through."""
+    QEMU = "qemu"
+    """The same guest as "kvm", emulated by QEMU (TCG): for hosts without usable KVM, and tests."""
+
+
+def _absolute(_inst: object, attr: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str) or not os.path.isabs(value):
+        raise ValueError(f"expected an absolute path, got {value!r}")
+
+
+_NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _optional_name(_inst: object, attr: attrs.Attribute, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not _NETWORK_NAME.match(value)):
+        raise ValueError(f"expected a libvirt object name (letters, digits, '.', '_', '-'), got {value!r}")
+
+
+@attrs.frozen
+class LibvirtOptions:
+    """`[hypervisor.libvirt]`."""
+
+    image_store: str = documented(
+        "Absolute directory holding the VM types' read-only base images, kernels and initrds. An"
+        " image name resolves to a file directly in it; a name (or symlink) leading outside is refused.",
+        validator=_absolute,
+    )
+    scratch_dir: str = documented(
+        "Absolute directory where each VWN's read-write scratch disk is made"
+        " (`<VWN id>.scratch.raw` or `.scratch.qcow2`), and deleted when the VWN is destroyed.",
+        validator=_absolute,
+    )
+    uri: str = documented(
+        'The libvirt connection URI, e.g. "qemu:///system", "xen:///system", or "test:///default"'
+        " (libvirt's in-process test driver, which runs nothing).",
+        default="qemu:///system",
+    )
+    flavour: Flavour = documented(
+        '"xen-pv": Xen paravirtualised guests (disks xvda/xvdb); "kvm": KVM guests (virtio disks'
+        ' vda/vdb, host CPU passed through); "qemu": the same, emulated (TCG), where KVM is not usable.',
+        default=Flavour.KVM,
+        converter=Flavour,
+    )
+    open_network: str = documented(
+        'The libvirt network a VWN of a VM type with `network = "open"` is plugged into.',
+        default="default",
+        validator=_optional_name,
+    )
+    closed_network: str | None = documented(
+        'The libvirt network a VWN of a VM type with `network = "closed"` is plugged into, with'
+        " `closed_filter` on its interface. Unset, such a VWN gets no network interface at all.",
+        default=None,
+        validator=_optional_name,
+    )
+    closed_filter: str | None = documented(
+        "The libvirt nwfilter on a closed VWN's interface: the site's rules that let it reach its batch"
+        " system and nothing else. Required with `closed_network`.",
+        default=None,
+        validator=_optional_name,
+    )
+    bootloader: str = documented(
+        'Xen PV only: the bootloader of VM types without `kernel`, e.g. "pygrub" (libxl finds it'
+        " in its own directory) or an absolute path.",
+        default="pygrub",
+    )
+    console_log_dir: str | None = documented(
+        "KVM and QEMU only: an absolute directory where each VWN's serial console is logged"
+        " (`<VWN id>.console.log`, written by virtlogd and deleted with the VWN). Unset, not logged.",
+        default=None,
+        validator=attrs.validators.optional(_absolute),
+    )
+    qemu_img: str = documented(
+        'The qemu-img program that makes qcow2 overlays (scratch_layout = "overlay").',
+        default="qemu-img",
+    )
+    qemu_img_timeout: Seconds = documented(
+        "How long qemu-img may take to make one overlay before it is stopped and the VWN refused.",
+        default=Seconds(60),
+        converter=parse_duration,
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # A closed VWN's interface is only as closed as its filter: never one without the other.
+        if (self.closed_network is None) != (self.closed_filter is None):
+            raise ValueError(
+                "closed_network and closed_filter go together: a closed VWN's interface must be"
+                " restricted by an nwfilter; set both, or neither for no interface at all"
+            )
