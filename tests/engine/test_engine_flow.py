@@ -489,3 +489,23 @@ def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
     job, vwn_id = run(flow())
     assert host.engine.parts.store.vwn(vwn_id).state is VwnState.DESTROYED
     assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+
+
+def test_the_slot_of_a_dead_vwn_is_not_reused_while_its_job_may_still_be_bound_to_its_name(host):
+    from wnod_core.errors import BatchSystemError
+
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        host.batch.start(job)
+        await host.engine.round()
+        host.hypervisor.crash(answer.vwn_id)
+        host.batch.fail_next("release", BatchSystemError("fake: scontrol timed out"), times=2)
+        await host.engine.round()  # VWN destroyed; the job not handed back yet
+        assert host.batch.bound_to(job) == answer.hostname
+        other = await host.bait(host.submit("blue"))
+        assert other.outcome is BaitOutcome.MIGRATED and other.hostname != answer.hostname
+        await host.engine.round()
+        assert host.batch.bound_to(job) is None
+
+    run(flow())

@@ -142,7 +142,9 @@ class JobDriver:
         vm_type = p.policy.vm_types.get(flight.vm_type)
         if vm_type is None:  # the config was reloaded meanwhile: decide again
             return p.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
-        placement = place(vm_type, p.store.vwns(), p.policy.vm_types, p.policy.capacity, p.busy)
+        placement = place(
+            vm_type, p.store.vwns(), p.policy.vm_types, p.policy.capacity, p.busy, p.held_slots()
+        )
         if isinstance(placement, Reuse):
             vwn = placement.vwn
             p.move(vwn, VwnState.READY, job_id=self.job_id, reuse_count=vwn.reuse_count + 1)

@@ -217,6 +217,19 @@ class Parts:
         )
         return after
 
+    def held_slots(self) -> set[int]:
+        """Slots of gone VWNs whose host name a job may still be bound to: a job moved there that
+        wnod has not handed back to the batch system yet. A new VWN there would get the name,
+        and the job with it."""
+        held = set()
+        for flight in self.store.jobs():
+            moved = flight.time_of(JobStep.MIGRATED) is not None
+            if flight.vwn_id and moved and flight.step in (JobStep.MIGRATED, JobStep.STARTED, JobStep.GIVING_BACK):
+                vwn = self.store.vwn(flight.vwn_id)
+                if vwn is not None and vwn.state is VwnState.DESTROYED:
+                    held.add(vwn.slot)
+        return held
+
     def spec(self, vwn: Vwn) -> VwnSpec:
         vm_type = self.policy.vm_types[vwn.vm_type]
         if vwn.vcpus and not has_size_of(vwn, vm_type):  # made before a reload resized its type

@@ -63,11 +63,13 @@ def place(
     vm_types: Mapping[str, VmType],
     capacity: HostCapacity,
     busy: Collection[str] = (),
+    held_slots: Collection[int] = (),
 ) -> Placement:
     """The best home for a job of `vm_type` given every VWN of this host (any state).
 
     VWNs in `busy` are being looked at by the upkeep (which may be about to reap them):
-    they are neither reused nor evicted, but they count against the capacity.
+    they are neither reused nor evicted, but they count against the capacity. Slots in
+    `held_slots` are free but not given out: a job may still be bound to their host name.
     """
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
     free = [v for v in alive if v.id not in busy]
@@ -82,7 +84,7 @@ def place(
             f" more than this host gives to VWNs ({capacity.vcpus} vCPUs, {capacity.memory} bytes)"
         )
     if _fits(vm_type, alive, vm_types, capacity):
-        slots = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive))
+        slots = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive) - set(held_slots))
         if slots:
             return Create(slots[0])
     # Evict idle VWNs that cannot serve this job, least recently used first, until it fits.
