@@ -1,0 +1,309 @@
+"""The xl backend: VWNs as Xen PV domains, made from xl config files and driven with xl."""
+
+import logging
+import math
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from wnod_core.errors import HypervisorError, VwnNotFound
+from wnod_core.interfaces import DomainInfo, DomainState, Hypervisor, VwnSpec
+from wnod_core.model import VmType
+from wnod_core.model.vmtype import Network, ScratchLayout
+from wnod_core.records import Dirs
+
+from . import scratch
+from .config import Disk, DomainConfig, Vif
+from .options import XlOptions
+from .records import RecordStore, VwnRecord
+from .xl import LiveDomain, Xl, XlFailed
+
+log = logging.getLogger(__name__)
+
+MIB = 1024**2
+VWN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+"""VWN ids become domain and file names: plain characters only."""
+
+UUID_NAMESPACE = uuid.UUID("8d0f4a5e-3c1b-5b7e-9f62-7a1d2c3b4e5f")
+"""Domain UUIDs are uuid5(this, "<host>/<domain>"): stable, so `render` shows what `create` uses."""
+
+
+class XlHypervisor(Hypervisor):
+    """Xen through the xl command. Reports no events (xl has no event stream): the engine polls.
+
+    Per VWN, in ``config_dir``: ``<domain>.cfg`` (the xl config) and ``<domain>.json`` (the
+    identity record, see ``records``); in ``scratch_dir``: its scratch disk. Calls for one
+    VWN are serialised; calls for different VWNs run side by side.
+    """
+
+    def __init__(self, options: XlOptions, *, host: str, dirs: Dirs) -> None:
+        self.options = options
+        self.host = host
+        self.image_store = Path(options.image_store)
+        self.scratch_dir = Path(options.scratch_dir) if options.scratch_dir else dirs.state / "xl" / "scratch"
+        self.config_dir = Path(options.config_dir) if options.config_dir else dirs.state / "xl" / "domains"
+        self.records = RecordStore(self.config_dir)
+        self.xl = Xl(options.xl, options.command_timeout)
+        self._locks_lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    # -- what a VWN is made of ---------------------------------------------------------------------
+
+    def domain_name(self, vwn_id: str) -> str:
+        if not isinstance(vwn_id, str) or not VWN_ID_RE.match(vwn_id):
+            raise HypervisorError(
+                f"xl: VWN id {vwn_id!r} cannot name a domain (letters, digits, '.', '_', '-' only)"
+            )
+        return f"{self.options.domain_prefix}{vwn_id}"
+
+    def scratch_path(self, domain: str, layout: ScratchLayout) -> Path:
+        return self.scratch_dir / f"{domain}.{'qcow2' if layout is ScratchLayout.OVERLAY else 'img'}"
+
+    def config_path(self, domain: str) -> Path:
+        return self.config_dir / f"{domain}.cfg"
+
+    def image(self, name: str) -> Path:
+        # Image names are single path components (checked by VmType), so this stays in the store.
+        return self.image_store / name
+
+    def domain_config(self, spec: VwnSpec) -> DomainConfig:
+        """The xl config of the VWN's domain: policy (which disks, which boot) decided here."""
+        vm: VmType = spec.vm_type
+        name = self.domain_name(spec.vwn_id)
+        base = self.image(vm.image)
+        own = self.scratch_path(name, vm.scratch_layout)
+        if vm.scratch_layout is ScratchLayout.OVERLAY:
+            # One disk: a qcow2 overlay whose writes never reach the base image it reads.
+            disks = [Disk(own, "xvda", writable=True, format="qcow2")]
+        else:
+            disks = [Disk(base, "xvda", writable=False), Disk(own, "xvdb", writable=True)]
+        if vm.network is Network.OPEN:
+            vifs = [Vif(self.options.bridge)]
+        else:
+            vifs = [Vif(self.options.closed_bridge)] if self.options.closed_bridge else []
+        boot: dict[str, object]
+        if vm.kernel is not None:
+            boot = {
+                "kernel": self.image(vm.kernel),
+                "ramdisk": self.image(vm.initrd) if vm.initrd else None,
+                "extra": vm.cmdline,
+            }
+        else:
+            boot = {"bootloader": "pygrub"}
+        identity = (
+            f"VWN {spec.vwn_id} (hostname {spec.hostname}) of VM type {vm.name}"
+            f"{f', image version {vm.image_version}' if vm.image_version else ''}, on host {spec.host}"
+        )
+        comments = [identity]
+        if vm.scratch_layout is ScratchLayout.OVERLAY:
+            comments.append(f"xvda: a qcow2 overlay over {base}, which stays read-only")
+        try:
+            return DomainConfig(
+                name=name,
+                uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{spec.host}/{name}")),
+                memory_mib=max(1, math.ceil(vm.memory / MIB)),
+                vcpus=vm.vcpus,
+                cpus=vm.cpuset,
+                disks=disks,
+                vifs=vifs,
+                comments=comments,
+                **boot,  # type: ignore[arg-type]
+            )
+        except ValueError as e:
+            raise HypervisorError(f"xl: cannot write a config for VWN {spec.vwn_id}: {e}") from None
+
+    def render(self, spec: VwnSpec) -> str:
+        return self._written(spec)[1]
+
+    def _written(self, spec: VwnSpec) -> tuple[DomainConfig, str]:
+        """The VWN's config and the text of its file; a value xl could not read is a HypervisorError."""
+        config = self.domain_config(spec)
+        try:
+            return config, config.format()
+        except ValueError as e:
+            raise HypervisorError(f"xl: cannot write a config for VWN {spec.vwn_id}: {e}") from None
+
+    # -- the interface -----------------------------------------------------------------------------
+
+    def create(self, spec: VwnSpec) -> None:
+        config, text = self._written(spec)
+        name = config.name
+        with self._lock(name):
+            record = self.records.get(name)
+            live = self.xl.domains().get(name)
+            if record is not None and _ours(live, record):
+                assert live is not None
+                if self._stored_config(record) != text:
+                    raise HypervisorError(f"xl: domain {name} exists with another definition; destroy it first")
+                if live.state not in (DomainState.RUNNING, DomainState.PAUSED):
+                    raise HypervisorError(f"xl: domain {name} exists, {live.state}; destroy it first")
+                return  # already runs: a repeated create changes nothing
+            if live is not None:
+                raise HypervisorError(
+                    f"xl: a domain named {name} (id {live.domid}) exists that wnod did not make; not touching it"
+                )
+            self._check_files(spec)
+            record = VwnRecord(
+                vwn_id=spec.vwn_id,
+                vm_type=spec.vm_type.name,
+                host=spec.host,
+                hostname=spec.hostname,
+                image_version=spec.vm_type.image_version,
+                domain=name,
+                uuid=config.uuid,
+                config=str(self.config_path(name)),
+                scratch=str(self.scratch_path(name, spec.vm_type.scratch_layout)),
+                scratch_layout=str(spec.vm_type.scratch_layout),
+                scratch_size=spec.vm_type.scratch_size,
+                base_image=str(self.image(spec.vm_type.image)),
+            )
+            try:
+                self.records.put(record)  # first: a crash from here on leaves a VWN wnod can find
+                self._make_scratch(record)
+                self._write_config(record, text)
+                self.xl.create(record.config)
+            except BaseException as e:
+                self._undo_create(record, e)
+                raise
+            log.info("xl: created domain %s for VWN %s", name, spec.vwn_id)
+
+    def state(self, vwn_id: str) -> DomainState:
+        name = self.domain_name(vwn_id)
+        record = self.records.get(name)
+        if record is None:
+            return DomainState.MISSING
+        return _state(self.xl.domains().get(name), record)
+
+    def domains(self) -> Sequence[DomainInfo]:
+        records = list(self.records.all())
+        if not records:
+            return []
+        live = self.xl.domains()
+        return [
+            DomainInfo(
+                vwn_id=r.vwn_id,
+                vm_type=r.vm_type,
+                host=r.host,
+                state=_state(live.get(r.domain), r),
+                image_version=r.image_version,
+            )
+            for r in records
+        ]
+
+    def reset_scratch(self, vwn_id: str) -> None:
+        name = self.domain_name(vwn_id)
+        with self._lock(name):
+            record = self.records.get(name)
+            if record is None:
+                raise VwnNotFound(f"xl: no VWN {vwn_id} (no domain {name} made by wnod)")
+            self._stop(name, record)
+            scratch.remove(Path(record.scratch))
+            self._make_scratch(record)
+            self.xl.create(record.config)
+            log.info("xl: VWN %s restarted on a fresh scratch disk", vwn_id)
+
+    def destroy(self, vwn_id: str) -> None:
+        name = self.domain_name(vwn_id)
+        with self._lock(name):
+            record = self.records.get(name)
+            if record is None:
+                return  # never made, or already gone; a domain of that name is not wnod's
+            self._stop(name, record)
+            scratch.remove(Path(record.scratch))
+            Path(record.config).unlink(missing_ok=True)
+            self.records.delete(name)  # last: until here, a retry finds what is left
+            log.info("xl: destroyed domain %s of VWN %s", name, vwn_id)
+
+    # -- parts -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        with self._locks_lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            yield
+
+    def _check_files(self, spec: VwnSpec) -> None:
+        vm = spec.vm_type
+        needed = [("image", vm.image), ("kernel", vm.kernel), ("initrd", vm.initrd)]
+        for what, file in needed:
+            if file is not None and not self.image(file).is_file():
+                raise HypervisorError(
+                    f"xl: VM type {vm.name}: {what} {self.image(file)} is not in the image store"
+                )
+
+    def _make_scratch(self, record: VwnRecord) -> None:
+        target = Path(record.scratch)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if record.scratch_layout == ScratchLayout.OVERLAY:
+            scratch.make_overlay(
+                target, Path(record.base_image), self.options.qemu_img, self.options.command_timeout
+            )
+        else:
+            scratch.make_raw(target, record.scratch_size)
+
+    def _write_config(self, record: VwnRecord, text: str) -> None:
+        path = Path(record.config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+    def _stored_config(self, record: VwnRecord) -> str | None:
+        try:
+            return Path(record.config).read_text()
+        except OSError:
+            return None
+
+    def _undo_create(self, record: VwnRecord, cause: BaseException) -> None:
+        """Leave nothing of a failed create: no domain, no disk, no files."""
+        try:
+            live = self.xl.domains().get(record.domain)
+            if live is not None and _ours(live, record):
+                self.xl.destroy(live.domid)
+        except HypervisorError as e:
+            log.error("xl: after a failed create of %s (%s), could not destroy it: %s", record.domain, cause, e)
+            return  # keep the record, so domains() lists it and destroy() can finish the job
+        scratch.remove(Path(record.scratch))
+        Path(record.config).unlink(missing_ok=True)
+        self.records.delete(record.domain)
+
+    def _stop(self, name: str, record: VwnRecord) -> None:
+        """Stop wnod's domain `name` if it runs: a clean shutdown if the guest takes one in time, then destroy."""
+        live = self.xl.domains().get(name)
+        if live is None or not _ours(live, record):
+            return
+        timeout = self.options.shutdown_timeout
+        if timeout > 0 and live.state in (DomainState.RUNNING, DomainState.PAUSED):
+            try:
+                self.xl.shutdown_wait(live.domid, timeout)
+            except HypervisorError as e:
+                log.info("xl: %s did not shut down cleanly (%s); destroying it", name, e)
+            live = self.xl.domains().get(name)
+            if live is None or not _ours(live, record):
+                return
+        try:
+            self.xl.destroy(live.domid)
+        except XlFailed:
+            if self.xl.domains().get(name) is not None:
+                raise
+            # it went away on its own meanwhile: what destroy wanted
+
+
+def _ours(live: LiveDomain | None, record: VwnRecord) -> bool:
+    """Whether the domain xl lists is the one wnod's record made (same name, same UUID)."""
+    if live is None or live.name != record.domain:
+        return False
+    # No UUID from xl list -l (a dying domain): the name and wnod's record must do.
+    return live.uuid is None or live.uuid.lower() == record.uuid.lower()
+
+
+def _state(live: LiveDomain | None, record: VwnRecord) -> DomainState:
+    if live is not None and _ours(live, record):
+        return live.state
+    # wnod made it and has not destroyed it, but xl lists no such domain: its guest powered
+    # off (xl removes a domain that does). Its disk and config remain until destroy.
+    return DomainState.SHUTOFF
