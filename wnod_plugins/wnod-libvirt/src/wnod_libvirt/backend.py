@@ -279,8 +279,12 @@ class LibvirtHypervisor(Hypervisor):
         state, word = change
         with self._watch_lock:
             watchers = list(self._watchers)
+        event_ = DomainEvent(vwn_id=name, state=state, detail=word)
         for watcher in watchers:
-            watcher(DomainEvent(vwn_id=name, state=state, detail=word))
+            try:
+                watcher(event_)
+            except Exception:  # one broken watcher must not starve the others
+                log.exception("a watcher of %s failed on %s", self.uri, event_)
 
     def close(self) -> None:
         with self._watch_lock:
