@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import attrs
-import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -29,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from wnod_core.chain import Link, ResolverChain
 from wnod_core.config.schema import EngineSection
 from wnod_core.engine import Engine, HostPolicy, Parts, Store
-from wnod_core.errors import BatchSystemError, HypervisorError, IllegalTransition
+from wnod_core.errors import BatchSystemError, HypervisorError
 from wnod_core.interfaces import DomainState, Resolver
 from wnod_core.model import HostCapacity, JobFacts, JobState, Refused, Resolved, ReusePolicy, VmType, VwnState
 from wnod_core.model.events import JobStep, JobStepped, VwnChanged
@@ -75,15 +74,6 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
     loop.set_exception_handler(handle)
     return loop
-
-
-def _stale_round(record: logging.LogRecord) -> bool:
-    error = record.exc_info[1] if record.exc_info else None
-    return (
-        record.getMessage().endswith("round failed, will try again")
-        and isinstance(error, IllegalTransition)
-        and "is no longer" in str(error)
-    )
 
 
 def _pick(candidates, pick: int):
@@ -475,12 +465,6 @@ class HostMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_engine_logged_no_error(self) -> None:
-        # KNOWN BUG, tracked by the strict xfail test_a_slow_round_does_not_clean_a_vwn_a_new_job_took_meanwhile
-        # in test_engine_review.py: Engine.round() acts on a snapshot taken before its awaits, so a
-        # VWN a driver moved meanwhile fails update_vwn's compare-and-set (IllegalTransition "is no
-        # longer <state>"), which check_vwn logs. Only that exact record is let through here; drop
-        # this filter when the round re-reads each VWN.
-        self.errors.records = [r for r in self.errors.records if not _stale_round(r)]
         assert not self.errors.records, [
             f"{r.getMessage()}: {r.exc_info[1]!r}" if r.exc_info else r.getMessage() for r in self.errors.records
         ]
@@ -611,12 +595,7 @@ class HostMachine(RuleBasedStateMachine):
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-TestHostMachine = pytest.mark.xfail(
-    strict=False,  # found in some runs only: a strict mark would fail the runs that miss it
-    reason="BUG (known, strict xfails in test_engine_review.py): a daemon killed while destroying a dead VWN, or "
-    "between give_back's record and its release, leaves the job bound to the dead VWN's host name; the next VWN "
-    "in that slot gets the name and the job starts on another job's VWN",
-)(HostMachine.TestCase)
+TestHostMachine = HostMachine.TestCase
 TestHostMachine.settings = settings(
     max_examples=150,
     stateful_step_count=30,
