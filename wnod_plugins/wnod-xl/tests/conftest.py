@@ -7,6 +7,7 @@ nothing here can be imported.
 """
 
 import json
+import shlex
 import stat
 import sys
 from collections.abc import Callable, Mapping
@@ -34,7 +35,8 @@ class FakeXl:
         self.state_file = folder / "xl-state.json"
         self.command = folder / "xl"
         self.command.write_text(
-            f"#!/bin/sh\nexec {sys.executable} {HERE / 'fake_xl.py'} --state {self.state_file} \"$@\"\n"
+            f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'fake_xl.py'))}"
+            f" --state {shlex.quote(str(self.state_file))} \"$@\"\n"
         )
         self.command.chmod(self.command.stat().st_mode | stat.S_IXUSR)
         self._write({})
