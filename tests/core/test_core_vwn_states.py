@@ -97,10 +97,14 @@ class VwnLife(RuleBasedStateMachine):
             self.vwn = before.moved_to(target, now=self.clock, **changes)
             assert self.vwn.state is target
             assert self.vwn.updated_at == self.clock
-            # Nothing but the state, the clock and the given changes moved.
+            assert self.vwn.version == before.version + 1  # the records take a move from its version only
+            # Nothing but the state, the clock, the version and the given changes moved.
             restored = {k: getattr(before, k) for k in changes}
             assert (
-                attrs.evolve(self.vwn, state=before.state, updated_at=before.updated_at, **restored) == before
+                attrs.evolve(
+                    self.vwn, state=before.state, updated_at=before.updated_at, version=before.version, **restored
+                )
+                == before
             )
         else:
             with pytest.raises(IllegalTransition):
