@@ -129,13 +129,12 @@ class HTCondorBatchSystem(BatchSystem):
         return self.options.queue_name
 
     def _requested_type(self, ad: Ad) -> str | None:
-        # The owner's own attribute: whatever it holds is passed on as asked (a resolver refuses
-        # a type that does not exist, with the reason), rather than failing the job's facts.
-        text = ad.expression(self.options.vm_type_attribute) if ad.has(self.options.vm_type_attribute) else None
+        # The owner's own attribute: whatever it holds is passed on as asked (`+WnodVmType = atlas`,
+        # unquoted, reads as "atlas"); a resolver refuses a type that does not exist, with the reason.
         value = ad.get(self.options.vm_type_attribute)
         if isinstance(value, str):
             return value.strip() or None
-        return text
+        return ad.expression(self.options.vm_type_attribute)
 
     def _exec_hosts(self, ad: Ad, status: int) -> tuple[str, ...]:
         if status in _ON_A_HOST:
