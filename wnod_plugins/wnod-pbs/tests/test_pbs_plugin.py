@@ -1,0 +1,56 @@
+"""The ``pbs`` plugin as the core loads it: its options, documented and checked."""
+
+import pytest
+from wnod_core.errors import ConfigError
+from wnod_core.interfaces import BaitOutcome, BatchSystem
+from wnod_core.model.fields import doc_of
+
+import attrs
+
+
+def test_the_core_finds_and_builds_it(record, build):
+    assert record.name == "pbs" and record.summary
+    adapter = build({})
+    assert isinstance(adapter, BatchSystem)
+    assert adapter.options.flavour == "openpbs" and adapter.options.command("qstat") == "qstat"
+
+
+def test_every_option_is_documented(record):
+    for field in attrs.fields(record.options):
+        assert doc_of(field), field.name
+
+
+def test_commands_come_from_bin_dir_or_their_own_path(build):
+    adapter = build({"bin_dir": "/opt/pbs/bin/", "commands": {"qrun": "/usr/local/sbin/qrun"}})
+    assert adapter.options.command("qstat") == "/opt/pbs/bin/qstat"
+    assert adapter.options.command("qrun") == "/usr/local/sbin/qrun"
+
+
+@pytest.mark.parametrize(
+    "options, where",
+    [
+        ({"flavour": "lsf"}, "batch.pbs.flavour"),
+        ({"timeout": 0}, "timeout"),
+        ({"commands": {"qsub": "/bin/qsub"}}, "qsub"),
+    ],
+)
+def test_wrong_options_are_config_errors_at_their_key(build, options, where):
+    with pytest.raises(ConfigError, match=where):
+        build(options)
+
+
+def test_exit_codes_are_what_a_prologue_exit_status_means():
+    from wnod_pbs.adapter import EXIT_CODES
+
+    assert EXIT_CODES[BaitOutcome.RELEASED] == 0  # the job runs
+    assert EXIT_CODES[BaitOutcome.REFUSED] == 1  # the MOM aborts it
+    assert EXIT_CODES[BaitOutcome.RETRY] > 1 and EXIT_CODES[BaitOutcome.MIGRATED] > 1  # requeued
+
+
+def test_bait_request_names_both_host_variables(build):
+    from wnod_core.errors import BatchSystemError
+
+    with pytest.raises(BatchSystemError, match="PBS_MSHOST.*WNOD_PBS_BAIT_HOST"):
+        build({}).bait_request({}, ["12.srv", "alice", "users"])
+    request = build({}).bait_request({"PBS_MSHOST": "n1"}, ["12.srv", "alice", "users"])
+    assert (request.job_id, request.bait_host) == ("12.srv", "n1")
