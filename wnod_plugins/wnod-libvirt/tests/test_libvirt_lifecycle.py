@@ -39,6 +39,21 @@ def test_create_defines_exactly_what_render_shows_and_starts_it(
     assert backend.state(spec.vwn_id) is DomainState.RUNNING
 
 
+def test_the_text_create_defines_is_the_text_render_prints(
+    backend: LibvirtHypervisor, spec: VwnSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defined: list[tuple[str, int]] = []
+    original = libvirt.virConnect.defineXMLFlags
+
+    def spy(conn: libvirt.virConnect, xml: str, flags: int = 0) -> libvirt.virDomain:
+        defined.append((xml, flags))
+        return original(conn, xml, flags)
+
+    monkeypatch.setattr(libvirt.virConnect, "defineXMLFlags", spy)
+    backend.create(spec)
+    assert defined == [(backend.render(spec), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)]
+
+
 def test_a_raw_scratch_disk_is_a_sparse_file_of_the_types_size(
     backend: LibvirtHypervisor, spec: VwnSpec, scratch_dir: Path
 ) -> None:

@@ -26,9 +26,9 @@ def test_the_factory_opens_nothing(backend: LibvirtHypervisor) -> None:
 
 
 def test_options_of_a_site(options: Callable[..., Any], options_table: dict[str, Any]) -> None:
-    got = options({**options_table, "flavour": "xen-pv", "qemu_img_timeout": "2m", "closed_network": "batch",
+    got = options({**options_table, "flavour": "qemu", "qemu_img_timeout": "2m", "closed_network": "batch",
                    "closed_filter": "batch-only"})
-    assert got.flavour is Flavour.XEN_PV
+    assert got.flavour is Flavour.QEMU
     assert got.qemu_img_timeout == 120
     assert (got.closed_network, got.closed_filter) == ("batch", "batch-only")
 
@@ -41,6 +41,11 @@ def test_options_of_a_site(options: Callable[..., Any], options_table: dict[str,
         ({"closed_network": "batch"}, "hypervisor.libvirt", "closed_network and closed_filter go together"),
         ({"closed_filter": "batch-only"}, "hypervisor.libvirt", "closed_network and closed_filter go together"),
         ({"open_network": "../x"}, "hypervisor.libvirt.open_network", "libvirt object name"),
+        (
+            {"flavour": "xen-pv", "closed_network": "batch", "closed_filter": "batch-only"},
+            "hypervisor.libvirt",
+            "libvirt's Xen driver does not apply nwfilters",
+        ),
         ({"urii": "x"}, "hypervisor.libvirt.urii", "unknown key"),
     ],
 )

@@ -71,7 +71,8 @@ class LibvirtOptions:
     )
     closed_filter: str | None = documented(
         "The libvirt nwfilter on a closed VWN's interface: the site's rules that let it reach its batch"
-        " system and nothing else. Required with `closed_network`.",
+        " system and nothing else. Required with `closed_network`. KVM and QEMU only: libvirt's Xen"
+        " driver applies no nwfilter, so with xen-pv both are refused.",
         default=None,
         validator=_optional_name,
     )
@@ -102,4 +103,12 @@ class LibvirtOptions:
             raise ValueError(
                 "closed_network and closed_filter go together: a closed VWN's interface must be"
                 " restricted by an nwfilter; set both, or neither for no interface at all"
+            )
+        if self.closed_network is not None and self.flavour is Flavour.XEN_PV:
+            # libvirt applies nwfilters with QEMU, LXC and Cloud Hypervisor only; libxl would
+            # accept the <filterref> and ignore it, leaving a "closed" VWN open.
+            raise ValueError(
+                "closed_network cannot be used with flavour xen-pv: libvirt's Xen driver does not apply"
+                " nwfilters, so the interface would not be closed; leave closed_network and"
+                " closed_filter unset (closed VWNs then get no interface)"
             )
