@@ -1,0 +1,267 @@
+"""A real single-host Slurm, for tests: munged, slurmctld and one slurmd per node.
+
+Everything lives in one scratch directory (configuration, state, spool, logs, the
+munge socket) and talks on 127.0.0.1 only, on ports free when it starts. Every
+daemon is started in the foreground by this process and stopped by its PID.
+
+Nodes: one bait ("bait1", partition "short", the default) and a pool of pre-declared
+VWN nodes (partition "wnod", RootOnly and hidden) whose slurmd is started only when a
+test has a VWN "join". Each VWN name serves one test, so no test sees a node another
+one stopped.
+
+The Prolog of every node is a test switch: for a job with a file ``catch/<id>`` the bait's
+Prolog waits until ``catch/<id>.go`` appears and exits with the number in it, standing for
+``wnod bait`` waiting for its daemon; with ``glue/<id>`` it runs ``glue/prolog`` (the real
+contrib/slurm/wnod-prolog, set up by the test); any other job starts at once.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+BAIT = "bait1"
+BAIT_PARTITION = "short"
+VWN_PARTITION = "wnod"
+VWN_POOL = 48
+VWN_PARTITION_OPTIONS = "Hidden=YES"
+"""Not RootOnly or AllowGroups: Slurm then refuses to run a user's job there at all."""
+DAEMONS = ("munged", "slurmctld", "slurmd")
+SBIN = Path("/usr/sbin")
+
+
+PROLOG = """#!/bin/sh
+# Test switch (see wnod_slurm.testing): runs as root without PATH.
+D={dir}
+[ "$SLURMD_NODENAME" = "{bait}" ] || exit 0
+echo "$SLURMD_NODENAME" > "$D/catch/$SLURM_JOB_ID.bait"
+if [ -e "$D/catch/$SLURM_JOB_ID" ]; then
+    i=0
+    while [ ! -e "$D/catch/$SLURM_JOB_ID.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
+    /usr/bin/env > "$D/catch/$SLURM_JOB_ID.env"
+    exit "$(/bin/cat "$D/catch/$SLURM_JOB_ID.go" 2>/dev/null || echo 0)"
+fi
+[ -e "$D/glue/$SLURM_JOB_ID" ] && exec "$D/glue/prolog"
+exit 0
+"""
+
+
+class SlurmUnavailable(Exception):
+    """Slurm cannot run here; the message says precisely why."""
+
+
+def why_unavailable() -> str | None:
+    """None when a local Slurm can be started here; else the precise reason."""
+    missing = [d for d in DAEMONS if not (SBIN / d).is_file()]
+    missing += [c for c in ("sbatch", "squeue", "scontrol", "sinfo", "scancel") if not Path("/usr/bin", c).is_file()]
+    if missing:
+        return f"Slurm/munge not installed (missing {', '.join(missing)}); apt-get install slurm-wlm munge"
+    if os.geteuid() != 0:
+        return "slurmd and munged must be started as root (they switch users and run jobs as their owners)"
+    try:
+        pwd.getpwnam("munge")
+    except KeyError:
+        return "no 'munge' user (the munge package creates it)"
+    if not Path("/etc/munge/munge.key").is_file():
+        return "no /etc/munge/munge.key (the munge package creates it at install)"
+    return None
+
+
+def free_ports(count: int) -> list[int]:
+    socks, ports = [], []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+class LocalSlurm:
+    def __init__(self, pool: int = VWN_POOL):
+        self.dir = Path(tempfile.mkdtemp(prefix="wnod-slurm-"))
+        # munged (as user munge) must reach its socket's directory, and jobs run as other users.
+        self.dir.chmod(0o755)
+        self.conf = self.dir / "slurm.conf"
+        self.vwns = [f"vwn{i:03d}" for i in range(1, pool + 1)]
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.prolog = self.dir / "prolog"
+        self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        self._next_vwn = 0
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def write_conf(self) -> None:
+        host = socket.gethostname().split(".")[0]
+        ctl_port, *node_ports = free_ports(2 + len(self.vwns))
+        self.ports = dict(zip([BAIT, *self.vwns], node_ports, strict=True))
+        d = self.dir
+        for sub in ("state", "spool", "munge", "log", "catch", "glue", "out"):
+            (d / sub).mkdir(exist_ok=True)
+        (d / "out").chmod(0o1777)  # jobs write here as their owners
+        self.prolog.write_text(PROLOG.format(dir=d, bait=BAIT))
+        self.prolog.chmod(0o755)
+        shutil.chown(d / "munge", "munge", "munge")
+        (d / "munge").chmod(0o755)
+        lines = [
+            "ClusterName=wnodtest",
+            f"SlurmctldHost={host}(127.0.0.1)",
+            f"SlurmctldPort={ctl_port}",
+            "AuthType=auth/munge",
+            "CredType=cred/munge",
+            f"AuthInfo=socket={d / 'munge' / 'munge.socket'}",
+            "SlurmUser=root",
+            "SlurmdUser=root",
+            f"StateSaveLocation={d / 'state'}",
+            f"SlurmdSpoolDir={d / 'spool'}/%n",
+            f"SlurmctldPidFile={d / 'slurmctld.pid'}",
+            f"SlurmdPidFile={d / 'slurmd-%n.pid'}",
+            f"SlurmctldLogFile={d / 'log' / 'slurmctld.log'}",
+            f"SlurmdLogFile={d / 'log' / 'slurmd-%n.log'}",
+            "SlurmctldDebug=debug",
+            "SlurmdDebug=debug",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_CPU",
+            "SchedulerType=sched/builtin",
+            "JobCompType=jobcomp/none",
+            "AccountingStorageType=accounting_storage/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "MpiDefault=none",
+            "ReturnToService=2",
+            "SlurmdTimeout=30",
+            "MinJobAge=600",
+            "KillWait=2",
+            "MessageTimeout=5",
+            "PrologEpilogTimeout=120",
+        ]
+        lines.append(f"Prolog={self.prolog}")
+        for name, port in self.ports.items():
+            lines.append(f"NodeName={name} NodeAddr=127.0.0.1 NodeHostname={host} Port={port} CPUs=1 RealMemory=64")
+        lines.append(f"PartitionName={BAIT_PARTITION} Nodes={BAIT} Default=YES MaxTime=INFINITE State=UP")
+        lines += self.partition_lines()
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def partition_lines(self) -> list[str]:
+        return [
+            f"PartitionName={VWN_PARTITION} Nodes={','.join(self.vwns)} {VWN_PARTITION_OPTIONS}"
+            " MaxTime=INFINITE State=UP"
+        ]
+
+    # -- daemons ---------------------------------------------------------------------------------
+
+    def _spawn(self, key: str, argv: Sequence[str]) -> None:
+        log = open(self.dir / "log" / f"{key}.out", "ab")  # noqa: SIM115 - kept for the child's life
+        self.procs[key] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.write_conf()
+        m = self.dir / "munge"
+        self._spawn("munged", [
+            "/usr/sbin/runuser", "-u", "munge", "--", str(SBIN / "munged"), "--foreground",
+            f"--socket={m / 'munge.socket'}", f"--pid-file={m / 'munged.pid'}",
+            f"--log-file={m / 'munged.log'}", f"--seed-file={m / 'munged.seed'}",
+        ])
+        self._wait(lambda: (m / "munge.socket").exists(), timeout, "munged socket")
+        self._spawn("slurmctld", [str(SBIN / "slurmctld"), "-D", "-i", "-f", str(self.conf)])
+        self._wait(lambda: self.run(["scontrol", "ping"], check=False).returncode == 0, timeout, "slurmctld")
+        self.start_node(BAIT)
+        self.wait_node_up(BAIT, timeout)
+
+    def start_node(self, name: str) -> None:
+        (self.dir / "spool" / name).mkdir(exist_ok=True)
+        self._spawn(f"slurmd-{name}", [str(SBIN / "slurmd"), "-D", "-f", str(self.conf), "-N", name])
+
+    def stop_node(self, name: str) -> None:
+        self._stop(f"slurmd-{name}")
+
+    def wait_node_up(self, name: str, timeout: float = 30.0) -> None:
+        def up() -> bool:
+            out = self.run(["sinfo", "-h", "-N", "-n", name, "-o", "%T"], check=False).stdout.strip()
+            return bool(out) and not out.endswith("*") and not out.startswith(("down", "unknown"))
+
+        self._wait(up, timeout, f"node {name} up")
+
+    def take_vwn(self) -> str:
+        """A VWN name no test has used yet."""
+        name = self.vwns[self._next_vwn]
+        self._next_vwn += 1
+        return name
+
+    def _stop(self, key: str, wait: float = 10.0) -> None:
+        proc = self.procs.pop(key, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(wait)
+
+    def stop(self) -> None:
+        # slurmds first (they may hold job steps), then the controller, then munged.
+        for key in [k for k in self.procs if k.startswith("slurmd-")]:
+            self._stop(key)
+        self._stop("slurmctld")
+        self._stop("munged")
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def run(
+        self, argv: Sequence[str], check: bool = True, env: Mapping[str, str] | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, env={**self.env, **(env or {})}, timeout=timeout
+        )
+        if check and done.returncode:
+            raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
+        return done
+
+    def as_user(self, user: str, argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a Slurm command as `user`, as that user would from a login node."""
+        return self.run(["/usr/bin/setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}",
+                         "--init-groups", *argv], check=check)
+
+    def submit(self, user: str, *options: str, command: str = "sleep 60", held: bool = True) -> str:
+        """`sbatch` as `user`; the job writes the node it ran on to out/<id> first. Returns its id."""
+        script = f'echo "$SLURMD_NODENAME" > {self.dir}/out/$SLURM_JOB_ID; {command}'
+        argv = ["sbatch", "--parsable", "--chdir=/tmp", "--output=/dev/null", *(["--hold"] if held else []),
+                *options, "--wrap", script]
+        return self.as_user(user, argv).stdout.strip().split(";")[0]
+
+    def ran_on(self, job_id: str) -> str:
+        path = self.dir / "out" / job_id
+        return path.read_text().strip() if path.exists() else ""
+
+    def log(self, name: str = "slurmctld.log") -> str:
+        path = self.dir / "log" / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    @staticmethod
+    def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise SlurmUnavailable(f"{what}: not there within {timeout:g}s")
+            time.sleep(0.2)

@@ -1,0 +1,73 @@
+"""Fixtures of the wnod-slurm tests: a real Slurm on this host, the adapter wired to it.
+
+The Slurm (munged, slurmctld, a bait slurmd; VWN slurmds as tests need them) is started
+once per session in a scratch directory on 127.0.0.1 and stopped by PID at the end, even
+when tests fail. Where Slurm cannot run the real-daemon tests are skipped with the reason;
+under CI (which installs it from system-packages.txt) they fail instead.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wnod_core.plugins import Plugins
+from wnod_core.testing import build_plugin
+
+from wnod_slurm import plugin
+from wnod_slurm.adapter import SlurmBatchSystem
+from wnod_slurm.testing import LocalSlurm, SlurmUnavailable, why_unavailable
+
+USER = "daemon"
+"""Jobs are submitted as this unprivileged user, present on every Debian system."""
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[LocalSlurm]:
+    why = why_unavailable()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real-Slurm tests, but: {why}")
+        pytest.skip(why)
+    cluster = LocalSlurm()
+    try:
+        try:
+            cluster.start()
+        except (SlurmUnavailable, OSError, RuntimeError) as exc:
+            tail = cluster.log()[-3000:]
+            pytest.fail(f"local Slurm did not start: {exc}\nslurmctld.log ends:\n{tail}")
+        yield cluster
+    finally:
+        cluster.stop()
+        if not os.environ.get("WNOD_KEEP_SLURM_DIR"):
+            cluster.cleanup()
+
+
+@pytest.fixture
+def record() -> Any:
+    return Plugins.load(installed=False, extra=[("wnod-slurm", plugin)]).lookup("batch_systems", "slurm")
+
+
+@pytest.fixture
+def adapter(slurm: LocalSlurm, record: Any, tmp_path: Path) -> SlurmBatchSystem:
+    """The adapter, built from its options table as the core builds it."""
+    return build_plugin(record, {"slurm_conf": str(slurm.conf)}, {}, tmp_path, path="batch.slurm")
+
+
+@pytest.fixture
+def vwns(slurm: LocalSlurm) -> Iterator[list[str]]:
+    """``vwns.append(slurm.take_vwn())``-style: VWN names this test joins; their slurmds stop after it."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        slurm.stop_node(name)
+
+
+@pytest.fixture
+def jobs(slurm: LocalSlurm) -> Iterator[list[str]]:
+    """Ids of the jobs a test submits; cancelled after it so the bait is free for the next."""
+    ids: list[str] = []
+    yield ids
+    if ids:
+        slurm.run(["scancel", *ids], check=False)
