@@ -17,7 +17,7 @@ from wnod_core.plugins import Plugins, Status, entrypoints, manager
 from wnod_core.plugins.entrypoints import Candidate, allowed_from_env, is_allowed
 from wnod_core.records import BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
 
-CORE_COMMANDS = {"bait", "config", "daemon", "drain", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"}
+CORE_COMMANDS = {"bait", "config", "daemon", "drain", "batch", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"}
 
 
 def report_of(plugins: Plugins, name: str):

@@ -371,3 +371,20 @@ def test_wnod_render_prints_what_the_backend_would_create_and_creates_nothing(si
     wrong = invoke(site, "render", "--type", "bleu")
     assert wrong.exit_code == 2 and 'did you mean "blue"' in wrong.output
     assert invoke(site, "render", "--type", "blue", "--slot", "3").exit_code == 2
+
+
+def test_wnod_batch_show_and_hosts_read_the_batch_system_through_the_adapter(site: Site, fakes: FakePlugin) -> None:
+    job = fakes.batch.submit("alice", groups=("physics",), queue="blue")
+    fakes.batch.register_host("hv01-vwn1")
+    shown = invoke(site, "batch", "show", job.job_id, "--json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert (data["facts"]["user"], data["facts"]["queue"], data["facts"]["groups"]) == ("alice", "blue", ["physics"])
+    assert data["decision"] == {"outcome": "resolved", "vm_type": "blue", "resolver": "test-by-queue (resolvers[0])",
+                                "reason": "queue blue"}
+    assert "wnod would give:    VM type blue" in invoke(site, "batch", "show", job.job_id).output
+    missing = invoke(site, "batch", "show", "999999")  # main() prints it as "wnod: error: ..." and exits 1
+    assert type(missing.exception).__name__ == "JobNotFound" and "999999" in str(missing.exception)
+    hosts = json.loads(invoke(site, "batch", "hosts", "--json").output)["hosts"]
+    assert [h["name"] for h in hosts] == ["hv01-vwn1"]
+    assert "hv01-vwn1" in invoke(site, "batch", "hosts").output

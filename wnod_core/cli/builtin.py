@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import click
 
 from .. import hookimpl
+from .batch_cmds import batch_group
 from .config_cmd import config_group
 from .daemon_cmds import (
     bait_command,
@@ -37,3 +38,4 @@ def wnod_cli_commands() -> Iterator[click.Command]:
     yield resume_command
     yield status_command
     yield render_command
+    yield batch_group
