@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -51,6 +52,7 @@ for m in __MODULES__; do insmod /lib/modules/$m.ko; done
 i=0
 while [ ! -b /dev/vdb ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
 echo "WNOD-GUEST vda-ro=$(cat /sys/block/vda/ro) vdb-ro=$(cat /sys/block/vdb/ro)"
+echo "WNOD-GUEST nics=$(ls /sys/class/net | tr '\n' ' ')"
 echo "WNOD-GUEST base=$(head -c 9 /dev/vda)"
 if printf x | dd of=/dev/vda bs=1 count=1 conv=notrunc 2>/dev/null; then
     echo "WNOD-GUEST vda-write=accepted"
@@ -175,6 +177,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=30)
 
 
+def _listening(path: Path) -> bool:
+    """Whether a daemon answers on the Unix socket `path` (a dead one may leave the file behind)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def _fix_kvm_permissions() -> None:
     """Unless /dev/kvm is group kvm, mode 0660, libvirt probes QEMU again on every call (~48 s each)."""
     kvm = Path("/dev/kvm")
@@ -202,7 +214,7 @@ def libvirtd() -> Iterator[str]:
     log = open(run_dir / "daemons.log", "wb")
     started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        if not Path("/run/libvirt/virtlogd-sock").exists():
+        if not _listening(Path("/run/libvirt/virtlogd-sock")):
             started.append((subprocess.Popen(["virtlogd"], stdout=log, stderr=log), "virtlogd"))
         daemon = subprocess.Popen(["libvirtd", "-f", str(conf), "-p", str(run_dir / "libvirtd.pid")],
                                   stdout=log, stderr=log)
@@ -309,6 +321,7 @@ def test_a_real_guest_sees_its_base_read_only_writes_its_scratch_disk_and_is_res
         backend.create(spec)
         first = _until_off(backend, spec.vwn_id, log)
         assert "WNOD-GUEST vda-ro=1 vdb-ro=0" in first
+        assert "WNOD-GUEST nics=lo \n" in first, "a closed VWN without closed_network has no interface"
         assert "WNOD-GUEST base=WNOD-BASE" in first
         assert "WNOD-GUEST vda-write=refused" in first
         # A fresh raw disk is empty; an overlay shows the base through until written.
