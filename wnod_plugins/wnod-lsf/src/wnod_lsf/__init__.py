@@ -1,0 +1,1 @@
+"""wnod's batch-system adapter for IBM Spectrum LSF (``[batch] system = "lsf"``)."""
