@@ -1,0 +1,236 @@
+"""The LSF glue in contrib/lsf, run as LSF runs it: /bin/sh, LSF's variables, LSF's PATH.
+
+The pre-exec is run with the real ``wnod`` of this environment; the esub with the real
+``wnod resolve``; the post-exec with the real curl, against a listener on 127.0.0.1.
+"""
+
+import http.server
+import os
+import pwd
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+GLUE = Path(__file__).resolve().parents[3] / "contrib" / "lsf"
+WNOD = Path(sys.executable).parent / "wnod"
+LSF_PATH = "/bin:/usr/bin:/sbin:/usr/sbin"
+"""The PATH LSF gives pre- and post-execution commands."""
+
+
+def run(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/bin/sh", str(GLUE / script), *args], env={"PATH": LSF_PATH, **env},
+                          capture_output=True, text=True, timeout=60, cwd="/tmp", check=False)
+
+
+def fake_wnod(tmp_path: Path, code: int, says: str = "") -> Path:
+    script = tmp_path / "fake-wnod"
+    script.write_text(f'#!/bin/sh\necho "$@" >>{tmp_path}/wnod-args\nprintf "%s" "{says}"\nexit {code}\n')
+    script.chmod(0o755)
+    return script
+
+
+# -- PRE_EXEC ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def bait_env(tmp_path: Path) -> dict[str, str]:
+    marker = tmp_path / "lsf-bait"
+    marker.touch()
+    return {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "WNOD_BAIT_MARKER": str(marker),
+            "WNOD_LOG": str(tmp_path / "pre-exec.log"), "LSB_JOBID": "4711", "LSB_JOBINDEX": "3",
+            "LSB_HOSTS": "bait01", "LSB_MCPU_HOSTS": "bait01 1"}
+
+
+def test_pre_exec_off_a_bait_lets_the_job_run_without_asking_wnod(tmp_path: Path, bait_env: dict) -> None:
+    env = {**bait_env, "WNOD_BAIT_MARKER": str(tmp_path / "absent"), "WNOD": str(fake_wnod(tmp_path, 1))}
+    assert run("wnod-lsf-pre-exec", env).returncode == 0
+    assert not (tmp_path / "wnod-args").exists()
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 99])
+def test_pre_exec_on_a_bait_passes_wnod_baits_exit_code_to_lsf(tmp_path: Path, bait_env: dict, code: int) -> None:
+    env = {**bait_env, "WNOD": str(fake_wnod(tmp_path, code, says="moved")), "WNOD_BAIT_ARGS": "--timeout 600"}
+    assert run("wnod-lsf-pre-exec", env).returncode == code
+    assert (tmp_path / "wnod-args").read_text() == "bait --timeout 600\n"
+    log = (tmp_path / "pre-exec.log").read_text()
+    assert "moved" in log and f"job 4711[3]: wnod bait exited {code}" in log
+
+
+def test_pre_exec_on_a_bait_without_wnod_puts_the_job_back(tmp_path: Path, bait_env: dict) -> None:
+    assert run("wnod-lsf-pre-exec", {**bait_env, "WNOD": str(tmp_path / "no-wnod")}).returncode == 1
+    assert "is missing" in (tmp_path / "pre-exec.log").read_text()
+
+
+def test_pre_exec_with_the_real_wnod_and_no_daemon_puts_the_job_back(
+    tmp_path: Path, bait_env: dict, lsf_bin: Path
+) -> None:
+    config = tmp_path / "wnod.toml"
+    config.write_text(SITE.format(lsf_bin=lsf_bin, socket=tmp_path / "no-daemon.sock", user=ME))
+    env = {**bait_env, "WNOD": str(WNOD), "WNOD_BAIT_ARGS": "--timeout 1", "WNOD_CONFIG": str(config),
+           "HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path / "xdg"), "WNOD_STATE_DIR": str(tmp_path / "st")}
+    assert run("wnod-lsf-pre-exec", env).returncode == 1  # RETRY, as the LSF adapter codes it
+    log = (tmp_path / "pre-exec.log").read_text()
+    assert "job 4711[3]: retry: no answer from the daemon" in log, log
+
+
+SITE = """
+[host]
+name = "hv01"
+vcpus = 4
+memory = "8GiB"
+max_vwns = 2
+
+[vm_types.el9]
+image = "el9.img"
+
+[vm_types.atlas]
+image = "atlas.img"
+
+[[resolvers]]
+use = "requested"
+allow.atlas = {{ users = ["{user}"] }}
+
+[[resolvers]]
+use = "default"
+vm_type = "el9"
+
+[batch]
+system = "lsf"
+
+[batch.lsf]
+bin_dir = "{lsf_bin}"
+
+[daemon]
+socket = "{socket}"
+"""
+ME = pwd.getpwuid(os.getuid()).pw_name
+"""Who runs the tests: the esub asks wnod about the user `id -un` names."""
+
+
+# -- esub ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def esub_env(tmp_path: Path) -> dict[str, str]:
+    return {"WNOD_ESUB_CONF": str(tmp_path / "none.conf"), "LSB_SUB_PARM_FILE": str(tmp_path / "parm"),
+            "LSB_SUB_MODIFY_FILE": str(tmp_path / "modify"), "LSB_SUB_ABORT_VALUE": "97"}
+
+
+def parm(env: dict[str, str], **values: str) -> None:
+    Path(env["LSB_SUB_PARM_FILE"]).write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))
+
+
+def modified(env: dict[str, str]) -> str:
+    path = Path(env["LSB_SUB_MODIFY_FILE"])
+    return path.read_text() if path.exists() else ""
+
+
+def test_esub_without_a_request_changes_nothing(esub_env: dict) -> None:
+    parm(esub_env, LSB_SUB_QUEUE="short")
+    assert run("esub.wnod", esub_env).returncode == 0
+    assert modified(esub_env) == ""
+
+
+@pytest.mark.parametrize("how", ["argument", "additional"])
+def test_esub_turns_a_request_into_the_types_application_profile(esub_env: dict, how: str) -> None:
+    parm(esub_env, LSB_SUB_ADDITIONAL="license wnod(atlas)")
+    args = ("atlas",) if how == "argument" else ()
+    done = run("esub.wnod", esub_env, *args)
+    assert done.returncode == 0, done.stderr
+    assert modified(esub_env) == 'LSB_SUB_APP_NAME="wnod-atlas"\n'
+
+
+def test_esub_refuses_a_type_the_site_does_not_offer(esub_env: dict) -> None:
+    parm(esub_env, LSB_SUB_APP_NAME="wnod-cms")
+    done = run("esub.wnod", {**esub_env, "WNOD_VM_TYPES": "el9 atlas"})
+    assert done.returncode == 97
+    assert 'there is no VM type "cms" to ask for; there are: el9 atlas' in done.stderr
+
+
+def test_esub_refuses_two_different_requests(esub_env: dict) -> None:
+    parm(esub_env, LSB_SUB_APP_NAME="wnod-el9")
+    done = run("esub.wnod", esub_env, "atlas")
+    assert done.returncode == 97 and "give one of them" in done.stderr
+
+
+def test_esub_refuses_a_name_that_is_no_type(esub_env: dict) -> None:
+    parm(esub_env)
+    assert run("esub.wnod", esub_env, "../etc").returncode == 97
+
+
+@pytest.fixture
+def site(tmp_path: Path, lsf_bin: Path) -> dict[str, str]:
+    config = tmp_path / "wnod.toml"
+    config.write_text(SITE.format(lsf_bin=lsf_bin, socket=tmp_path / "wnod.sock", user=ME))
+    return {"WNOD": str(WNOD), "WNOD_CONFIG": str(config), "HOME": str(tmp_path),
+            "XDG_CONFIG_DIRS": str(tmp_path / "xdg"), "XDG_CONFIG_HOME": str(tmp_path / "xdg-home")}
+
+
+def test_esub_asks_the_sites_resolver_chain_and_passes_what_it_allows(esub_env: dict, site: dict) -> None:
+    parm(esub_env, LSB_SUB_QUEUE="short")
+    done = run("esub.wnod", {**esub_env, **site}, "atlas")
+    assert done.returncode == 0, done.stderr
+    assert modified(esub_env) == 'LSB_SUB_APP_NAME="wnod-atlas"\n'
+
+
+def test_esub_refuses_what_the_sites_resolver_chain_refuses_with_its_reason(esub_env: dict, site: dict) -> None:
+    parm(esub_env, LSB_SUB_APP_NAME="wnod-el9")
+    done = run("esub.wnod", {**esub_env, **site})
+    assert done.returncode == 97
+    assert done.stderr.startswith("wnod: ") and "el9" in done.stderr, done.stderr
+
+
+def test_esub_lets_a_job_through_when_wnod_is_broken_unless_told_not_to(tmp_path: Path, esub_env: dict) -> None:
+    parm(esub_env, LSB_SUB_APP_NAME="wnod-el9")
+    broken = {**esub_env, "WNOD": str(fake_wnod(tmp_path, 1, says="Traceback"))}
+    done = run("esub.wnod", broken)
+    assert done.returncode == 0 and "not checked now" in done.stderr
+    assert run("esub.wnod", {**broken, "WNOD_ON_ERROR": "refuse"}).returncode == 97
+
+
+# -- POST_EXEC ---------------------------------------------------------------------------------------
+
+class _Listener(http.server.BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str | None]] = []
+
+    def do_POST(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        self.send_response(202)
+        self.end_headers()
+        self.wfile.write(b'{"noticed": true}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def daemon_api() -> Iterator[tuple[str, list]]:
+    _Listener.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _Listener.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/curl").exists(), reason="needs curl")
+def test_post_exec_tells_the_daemon_of_the_jobs_end(tmp_path: Path, daemon_api: tuple[str, list]) -> None:
+    url, seen = daemon_api
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    env = {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "WNOD_NOTICE_URL": url + "/",
+           "WNOD_TOKEN_FILE": str(token), "LSB_JOBID": "4711", "LSB_JOBINDEX": "3"}
+    assert run("wnod-lsf-post-exec", env).returncode == 0
+    assert seen == [("POST", "/v1/jobs/4711%5B3%5D/notice", "Bearer s3cret")]
+
+
+def test_post_exec_without_settings_or_daemon_does_nothing_and_exits_0(tmp_path: Path) -> None:
+    env = {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "LSB_JOBID": "4711"}
+    assert run("wnod-lsf-post-exec", env).returncode == 0
+    down = {**env, "WNOD_NOTICE_URL": "http://127.0.0.1:9", "WNOD_TOKEN_FILE": str(tmp_path / "none")}
+    assert run("wnod-lsf-post-exec", down).returncode == 0
