@@ -53,6 +53,7 @@ them and itself always exits 0, since a failing slurmd Prolog drains the bait no
 failed (scancel again, in case the daemon could not); 12 or anything else: ``scontrol requeue``."""
 
 _NOT_FOUND = re.compile(r"invalid job id|job id .* not found|unknown job", re.IGNORECASE)
+_FINISHED = re.compile(r"already finished|already completed", re.IGNORECASE)
 _FROM = re.compile(r"\s*\[from=([A-Za-z0-9_.-]+)\]\s*$")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 _REQUEUE_HELD = "job requeued in held state"
@@ -297,6 +298,8 @@ class SlurmBatchSystem(BatchSystem):
                 args.append(f"Partition={self.options.vwn_partition}")
             result = self.runner.run([self.options.scontrol, "update", *args])
             if result.returncode:
+                if _FINISHED.search(result.output):  # cancelled while its VWN booted
+                    raise JobNotFound(f"job {job_id} ended before it could move: {quote(result.output)}")
                 # Slurm may apply the update yet complain that the partition cannot run it "now"
                 # (a node just resumed): what counts is whether the job is bound.
                 after = self._job(job_id)
@@ -372,10 +375,12 @@ class SlurmBatchSystem(BatchSystem):
         bound = job.reservation.startswith(o.reservation_prefix) or (
             bool(o.vwn_partition) and job.partition == o.vwn_partition)
         comment = self._comment(job, f"wnod: released: {reason}")
+        requeued = False
         if bound:
             if job.state in _ON_NODES and "COMPLETING" not in job.states:
                 # Running on a VWN wnod gave up: back to pending, or it could not be unbound.
                 self._scontrol("requeuehold", job_id, what=f"taking job {job_id} off {','.join(job.nodes)}")
+                requeued = True
             args = [f"JobId={job_id}", "ReqNodeList=", "Reservation=", f"AdminComment={comment}"]
             origin = self._from_partition(job)
             if o.vwn_partition and origin and origin != o.vwn_partition:
@@ -384,7 +389,7 @@ class SlurmBatchSystem(BatchSystem):
         elif job.admin_comment != comment:
             self._scontrol("update", f"JobId={job_id}", f"AdminComment={comment}", what=f"noting job {job_id}")
         after = self._job(job_id)
-        if after.state is JobState.HELD and after.reason in _WNOD_HOLDS:
+        if requeued or (after.state is JobState.HELD and after.reason in _WNOD_HOLDS):
             self._release_hold(job_id)
 
     def hold(self, job_id: str, reason: str) -> None:

@@ -1,0 +1,179 @@
+"""A job's way through real Slurm daemons: caught on its bait, migrated to its VWN, run there only.
+
+The bait's Prolog is held open by the test (``catch``), standing for ``wnod bait`` waiting
+for its daemon, while the adapter acts as the engine would.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from wnod_core.errors import JobNotFound
+from wnod_core.interfaces import BaitRequest
+from wnod_core.model import JobState
+
+from wnod_slurm.adapter import SlurmBatchSystem
+from wnod_slurm.testing import BAIT, LocalSlurm
+
+pytestmark = pytest.mark.slow
+
+USER = "daemon"
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            assert answer, f"{what} (waited {timeout:g}s)"
+            return answer
+        time.sleep(0.25)
+
+
+def caught_on_bait(slurm: LocalSlurm, jobs: list[str], *options: str) -> str:
+    """A job submitted as the user, dispatched to the bait, its Prolog held open."""
+    job_id = slurm.submit(USER, *options)
+    jobs.append(job_id)
+    (slurm.dir / "catch" / job_id).touch()
+    slurm.run(["scontrol", "release", job_id])
+    eventually((slurm.dir / "catch" / f"{job_id}.bait").exists, f"job {job_id} never reached the bait's Prolog")
+    return job_id
+
+
+def end_prolog(slurm: LocalSlurm, job_id: str, code: int = 0) -> None:
+    (slurm.dir / "catch" / f"{job_id}.go").write_text(str(code))
+
+
+def joined_vwn(slurm: LocalSlurm, adapter: SlurmBatchSystem, vwns: list[str]) -> str:
+    """A VWN as the engine brings one up: closed before its slurmd exists, then joined."""
+    name = slurm.take_vwn()
+    vwns.append(name)
+    adapter.close_host(name)
+    assert adapter.host_ready(name) is False
+    slurm.start_node(name)
+    eventually(lambda: adapter.host_ready(name), f"{name} never joined")
+    return name
+
+
+def running_on(adapter: SlurmBatchSystem, job_id: str) -> tuple[str, ...]:
+    facts = adapter.job_facts(job_id)
+    return facts.exec_hosts if facts.state is JobState.RUNNING else ()
+
+
+def accepting(adapter: SlurmBatchSystem, name: str) -> bool:
+    return next(h for h in adapter.hosts() if h.name == name).accepting
+
+
+def test_a_job_caught_on_its_bait_runs_on_its_vwn_only(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    vwn = joined_vwn(slurm, adapter, vwns)
+    job = caught_on_bait(slurm, jobs)
+    facts = adapter.job_facts(job)
+    assert facts.state is JobState.RUNNING and facts.exec_hosts == (BAIT,) and facts.queue == "short"
+
+    adapter.migrate(job, vwn)
+    adapter.migrate(job, vwn)  # the bait asking again changes nothing
+    end_prolog(slurm, job, 0)  # `wnod bait` answered "migrated": the glue exits 0
+
+    started = time.monotonic()
+    eventually(lambda: running_on(adapter, job) == (vwn,), f"job {job} never ran on {vwn}")
+    # Slurm would have held the requeued job 120 s; the adapter lets it start at once.
+    assert time.monotonic() - started < 25
+    eventually(lambda: slurm.ran_on(job), f"job {job} wrote nothing")
+    assert slurm.ran_on(job) == vwn, "the job's script ran on the bait"
+    facts = adapter.job_facts(job)
+    assert facts.queue == "short", "the job's own partition, not the VWN's"
+    assert "migrated to VWN" in facts.reason
+    assert accepting(adapter, BAIT), "the bait must never be drained"
+
+
+def test_no_other_job_lands_on_a_vwn_bound_to_a_job(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    vwn = joined_vwn(slurm, adapter, vwns)
+    bound = slurm.submit(USER)  # held: the VWN stays free while the others try
+    jobs.append(bound)
+    adapter.migrate(bound, vwn)
+    own = slurm.submit(USER, "--partition=wnod", held=False)
+    named = slurm.submit("root", "--partition=wnod", f"--nodelist={vwn}", held=False)
+    jobs += [own, named]
+    time.sleep(6)  # three scheduler passes
+    for other in (own, named):
+        assert adapter.job_facts(other).state is JobState.PENDING, f"job {other} started"
+    slurm.run(["scontrol", "release", bound])
+    eventually(lambda: running_on(adapter, bound) == (vwn,), f"job {bound} never ran on {vwn}")
+    assert adapter.job_facts(own).state is JobState.PENDING
+    assert adapter.job_facts(named).state is JobState.PENDING
+
+
+def test_a_requeued_migrated_job_comes_back_to_its_vwn_and_release_unbinds_it(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    vwn = joined_vwn(slurm, adapter, vwns)
+    job = caught_on_bait(slurm, jobs)
+    adapter.migrate(job, vwn)
+    end_prolog(slurm, job)
+    eventually(lambda: running_on(adapter, job) == (vwn,), f"job {job} never ran on {vwn}")
+
+    slurm.run(["scontrol", "requeue", job])  # an admin, or a node hiccup
+    eventually(lambda: adapter.job_facts(job).state is JobState.PENDING, f"job {job} not requeued")
+    slurm.run(["scontrol", "update", f"JobId={job}", "StartTime=now"])  # skip Slurm's requeue delay
+    eventually(lambda: running_on(adapter, job) == (vwn,), f"job {job} never came back to {vwn}")
+
+    adapter.release(job, "site policy: run outside a VWN")  # its VWN is going away
+    facts = eventually(lambda: (f := adapter.job_facts(job)).state is JobState.PENDING and f, "not pending")
+    assert facts.queue == "short" and "released: site policy" in facts.reason
+    detail = slurm.run(["scontrol", "-o", "show", "job", job]).stdout
+    assert "Partition=short" in detail and "ReqNodeList=(null)" in detail and "Reservation=" not in detail.replace(
+        "Reservation=(null)", "")
+
+
+def test_a_job_cancelled_while_its_vwn_boots_is_not_migrated_and_the_bait_stays_open(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    vwn = joined_vwn(slurm, adapter, vwns)
+    job = caught_on_bait(slurm, jobs)
+    slurm.as_user(USER, ["scancel", job])
+    with pytest.raises(JobNotFound):
+        adapter.migrate(job, vwn)
+    end_prolog(slurm, job)
+    eventually(lambda: adapter.job_facts(job).state is JobState.CANCELLED, f"job {job} not cancelled")
+    assert not slurm.ran_on(job)
+    assert accepting(adapter, BAIT)
+    assert not accepting(adapter, vwn), "the VWN must stay closed"
+
+
+def test_a_released_job_runs_on_its_bait(slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str]) -> None:
+    job = caught_on_bait(slurm, jobs)
+    adapter.release(job, "site policy: runs outside a VWN")
+    end_prolog(slurm, job, 0)
+    eventually(lambda: slurm.ran_on(job) == BAIT, f"job {job} never ran on the bait")
+    assert "released: site policy" in adapter.job_facts(job).reason
+
+
+def test_a_failed_job_ends_with_the_reason_its_owner_can_read(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str]
+) -> None:
+    job = caught_on_bait(slurm, jobs)
+    reason = "wnod: user daemon may not run VM type atlas"
+    adapter.fail(job, reason)
+    end_prolog(slurm, job, 0)
+    facts = eventually(lambda: (f := adapter.job_facts(job)).state.is_over and f, f"job {job} not over")
+    assert facts.state is JobState.CANCELLED and reason in facts.reason
+    assert reason in slurm.as_user(USER, ["scontrol", "show", "job", job]).stdout
+    assert not slurm.ran_on(job)
+    assert accepting(adapter, BAIT)
+
+
+def test_bait_request_reads_the_real_prologs_environment(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str]
+) -> None:
+    job = caught_on_bait(slurm, jobs)
+    end_prolog(slurm, job, 0)
+    env_file = slurm.dir / "catch" / f"{job}.env"
+    eventually(env_file.exists, "the Prolog wrote no environment")
+    environ = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    assert "PATH" not in environ or environ["PATH"] in ("", "/bin:/usr/bin"), "Prologs run without a usable PATH"
+    assert adapter.bait_request(environ, ()) == BaitRequest(job_id=job, bait_host=BAIT)
