@@ -101,11 +101,12 @@ def test_no_other_job_lands_on_a_vwn_bound_to_a_job(
     jobs += [own, named]
     time.sleep(6)  # three scheduler passes
     for other in (own, named):
-        assert adapter.job_facts(other).state is JobState.PENDING, f"job {other} started"
+        assert vwn not in adapter.job_facts(other).exec_hosts, f"job {other} landed on {vwn}"
+    assert adapter.job_facts(named).state is JobState.PENDING, "a job naming the VWN waits for it"
     slurm.run(["scontrol", "release", bound])
     eventually(lambda: running_on(adapter, bound) == (vwn,), f"job {bound} never ran on {vwn}")
-    assert adapter.job_facts(own).state is JobState.PENDING
-    assert adapter.job_facts(named).state is JobState.PENDING
+    for other in (own, named):
+        assert vwn not in adapter.job_facts(other).exec_hosts, f"job {other} landed on {vwn}"
 
 
 def test_a_requeued_migrated_job_comes_back_to_its_vwn_and_release_unbinds_it(

@@ -190,6 +190,8 @@ class LocalSlurm:
         self._spawn(f"slurmd-{name}", [str(SBIN / "slurmd"), "-D", "-f", str(self.conf), "-N", name])
 
     def stop_node(self, name: str) -> None:
+        """Stop its slurmd, drained first: Slurm would take it for up until its next ping."""
+        self.run(["scontrol", "update", f"NodeName={name}", "State=DRAIN", "Reason=test over"], check=False)
         self._stop(f"slurmd-{name}")
 
     def wait_node_up(self, name: str, timeout: float = 30.0) -> None:
