@@ -65,8 +65,8 @@ def vwns(slurm: LocalSlurm) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def jobs(slurm: LocalSlurm) -> Iterator[list[str]]:
-    """Ids of the jobs a test submits; cancelled after it so the bait is free for the next."""
+def jobs(slurm: LocalSlurm, vwns: list[str]) -> Iterator[list[str]]:
+    """Ids of the jobs a test submits; cancelled after it (before its VWNs stop) so the bait is free."""
     ids: list[str] = []
     yield ids
     for job_id in ids:  # a test that failed midway may have left its job's Prolog waiting

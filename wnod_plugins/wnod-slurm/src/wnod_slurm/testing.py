@@ -190,8 +190,17 @@ class LocalSlurm:
         self._spawn(f"slurmd-{name}", [str(SBIN / "slurmd"), "-D", "-f", str(self.conf), "-N", name])
 
     def stop_node(self, name: str) -> None:
-        """Stop its slurmd, drained first: Slurm would take it for up until its next ping."""
+        """Stop its slurmd, drained and emptied first: Slurm would take it for up until its next
+        ping, and a job step left running would outlive its slurmd."""
+        if f"slurmd-{name}" not in self.procs:
+            return
         self.run(["scontrol", "update", f"NodeName={name}", "State=DRAIN", "Reason=test over"], check=False)
+        self.run(["scancel", f"--nodelist={name}"], check=False)
+        deadline = time.monotonic() + 15
+        while self.run(["squeue", "--all", "-h", f"--nodelist={name}"], check=False).stdout.strip():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
         self._stop(f"slurmd-{name}")
 
     def wait_node_up(self, name: str, timeout: float = 30.0) -> None:
@@ -219,11 +228,43 @@ class LocalSlurm:
             proc.wait(wait)
 
     def stop(self) -> None:
-        # slurmds first (they may hold job steps), then the controller, then munged.
+        # Jobs first, while the slurmds can still end their steps; then the slurmds, the
+        # controller and munged; then any job step that outlived its slurmd.
+        if self.procs.get("slurmctld") and self.procs["slurmctld"].poll() is None:
+            self.run(["scancel", "--full", "--user=root"], check=False, timeout=10)
+            for user in {pwd.getpwuid(u).pw_name for u in self._job_uids()}:
+                self.run(["scancel", "--full", f"--user={user}"], check=False, timeout=10)
+            deadline = time.monotonic() + 15
+            while self.run(["squeue", "--all", "-h", "-t", "R,CG,CF"], check=False).stdout.strip():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
         for key in [k for k in self.procs if k.startswith("slurmd-")]:
             self._stop(key)
         self._stop("slurmctld")
         self._stop("munged")
+        self._kill_orphan_steps()
+
+    def _job_uids(self) -> set[int]:
+        out = self.run(["squeue", "--all", "-h", "-o", "%U"], check=False).stdout
+        return {int(w) for w in out.split() if w.isdigit()}
+
+    def _kill_orphan_steps(self) -> None:
+        """slurmstepd processes (and their jobs) started by this Slurm's slurmds, found by their SLURM_CONF."""
+        mark = f"SLURM_CONF={self.conf}".encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if (proc / "comm").read_text().strip() != "slurmstepd":
+                    continue
+                if mark not in (proc / "environ").read_bytes().split(b"\0"):
+                    continue
+                children = (proc / "task" / proc.name / "children").read_text().split()
+                for pid in [int(proc.name), *map(int, children)]:
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                continue
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
