@@ -224,7 +224,7 @@ def test_a_vwn_guest_joins_slurm_and_runs_a_job(vm_type: str, guest_parts: dict,
     console = d / "console.log"
     cmdline = " ".join([
         "console=ttyS0", "panic=-1", f"wnod.hostname={VWN}", f"wnod.slurmctld=10.0.2.2:{ctl_port}",
-        f"wnod.munge_socket={m / 'munge.socket'}",
+        f"wnod.munge_socket={m / 'munge.socket'}", "wnod.users=wnode2e-user:4242:4243,Bad:x",
     ])
     qemu = [
         "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none",
@@ -262,7 +262,7 @@ def test_a_vwn_guest_joins_slurm_and_runs_a_job(vm_type: str, guest_parts: dict,
     job_script = (
         "hostname; uname -r; cat /etc/wnod-vm-type;"
         " python3 -c 'import numpy; print(\"numpy\", numpy.__version__)' 2>/dev/null || echo 'numpy missing';"
-        " mount; touch /scratch/marker; sync"
+        " getent passwd wnode2e-user; mount; touch /scratch/marker; sync"
     )
     out = slurm("sbatch", "--parsable", "-w", VWN, "--chdir=/scratch", "--output=/scratch/job.out",
                 "--wrap", job_script)
@@ -294,7 +294,8 @@ def test_a_vwn_guest_joins_slurm_and_runs_a_job(vm_type: str, guest_parts: dict,
         assert output[3].startswith("numpy 1."), output
     else:
         assert output[3] == "numpy missing", output
-    mounts = output[4:]
+    assert output[4] == "wnode2e-user:x:4242:4243::/scratch:/bin/bash", output
+    mounts = output[5:]
     assert any(line.startswith("/dev/vda on / ") and "(ro," in line for line in mounts), mounts
     assert any(line.startswith("/dev/vdb on /scratch ") and "(rw," in line for line in mounts), mounts
     listing = subprocess.run(["debugfs", "-R", "ls -l /", str(scratch)], capture_output=True, text=True).stdout
