@@ -2,9 +2,12 @@
 
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from wnod_core.errors import BatchSystemError
+from wnod_core.testing import build_plugin
 from wnod_core.testing.contracts import BatchDriver, BatchSystemContract, HookCall, JobOwner
 
 from wnod_slurm.adapter import SlurmBatchSystem
@@ -87,3 +90,12 @@ class TestSlurmContract(BatchSystemContract):
         driver = RealSlurmDriver(slurm)
         yield driver
         driver.close()
+
+
+class TestSlurmContractWithTextFacts(TestSlurmContract):
+    """The same promises with job facts read from `scontrol show job -o` text (Slurm before 21.08)."""
+
+    @pytest.fixture
+    def batch_system(self, slurm: LocalSlurm, record: Any, tmp_path: Path) -> SlurmBatchSystem:
+        options = {"slurm_conf": str(slurm.conf), "facts_source": "scontrol-text"}
+        return build_plugin(record, options, {}, tmp_path, path="batch.slurm")

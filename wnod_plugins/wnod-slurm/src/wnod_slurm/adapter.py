@@ -205,9 +205,10 @@ class SlurmBatchSystem(BatchSystem):
             else [self.options.scontrol, "--all", "--oneliner", "show", "job"]
         )
         result = self.runner.run(argv)
-        if result.returncode and "No jobs in the system" not in result.output:
+        empty = "No jobs in the system" in result.output
+        if result.returncode and not empty:
             raise result.failure("listing jobs")
-        jobs = self._read_jobs(argv, result) if result.returncode == 0 else []
+        jobs = [] if empty else self._read_jobs(argv, result)
         on: dict[str, list[str]] = {}
         for job in jobs:
             if job.state in _ON_NODES:
@@ -279,12 +280,9 @@ class SlurmBatchSystem(BatchSystem):
         job = self._live_job(job_id)
         if self._bound_to(job, hostname) and job.state in _ON_NODES and job.nodes == (hostname,):
             return  # running there already
-        user = job.user
-        self._reserve(hostname, user)
-        node = self._node(hostname)
-        if node.closed:
-            # Reserved first: resumed, the node takes only jobs naming the owner's reservation.
-            self._scontrol("update", f"NodeName={hostname}", "State=RESUME", what=f"opening {hostname} to job {job_id}")
+        # Reserved, then bound, then opened: the node is never open to a job outside the
+        # reservation, and a job that ended meanwhile leaves it closed.
+        self._reserve(hostname, job.user)
         requeued = False
         if job.state in _ON_NODES and "COMPLETING" not in job.states:
             # On its bait (its Prolog is waiting for this answer): off it, held so no scheduler
@@ -301,11 +299,12 @@ class SlurmBatchSystem(BatchSystem):
                 if _FINISHED.search(result.output):  # cancelled while its VWN booted
                     raise JobNotFound(f"job {job_id} ended before it could move: {quote(result.output)}")
                 # Slurm may apply the update yet complain that the partition cannot run it "now"
-                # (a node just resumed): what counts is whether the job is bound.
+                # (its node is still drained): what counts is whether the job is bound.
                 after = self._job(job_id)
                 if not self._bound_to(after, hostname):
                     raise result.failure(f"binding job {job_id} to {hostname}")
-                LOG.info("job %s bound to %s; Slurm said: %s", job_id, hostname, result.output)
+        if self._node(hostname).closed:
+            self._scontrol("update", f"NodeName={hostname}", "State=RESUME", what=f"opening {hostname} to job {job_id}")
         if requeued or job.reason == _REQUEUE_HELD:
             self._release_hold(job_id)
         if requeued:

@@ -148,14 +148,15 @@ class SlurmJob:
     @property
     def state(self) -> JobState:
         flags = set(self.states[1:])
-        # A flag beats the base word: RUNNING+COMPLETING is not over yet, nor is PENDING+REQUEUE_HOLD free.
-        for word in ("REQUEUE_HOLD", "SPECIAL_EXIT", "COMPLETING", "CONFIGURING", "STAGE_OUT"):
-            if word in flags:
-                return _STATES[word]
         word = self.states[0]
         if word not in _STATES:
             raise Unreadable(f"unknown Slurm job state {word!r}")
         state = _STATES[word]
+        # PENDING+REQUEUE_HOLD is held; RUNNING+COMPLETING still runs. CANCELLED+COMPLETING
+        # (23.02+) has ended: only its processes are still being cleaned up.
+        for flag in ("REQUEUE_HOLD", "SPECIAL_EXIT", "COMPLETING", "CONFIGURING", "STAGE_OUT"):
+            if flag in flags and not state.is_over:
+                return _STATES[flag]
         if state is JobState.PENDING and (self.reason in _HELD_REASONS or self.priority == 0):
             return JobState.HELD
         return state

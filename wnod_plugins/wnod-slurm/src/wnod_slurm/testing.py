@@ -31,7 +31,7 @@ from pathlib import Path
 BAIT = "bait1"
 BAIT_PARTITION = "short"
 VWN_PARTITION = "wnod"
-VWN_POOL = 48
+VWN_POOL = 128
 VWN_PARTITION_OPTIONS = "Hidden=YES"
 """Not RootOnly or AllowGroups: Slurm then refuses to run a user's job there at all."""
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -212,6 +212,8 @@ class LocalSlurm:
 
     def take_vwn(self) -> str:
         """A VWN name no test has used yet."""
+        if self._next_vwn >= len(self.vwns):
+            raise SlurmUnavailable(f"all {len(self.vwns)} VWN names are used: raise VWN_POOL")
         name = self.vwns[self._next_vwn]
         self._next_vwn += 1
         return name
