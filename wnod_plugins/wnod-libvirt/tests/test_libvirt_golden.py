@@ -40,7 +40,7 @@ def _vm_type(**changes: object) -> VmType:
     return attrs.evolve(EL9, **changes)
 
 
-CASES: dict[str, tuple[dict[str, str], VmType]] = {
+CASES: dict[str, tuple[dict[str, object], VmType]] = {
     # Xen PV, direct kernel boot, raw scratch, closed with no interface, pinned.
     "xen-pv": ({"flavour": "xen-pv"}, _vm_type(cmdline="root=/dev/xvda ro console=hvc0")),
     # Xen PV booting through pygrub, qcow2 overlay, open network, not pinned.
@@ -60,6 +60,11 @@ CASES: dict[str, tuple[dict[str, str], VmType]] = {
     ),
     # QEMU (TCG), direct kernel boot without an initrd, raw scratch, closed with no interface.
     "qemu": ({"flavour": "qemu"}, _vm_type(initrd=None, vcpus=1, memory="512MiB", cmdline="console=ttyS0")),
+    # QEMU (TCG), open on QEMU's user-mode network with a port forward (the one-host farm).
+    "qemu-user-network": (
+        {"flavour": "qemu", "user_network_forward_port_base": 6900},
+        _vm_type(cpuset=None, vcpus=1, memory="768MiB", cmdline="console=ttyS0", network="open"),
+    ),
 }
 
 

@@ -16,6 +16,10 @@ WNOD_PREFIX = "wnod"
 
 ET.register_namespace(WNOD_PREFIX, WNOD_NS)
 
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+"""libvirt's namespace for arguments passed to QEMU as they are (`<qemu:commandline>`)."""
+ET.register_namespace("qemu", QEMU_NS)
+
 
 class XmlError(ValueError):
     """Domain XML that is not what wnod writes."""
@@ -255,6 +259,8 @@ class Domain:
     serials: tuple[Serial, ...] = ()
     consoles: tuple[Console, ...] = ()
     on_poweroff: str = "destroy"
+    qemu_args: tuple[str, ...] = ()
+    """Extra QEMU arguments (`<qemu:commandline>`): user-mode networking with its port forward."""
     on_reboot: str = "restart"
     on_crash: str = "destroy"
 
@@ -278,6 +284,10 @@ class Domain:
         devices = _sub(dom, "devices")
         for device in (*self.disks, *self.interfaces, *self.serials, *self.consoles):
             devices.append(device.to_xml())
+        if self.qemu_args:
+            commandline = _sub(dom, f"{{{QEMU_NS}}}commandline")
+            for arg in self.qemu_args:
+                _sub(commandline, f"{{{QEMU_NS}}}arg", value=arg)
         return dom
 
     def to_text(self) -> str:
@@ -317,6 +327,9 @@ class Domain:
             serials=tuple(Serial.from_xml(s) for s in found("serial")),
             consoles=tuple(Console.from_xml(c) for c in found("console")),
             on_poweroff=dom.findtext("on_poweroff") or "destroy",
+            qemu_args=tuple(
+                _attr(arg, "value", "<qemu:arg>") for arg in dom.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")
+            ),
             on_reboot=dom.findtext("on_reboot") or "restart",
             on_crash=dom.findtext("on_crash") or "destroy",
         )

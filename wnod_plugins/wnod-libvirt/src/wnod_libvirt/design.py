@@ -5,6 +5,7 @@ shared; second its own scratch disk, read-write — a fresh sparse raw file, or 
 over that same base (which the overlay never writes).
 """
 
+import re
 from pathlib import Path
 
 import attrs
@@ -15,6 +16,10 @@ from wnod_core.model.vmtype import Network, ScratchLayout
 from .config import Console, Disk, Domain, Identity, Interface, OsBoot, Serial
 from .options import Flavour, LibvirtOptions
 from .storage import ImageStore, ScratchDisks, check_vwn_id
+
+
+_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+_TRAILING_NUMBER = re.compile(r"(\d+)$")
 
 
 @attrs.frozen
@@ -87,6 +92,7 @@ class Design:
             interfaces=self._interfaces(spec),
             serials=self._serials(spec),
             consoles=(Console(shape.console),),
+            qemu_args=self._user_network(spec),
         )
 
     def _boots_itself(self, spec: VwnSpec) -> bool:
@@ -107,11 +113,49 @@ class Design:
             type=shape.os_type,
             kernel=str(self.images.path(vm_type.kernel)),
             initrd=str(self.images.path(vm_type.initrd)) if vm_type.initrd is not None else None,
-            cmdline=vm_type.cmdline or None,
+            cmdline=self._cmdline(spec) or None,
+        )
+
+    def _cmdline(self, spec: VwnSpec) -> str:
+        """The VM type's command line, and the VWN's batch host name for the guest to take."""
+        parameter, cmdline = self.options.hostname_parameter, spec.vm_type.cmdline or ""
+        if not parameter or not spec.hostname:
+            return cmdline
+        if not _HOSTNAME.match(spec.hostname):
+            raise HypervisorError(f"VWN {spec.vwn_id}: host name {spec.hostname!r} cannot go on a kernel command line")
+        return f"{cmdline} {parameter}={spec.hostname}".strip()
+
+    def forward_port(self, spec: VwnSpec) -> int | None:
+        """The host port (on 127.0.0.1) forwarded to the same port in this VWN, if it gets one."""
+        base = self.options.user_network_forward_port_base
+        if base is None or spec.vm_type.network is not Network.OPEN:
+            return None
+        number = _TRAILING_NUMBER.search(spec.hostname)
+        if number is None:
+            raise HypervisorError(
+                f"VWN {spec.vwn_id}: user_network_forward_port_base needs a batch host name ending in its"
+                f" slot number, got {spec.hostname!r} (see engine.vwn_hostname)"
+            )
+        port = base + int(number.group(1))
+        if port > 65535:
+            raise HypervisorError(f"VWN {spec.vwn_id}: forwarded port {port} is beyond 65535")
+        return port
+
+    def _user_network(self, spec: VwnSpec) -> tuple[str, ...]:
+        port = self.forward_port(spec)
+        if port is None:
+            return ()
+        return (
+            "-netdev",
+            f"user,id=wnodnet0,hostfwd=tcp:127.0.0.1:{port}-:{port}",
+            "-device",
+            "virtio-net-pci,netdev=wnodnet0",
         )
 
     def _interfaces(self, spec: VwnSpec) -> tuple[Interface, ...]:
         options, model = self.options, self.shape.nic_model
+        if self.forward_port(spec) is not None:
+            return ()  # QEMU's user-mode network instead, in qemu_args
         if spec.vm_type.network is Network.OPEN:
             return (Interface(options.open_network, model=model),)
         if options.closed_network is None:

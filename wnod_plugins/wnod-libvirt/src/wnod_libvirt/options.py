@@ -33,6 +33,14 @@ def _optional_name(_inst: object, attr: attrs.Attribute, value: object) -> None:
         raise ValueError(f"expected a libvirt object name (letters, digits, '.', '_', '-'), got {value!r}")
 
 
+def _check_parameter(value: object) -> None:
+    if not isinstance(value, str) or (value and not _PARAMETER.match(value)):
+        raise ValueError(f"expected a kernel parameter name (letters, digits, '.', '_', '-') or \"\", got {value!r}")
+
+
+_PARAMETER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 @attrs.frozen
 class LibvirtOptions:
     """`[hypervisor.libvirt]`."""
@@ -87,6 +95,26 @@ class LibvirtOptions:
         default=None,
         validator=attrs.validators.optional(_absolute),
     )
+    hostname_parameter: str = documented(
+        "With direct kernel boot: the kernel command-line parameter that passes each VWN its batch"
+        ' host name, appended to the VM type\'s `cmdline` as `<parameter>=<hostname>` (e.g.'
+        " `wnod.hostname=hv01-vwn3`), so one image serves every slot. Empty: nothing is appended.",
+        default="wnod.hostname",
+        validator=lambda _i, _a, v: _check_parameter(v),
+    )
+    user_network_forward_port_base: int | None = documented(
+        "KVM and QEMU only. Set, a VWN whose VM type has `network = \"open\"` gets QEMU user-mode"
+        " networking (no bridge, no libvirt network: the guest reaches the host's 127.0.0.1 as"
+        " 10.0.2.2) instead of `open_network`, with one TCP port forwarded from the host's"
+        " 127.0.0.1 to the same port in the guest: `base + N`, N the number ending the VWN's batch"
+        " host name (its slot with the default `engine.vwn_hostname`). The batch system reaches the"
+        " VWN's daemon there, e.g. Slurm's `NodeAddr=127.0.0.1 Port=<base + N>`. Made with"
+        " `<qemu:commandline>` (libvirt 9.0 forwards ports of `<interface type='user'>` only with"
+        " the passt backend).",
+        default=None,
+        validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1),
+                                             attrs.validators.le(65535)]),
+    )
     qemu_img: str = documented(
         'The qemu-img program that makes qcow2 overlays (scratch_layout = "overlay").',
         default="qemu-img",
@@ -103,6 +131,11 @@ class LibvirtOptions:
             raise ValueError(
                 "closed_network and closed_filter go together: a closed VWN's interface must be"
                 " restricted by an nwfilter; set both, or neither for no interface at all"
+            )
+        if self.user_network_forward_port_base is not None and self.flavour is Flavour.XEN_PV:
+            raise ValueError(
+                "user_network_forward_port_base needs flavour kvm or qemu: QEMU's user-mode networking"
+                " does not exist under Xen"
             )
         if self.closed_network is not None and self.flavour is Flavour.XEN_PV:
             # libvirt applies nwfilters with QEMU, LXC and Cloud Hypervisor only; libxl would
