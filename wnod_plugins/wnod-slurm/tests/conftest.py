@@ -3,7 +3,7 @@
 The Slurm (munged, slurmctld, a bait slurmd; VWN slurmds as tests need them) is started
 once per session in a scratch directory on 127.0.0.1 and stopped by PID at the end, even
 when tests fail. Where Slurm cannot run the real-daemon tests are skipped with the reason;
-under CI (which installs it from system-packages.txt) they fail instead.
+under CI (which installs it from system-packages.txt) missing commands fail them instead.
 """
 
 import os
@@ -27,7 +27,8 @@ USER = "daemon"
 def slurm() -> Iterator[LocalSlurm]:
     why = why_unavailable()
     if why:
-        if os.environ.get("CI"):
+        # CI installs system-packages.txt: missing commands there are a broken setup, not a skip.
+        if os.environ.get("CI") and "not installed" in why:
             pytest.fail(f"CI must run the real-Slurm tests, but: {why}")
         pytest.skip(why)
     cluster = LocalSlurm()
