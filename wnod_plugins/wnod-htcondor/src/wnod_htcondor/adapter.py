@@ -86,7 +86,7 @@ class HTCondorBatchSystem(BatchSystem):
         cluster, proc = bait.parse_job_id(job_id)
         args = [*self._schedd_args(), "-allusers", "-json", "-attributes", ",".join(self._job_attrs()), job_id]
         result = self.runner.run("condor_q", args)
-        if result.code != 0:
+        if result.returncode != 0:
             raise result.error("failed")
         ads = parse_ads(result.command, result.stdout)
         if not ads:
@@ -161,7 +161,7 @@ class HTCondorBatchSystem(BatchSystem):
         if hostname is not None:
             args += ["-constraint", f"Machine == {classad_string(check_hostname(hostname))}"]
         result = self.runner.run("condor_status", args)
-        if result.code != 0:
+        if result.returncode != 0:
             raise result.error("failed")
         slots = parse_ads(result.command, result.stdout)
         for slot in slots:
@@ -219,7 +219,7 @@ class HTCondorBatchSystem(BatchSystem):
             self._qedit(job_id, edits)
         if status == 5:
             result = self._job_action("condor_release", job_id, reason)
-            if result.code != 0 and f"Job {job_id} not held to be released" not in result.stderr:
+            if result.returncode != 0 and f"Job {job_id} not held to be released" not in result.stderr:
                 raise result.error("failed")
 
     def _qedit(self, job_id: str, edits: Mapping[str, str]) -> None:
@@ -227,7 +227,7 @@ class HTCondorBatchSystem(BatchSystem):
         for attr, value in edits.items():
             args += [attr, value]
         result = self.runner.run("condor_qedit", args)
-        if result.code == 0:
+        if result.returncode == 0:
             return
         if f"for job {job_id}." in result.stderr and "Failed to set attribute" in result.stderr:
             # The schedd no longer has the job (removed, or gone to history meanwhile).
@@ -243,7 +243,7 @@ class HTCondorBatchSystem(BatchSystem):
     def hold(self, job_id: str, reason: str) -> None:
         result = self._job_action("condor_hold", job_id, reason)
         text = result.stdout + result.stderr
-        if result.code == 0 and f"Job {job_id} held" in text:
+        if result.returncode == 0 and f"Job {job_id} held" in text:
             return
         if f"Job {job_id} already held" in text:
             return
@@ -254,7 +254,7 @@ class HTCondorBatchSystem(BatchSystem):
     def fail(self, job_id: str, reason: str) -> None:
         result = self._job_action("condor_rm", job_id, reason)
         text = result.stdout + result.stderr
-        if result.code == 0 and f"Job {job_id} marked for removal" in text:
+        if result.returncode == 0 and f"Job {job_id} marked for removal" in text:
             return
         if f"Job {job_id} already marked for removal" in text:
             return
@@ -295,10 +295,10 @@ class HTCondorBatchSystem(BatchSystem):
         setting = f"{OPEN_KNOB} = {'True' if value else 'False'}"
         target = [*self._pool_args(), "-name", hostname]
         result = self.runner.run("condor_config_val", [*target, "-startd", "-rset", setting])
-        if result.code != 0:
+        if result.returncode != 0:
             raise result.error("failed")
         result = self.runner.run("condor_reconfig", [*target, "-daemon", "startd"])
-        if result.code != 0:
+        if result.returncode != 0:
             raise result.error("failed")
 
     # -- the bait ----------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+from wnod_core.commands import quote
 from wnod_core.errors import BatchSystemError
-
-from .commands import quote
 
 _EXPR = re.compile(r"/Expr\((?P<text>.*)\)/\Z", re.DOTALL)
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})\Z")
