@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from wnod_core.commands import Result
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
 from wnod_core.model import JobFacts
@@ -24,7 +25,7 @@ from wnod_core.records import Setup
 
 from . import parse
 from .accounts import Accounts, system_accounts
-from .commands import Output, Runner
+from .commands import Runner
 from .notes import Notes
 from .options import LsfOptions
 
@@ -138,9 +139,9 @@ class LsfBatchSystem(BatchSystem):
             return None  # no LSF job has such an id
         out = self.runner.run("bjobs", "-a", "-o", " ".join(JOB_FIELDS), "-json", job_id)
         if "{" not in out.stdout:
-            if _JOB_UNKNOWN.search(out.text):
+            if _JOB_UNKNOWN.search(out.output):
                 return None
-            raise out.failure(" printed no JSON")
+            raise out.error("printed no JSON")
         records = self._records(out, "bjobs")
         errors = [r["ERROR"] for r in records if r.get("ERROR")]
         try:
@@ -152,7 +153,7 @@ class LsfBatchSystem(BatchSystem):
         if errors and all(_JOB_UNKNOWN.search(e) for e in errors):
             return None
         if errors or out.returncode != 0:
-            raise out.failure()
+            raise out.error()
         if not records:
             return None
         raise BatchSystemError(
@@ -161,7 +162,7 @@ class LsfBatchSystem(BatchSystem):
         )
 
     @staticmethod
-    def _records(out: Output, command: str) -> list[dict[str, str]]:
+    def _records(out: Result, command: str) -> list[dict[str, str]]:
         try:
             return parse.json_records(out.stdout, command)
         except parse.Garbled as exc:
@@ -190,30 +191,30 @@ class LsfBatchSystem(BatchSystem):
     def close_host(self, hostname: str) -> None:
         name = self._hostname(hostname)
         out = self.runner.run("badmin", "hclose", "-C", CLOSE_COMMENT, name)
-        if out.returncode == 0 and not _HOST_UNKNOWN.search(out.text):
+        if out.returncode == 0 and not _HOST_UNKNOWN.search(out.output):
             self.notes.set_closing(name, False)
-        elif _HOST_UNKNOWN.search(out.text):
+        elif _HOST_UNKNOWN.search(out.output):
             # A dynamic host that has not joined yet: closed as soon as it does (host_ready).
             self.notes.set_closing(name, True)
         else:
-            raise out.failure()
+            raise out.error()
 
     def open_host(self, hostname: str) -> None:
         name = self._hostname(hostname)
         self.notes.set_closing(name, False)
         out = self.runner.run("badmin", "hopen", name)
-        if out.returncode != 0 and not _HOST_UNKNOWN.search(out.text):
-            raise out.failure()
+        if out.returncode != 0 and not _HOST_UNKNOWN.search(out.output):
+            raise out.error()
 
     def hosts(self) -> Sequence[BatchHost]:
         out = self.runner.run("bhosts", "-o", " ".join(HOST_FIELDS), "-json")
         if out.returncode != 0 and "{" not in out.stdout:
-            raise out.failure()
+            raise out.error()
         running = self._jobs_on_hosts()
         hosts = []
         for record in self._records(out, "bhosts"):
             if record.get("ERROR"):
-                raise out.failure(f" said {record['ERROR']!r}")
+                raise out.error(f"said {record['ERROR']!r}")
             name = self._parsed(out, parse.host_name, record.get("HOST_NAME", ""))
             state = record.get("STATUS", "")
             jobs = tuple(sorted(running.get(name, ())))
@@ -223,9 +224,9 @@ class LsfBatchSystem(BatchSystem):
     def _jobs_on_hosts(self) -> dict[str, list[str]]:
         out = self.runner.run("bjobs", "-u", "all", "-o", " ".join(JOBS_ON_HOSTS_FIELDS), "-json")
         if "{" not in out.stdout:
-            if _NO_JOBS.search(out.text):
+            if _NO_JOBS.search(out.output):
                 return {}
-            raise out.failure(" printed no JSON")
+            raise out.error("printed no JSON")
         on: dict[str, list[str]] = {}
         for record in self._records(out, "bjobs"):
             if record.get("ERROR"):
@@ -239,18 +240,18 @@ class LsfBatchSystem(BatchSystem):
         name = self._hostname(hostname)
         out = self.runner.run("bhosts", "-o", " ".join(HOST_FIELDS), "-json", name)
         if "{" not in out.stdout:
-            if _HOST_UNKNOWN.search(out.text):
+            if _HOST_UNKNOWN.search(out.output):
                 return None
-            raise out.failure(" printed no JSON")
+            raise out.error("printed no JSON")
         for record in self._records(out, "bhosts"):
             if record.get("ERROR"):
                 if _HOST_UNKNOWN.search(record["ERROR"]):
                     return None
-                raise out.failure(f" said {record['ERROR']!r}")
+                raise out.error(f"said {record['ERROR']!r}")
             if record.get("HOST_NAME", "").lower() == name.lower():
                 return record
         if out.returncode != 0:
-            raise out.failure()
+            raise out.error()
         return None
 
     @staticmethod
@@ -261,7 +262,7 @@ class LsfBatchSystem(BatchSystem):
             raise BatchSystemError(f"lsf: {exc}") from None
 
     @staticmethod
-    def _parsed(out: Output, parser: Callable[..., object], value: object) -> object:
+    def _parsed(out: Result, parser: Callable[..., object], value: object) -> object:
         try:
             return parser(value)
         except parse.Garbled as exc:
@@ -345,8 +346,8 @@ class LsfBatchSystem(BatchSystem):
         if record is None or record.get("STAT") in _OVER:
             if ended_is_done:
                 return
-            raise JobNotFound(f"lsf: job {job_id} is gone: `{out.command}` said {out.text!r}")
-        raise out.failure()
+            raise JobNotFound(f"lsf: job {job_id} is gone: `{out.command}` said {out.output!r}")
+        raise out.error()
 
     def _requeue(self, job_id: str, *, hold: bool) -> dict[str, str]:
         """Kill the job where it is dispatched and put it back (held, with `hold`); its record once

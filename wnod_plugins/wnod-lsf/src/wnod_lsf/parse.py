@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from wnod_core.commands import quote
 from wnod_core.model import JobState
 
 
@@ -34,17 +35,17 @@ def json_records(text: str, command: str) -> list[dict[str, str]]:
     """
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
-        raise Garbled(f"expected {command} -json output (a JSON object), got {_quote(text)}")
+        raise Garbled(f"expected {command} -json output (a JSON object), got {quote(text)}")
     try:
         document = json.loads(text[start : end + 1])
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise Garbled(f"{command} printed invalid JSON ({exc}): {_quote(text)}") from None
+        raise Garbled(f"{command} printed invalid JSON ({exc}): {quote(text)}") from None
     if not isinstance(document, dict) or not isinstance(document.get("RECORDS"), list):
-        raise Garbled(f"{command} -json output has no RECORDS list: {_quote(text)}")
+        raise Garbled(f"{command} -json output has no RECORDS list: {quote(text)}")
     records = []
     for record in document["RECORDS"]:
         if not isinstance(record, dict):
-            raise Garbled(f"{command} -json output has a record that is not an object: {_quote(text)}")
+            raise Garbled(f"{command} -json output has a record that is not an object: {quote(text)}")
         records.append({str(k).upper(): _text(v) for k, v in record.items()})
     return records
 
@@ -57,11 +58,6 @@ def _text(value: object) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise Garbled(f"expected a string value, got {value!r}")
-
-
-def _quote(text: str, limit: int = 300) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 # -- job ids -----------------------------------------------------------------------------------------
