@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 import attrs
+from wnod_core.commands import Result, run
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
@@ -27,7 +28,6 @@ from . import openpbs, torque
 from .formats import NOT_ACCEPTING, NOT_JOINED, Garbled, is_job_id, node_state_words, same_job
 from .options import Flavour, PbsOptions, TorqueFormat
 from .records import JobRecord, NodeRecord
-from .runner import Result, run
 
 NAME = "pbs"
 """The plugin's name, and the ``batch_system`` of the facts it reads."""
@@ -79,7 +79,7 @@ class PbsBatchSystem(BatchSystem):
     # -- running commands --------------------------------------------------------------------------
 
     def _run(self, command: str, *args: str) -> Result:
-        return run([self.options.command(command), *args], self.options.timeout)
+        return run([self.options.command(command), *args], timeout=self.options.timeout)
 
     def _must(self, command: str, *args: str, job_id: str | None = None) -> Result:
         """Run a command that must succeed; a job PBS does not know is ``JobNotFound``."""
