@@ -87,7 +87,7 @@ def test_xl_create_failing_is_reported_verbatim_and_leaves_nothing(
     fake_xl.fail("create", said, 3)
     with pytest.raises(HypervisorError) as failed:
         backend.create(make_spec("vwn-a"))
-    assert str(failed.value) == f"{fake_xl.command} create {tmp_path}/domains/wnod-vwn-a.cfg failed (exit 3): {said.strip()}"
+    assert str(failed.value) == f"{fake_xl.command} create {tmp_path}/domains/wnod-vwn-a.cfg: failed (exit 3): {said.strip()}"
     assert list((tmp_path / "domains").iterdir()) == []
     assert list((tmp_path / "scratch").iterdir()) == []
     assert backend.domains() == []
@@ -128,7 +128,7 @@ def test_no_xl_command_is_a_clear_error(build: Callable[..., Any], make_spec: Ca
 def test_xl_list_failing_is_reported_verbatim(backend: Any, fake_xl: Any, make_spec: Callable[..., Any]) -> None:
     backend.create(make_spec("vwn-a"))
     fake_xl.fail("list", "xencall: error: Could not obtain handle on privileged command interface\n")
-    with pytest.raises(HypervisorError, match="list failed .exit 1.: xencall: error: Could not obtain handle"):
+    with pytest.raises(HypervisorError, match="list: failed .exit 1.: xencall: error: Could not obtain handle"):
         backend.state("vwn-a")
 
 

@@ -201,6 +201,6 @@ def test_a_config_the_real_xl_refuses_is_reported_with_its_own_words(
     with pytest.raises(XlFailed) as failed:
         Xl(str(real_xl.binary), timeout=60).run("-N", "create", str(cfg))
     message = str(failed.value)
-    assert f"-N create {cfg} failed (exit 1)" in message
+    assert f"-N create {cfg}: failed (exit 1)" in message
     assert f"{cfg}:2: config parsing error" in message
     assert failed.value.stderr.strip() in message

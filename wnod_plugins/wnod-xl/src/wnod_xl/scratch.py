@@ -1,8 +1,8 @@
 """A VWN's own read-write disk: a fresh sparse raw file, or a qcow2 overlay over the base image."""
 
-import subprocess
 from pathlib import Path
 
+from wnod_core import commands
 from wnod_core.errors import HypervisorError
 
 
@@ -22,17 +22,11 @@ def make_overlay(path: Path, base: Path, qemu_img: str, timeout: float) -> None:
     path.unlink(missing_ok=True)
     argv = [qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "raw", str(path)]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise HypervisorError(f"xl: cannot make overlay {path}: no command {qemu_img!r} (qemu-utils)") from None
-    except subprocess.TimeoutExpired:
+        commands.run(argv, timeout=timeout, error=HypervisorError).check()
+    except HypervisorError as e:
         path.unlink(missing_ok=True)
-        raise HypervisorError(f"xl: {' '.join(argv)} did not finish within {timeout:g}s") from None
-    if done.returncode != 0:
-        path.unlink(missing_ok=True)
-        raise HypervisorError(
-            f"xl: {' '.join(argv)} failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
-        )
+        hint = " (Debian: qemu-utils)" if isinstance(e.__cause__, FileNotFoundError) else ""
+        raise HypervisorError(f"xl: cannot make overlay {path}: {e}{hint}") from None
 
 
 def remove(path: Path) -> None:

@@ -1,7 +1,8 @@
 """Running the ``xl`` command and reading what it prints.
 
-Every call is an argument list (never a shell) with a timeout; a failing xl is reported
-as a ``HypervisorError`` naming the command and quoting xl's own stderr verbatim.
+Every call goes through ``wnod_core.commands``: an argument list (never a shell) with a
+timeout; a failing xl is reported as a ``HypervisorError`` naming the command and quoting
+xl's own words verbatim.
 
 What xl prints, as read here:
 
@@ -14,12 +15,10 @@ What xl prints, as read here:
 """
 
 import json
-import os
-import signal
-import subprocess
 from collections.abc import Sequence
 
 import attrs
+from wnod_core import commands
 from wnod_core.errors import HypervisorError
 from wnod_core.interfaces import DomainState
 
@@ -68,35 +67,19 @@ class Xl:
 
     def run(self, *args: str, timeout: float | None = None) -> str:
         """xl's stdout. Raises ``XlFailed`` on a non-zero exit, ``HypervisorError`` otherwise."""
-        argv = [self.command, *args]
-        shown = " ".join(argv)
-        limit = self.timeout if timeout is None else timeout
         try:
-            # A session of its own: on timeout the whole group is killed, not only xl itself.
-            # (xl create's domain monitor daemonizes into a session of its own and is kept.)
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
+            # On a timeout xl's whole process group is killed; xl create's domain monitor
+            # daemonizes into a session of its own and is kept.
+            result = commands.run(
+                [self.command, *args], timeout=self.timeout if timeout is None else timeout, error=HypervisorError
             )
-        except FileNotFoundError:
-            raise HypervisorError(
-                f"cannot run {shown}: no command {self.command!r} (is Xen's xl installed? see [hypervisor.xl] xl)"
-            ) from None
-        except OSError as e:
-            raise HypervisorError(f"cannot run {shown}: {e}") from None
-        try:
-            out, err = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise HypervisorError(f"{shown} did not finish within {limit:g}s; stopped it") from None
-        if proc.returncode != 0:
-            said = err.strip() or out.strip() or "(nothing on stderr)"
-            raise XlFailed(f"{shown} failed (exit {proc.returncode}): {said}", err)
-        return out
+        except HypervisorError as e:
+            if isinstance(e.__cause__, FileNotFoundError):
+                raise HypervisorError(f"{e} (is Xen's xl installed? see [hypervisor.xl] xl)") from None
+            raise
+        if result.returncode != 0:
+            raise XlFailed(result.message("failed"), result.stderr)
+        return result.stdout
 
     # -- the commands wnod uses --------------------------------------------------------------------
 
@@ -119,14 +102,6 @@ class Xl:
             # The two calls are a moment apart: trust a UUID only for the same domid and name.
             out[name] = LiveDomain(name, domid, state, uuid if long_name == name else None)
         return out
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.communicate()
 
 
 def _parse_list(text: str) -> dict[str, tuple[int, str]]:
