@@ -56,7 +56,7 @@ def test_an_open_vwn_gets_user_networking_with_the_port_of_its_slot(
         "-netdev",
         "user,id=wnodnet0,hostfwd=tcp:127.0.0.1:6903-:6903",
         "-device",
-        "virtio-net-pci,netdev=wnodnet0",
+        "virtio-net-pci,netdev=wnodnet0,addr=0x1e",
     )
     assert "hostfwd=tcp:127.0.0.1:6912-:6912" in _domain(backend, hostname="hv01-vwn12").qemu_args[1]
 

@@ -20,6 +20,7 @@ from .storage import ImageStore, ScratchDisks, check_vwn_id
 
 _HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
+_USER_NIC_SLOT = "0x1e"
 
 
 @attrs.frozen
@@ -149,7 +150,9 @@ class Design:
             "-netdev",
             f"user,id=wnodnet0,hostfwd=tcp:127.0.0.1:{port}-:{port}",
             "-device",
-            "virtio-net-pci,netdev=wnodnet0",
+            # A fixed PCI slot, high: QEMU places devices given this way before libvirt's own,
+            # which would otherwise find slot 2 taken for their first disk.
+            f"virtio-net-pci,netdev=wnodnet0,addr={_USER_NIC_SLOT}",
         )
 
     def _interfaces(self, spec: VwnSpec) -> tuple[Interface, ...]:
