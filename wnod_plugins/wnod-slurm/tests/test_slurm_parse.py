@@ -6,11 +6,11 @@ import string
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wnod_core.commands import Result
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import SlurmBatchSystem
-from wnod_slurm.commands import Result
 from wnod_slurm.options import SlurmOptions
 from wnod_slurm.parse import (
     Unreadable,
@@ -194,11 +194,8 @@ class Canned:
             return Result(tuple(argv), 0, "slurm-wlm 22.05.8\n", "")
         return Result(tuple(argv), code, out, err)
 
-    def check(self, argv, what=""):  # type: ignore[no-untyped-def]
-        result = self.run(argv)
-        if result.returncode:
-            raise result.failure(what)
-        return result
+    def check(self, argv, what):  # type: ignore[no-untyped-def]
+        return self.run(argv).check(f"failed {what}")
 
 
 def adapter_answering(stdout: str, returncode: int = 0, stderr: str = "") -> SlurmBatchSystem:

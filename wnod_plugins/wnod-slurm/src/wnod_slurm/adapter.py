@@ -28,11 +28,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from wnod_core.commands import Result, quote
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
 
-from .commands import Result, Runner, command_line, quote
+from .commands import Runner
 from .options import SlurmOptions
 from .parse import SlurmJob, SlurmNode, Unreadable, jobs_from_json, jobs_from_text, nodes_from_json
 from .unix import groups_of
@@ -83,11 +84,11 @@ class SlurmBatchSystem(BatchSystem):
         """Which command reads job facts; ``auto`` asks ``scontrol --version`` once."""
         with self._lock:
             if not self._source:
-                result = self.runner.check([self.options.scontrol, "--version"], "which Slurm is this")
+                result = self.runner.check([self.options.scontrol, "--version"], "asking which Slurm this is")
                 m = _VERSION.search(result.stdout)
                 if not m:
                     raise BatchSystemError(
-                        f"`{command_line(result.argv)}` printed no version: {quote(result.output)}")
+                        f"{result.command}: printed no version: {quote(result.output)}")
                 version = (int(m.group(1)), int(m.group(2)))
                 self._source = (
                     "scontrol-json" if version >= (23, 2) else "squeue-json" if version >= (21, 8) else "scontrol-text"
@@ -110,7 +111,7 @@ class SlurmBatchSystem(BatchSystem):
             return jobs_from_text(result.stdout)
         except Unreadable as exc:
             raise BatchSystemError(
-                f"`{command_line(argv)}` printed what wnod cannot read ({exc}): {quote(result.stdout)}"
+                f"{result.command}: printed what wnod cannot read ({exc}): {quote(result.stdout)}"
             ) from None
 
     def _job(self, job_id: str) -> SlurmJob:
@@ -120,11 +121,11 @@ class SlurmBatchSystem(BatchSystem):
         result = self.runner.run(argv)
         if result.returncode:
             if _NOT_FOUND.search(result.output):
-                raise JobNotFound(f"Slurm does not know job {job_id} (`{command_line(argv)}`)")
-            raise result.failure(f"reading job {job_id}")
+                raise JobNotFound(f"Slurm does not know job {job_id} (`{result.command}`)")
+            raise result.error(f"failed reading job {job_id}")
         jobs = [j for j in self._read_jobs(argv, result) if j.job_id == job_id]
         if not jobs:
-            raise JobNotFound(f"Slurm does not know job {job_id} (`{command_line(argv)}` lists no such job)")
+            raise JobNotFound(f"Slurm does not know job {job_id} (`{result.command}` lists no such job)")
         return jobs[0]
 
     def _live_job(self, job_id: str) -> SlurmJob:
@@ -181,7 +182,7 @@ class SlurmBatchSystem(BatchSystem):
             return nodes_from_json(result.stdout)
         except Unreadable as exc:
             raise BatchSystemError(
-                f"`{command_line(argv)}` printed what wnod cannot read ({exc}): {quote(result.stdout)}"
+                f"{result.command}: printed what wnod cannot read ({exc}): {quote(result.stdout)}"
             ) from None
 
     def _node(self, hostname: str) -> SlurmNode:
@@ -207,7 +208,7 @@ class SlurmBatchSystem(BatchSystem):
         result = self.runner.run(argv)
         empty = "No jobs in the system" in result.output
         if result.returncode and not empty:
-            raise result.failure("listing jobs")
+            raise result.error("failed listing jobs")
         jobs = [] if empty else self._read_jobs(argv, result)
         on: dict[str, list[str]] = {}
         for job in jobs:
@@ -233,7 +234,7 @@ class SlurmBatchSystem(BatchSystem):
         if result.returncode:
             if "not found" in result.output:
                 return None
-            raise result.failure(f"reading reservation {name}")
+            raise result.error(f"failed reading reservation {name}")
         m = re.search(r"(?:^|\s)Users=(\S*)", result.stdout)
         if not m or f"ReservationName={name} " not in result.stdout:
             raise BatchSystemError(
@@ -245,7 +246,7 @@ class SlurmBatchSystem(BatchSystem):
         if self._reservation_users(name) is not None:
             result = self.runner.run([self.options.scontrol, "delete", f"ReservationName={name}"])
             if result.returncode and self._reservation_users(name) is not None:
-                raise result.failure(f"deleting reservation {name}")
+                raise result.error(f"failed deleting reservation {name}")
 
     def close_host(self, hostname: str) -> None:
         node = self._node(hostname)
@@ -302,7 +303,7 @@ class SlurmBatchSystem(BatchSystem):
                 # (its node is still drained): what counts is whether the job is bound.
                 after = self._job(job_id)
                 if not self._bound_to(after, hostname):
-                    raise result.failure(f"binding job {job_id} to {hostname}")
+                    raise result.error(f"failed binding job {job_id} to {hostname}")
         if self._node(hostname).closed:
             self._scontrol("update", f"NodeName={hostname}", "State=RESUME", what=f"opening {hostname} to job {job_id}")
         if requeued or job.reason == _REQUEUE_HELD:
@@ -329,7 +330,7 @@ class SlurmBatchSystem(BatchSystem):
         if result.returncode:
             after = self._job(job_id)
             if after.state is JobState.HELD:
-                raise result.failure(f"releasing job {job_id}")
+                raise result.error(f"failed releasing job {job_id}")
 
     def _hasten(self, job_id: str, hostname: str) -> None:
         if self.options.hasten_for <= 0:
@@ -413,7 +414,7 @@ class SlurmBatchSystem(BatchSystem):
             self._scontrol("update", f"JobId={job_id}", f"AdminComment={comment}", what=f"noting job {job_id}")
         result = self.runner.run([self.options.scancel, job_id])
         if result.returncode and not self._job(job_id).state.is_over:
-            raise result.failure(f"cancelling job {job_id}")
+            raise result.error(f"failed cancelling job {job_id}")
 
     # -- the bait --------------------------------------------------------------------------------
 

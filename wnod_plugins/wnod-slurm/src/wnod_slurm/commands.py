@@ -1,44 +1,11 @@
-"""Running Slurm's commands: argument lists, a timeout, and errors that name the command."""
+"""What Slurm's commands see: run through ``wnod_core.commands`` with the site's slurm.conf and
+none of the user's SQUEUE_/SINFO_ settings."""
 
 import os
-import shlex
-import subprocess
 from collections.abc import Mapping, Sequence
 
 import attrs
-from wnod_core.errors import BatchSystemError
-
-QUOTE_MAX = 600
-"""Characters of a command's output quoted in an error: enough to see what went wrong."""
-
-
-def quote(text: str, limit: int = QUOTE_MAX) -> str:
-    text = text.strip()
-    if len(text) > limit:
-        text = text[:limit] + f"... ({len(text) - limit} more characters)"
-    return repr(text) if text else "nothing"
-
-
-def command_line(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
-
-
-@attrs.frozen
-class Result:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return (self.stderr.strip() + "\n" + self.stdout.strip()).strip()
-
-    def failure(self, what: str = "") -> BatchSystemError:
-        """The error for this result, naming the command and quoting what it said."""
-        said = quote(self.output)
-        lead = f"{what}: " if what else ""
-        return BatchSystemError(f"{lead}`{command_line(self.argv)}` exited {self.returncode}: {said}")
+from wnod_core.commands import Result, run
 
 
 @attrs.frozen
@@ -61,21 +28,8 @@ class Runner:
 
         A non-zero exit is returned, not raised: some are answers ("no such job").
         """
-        argv = tuple(argv)
-        try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, errors="replace", timeout=self.timeout,
-                env=self.env(), stdin=subprocess.DEVNULL, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise BatchSystemError(f"`{command_line(argv)}` did not answer within {self.timeout:g}s") from None
-        except OSError as exc:
-            raise BatchSystemError(f"`{command_line(argv)}` could not be run: {exc.strerror or exc}") from None
-        return Result(argv=argv, returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
+        return run(argv, timeout=self.timeout, env=self.env())
 
-    def check(self, argv: Sequence[str], what: str = "") -> Result:
-        """Run `argv` and raise its failure unless it exits 0."""
-        result = self.run(argv)
-        if result.returncode:
-            raise result.failure(what)
-        return result
+    def check(self, argv: Sequence[str], what: str) -> Result:
+        """Run `argv`; unless it exits 0, a BatchSystemError saying it failed `what` (e.g. "listing nodes")."""
+        return self.run(argv).check(f"failed {what}")
