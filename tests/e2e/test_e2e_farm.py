@@ -1,0 +1,103 @@
+"""The one-host farm end to end (issue 6): contrib/e2e/farm, run as a site admin runs it.
+
+Real parts only: Slurm 22.05 (munged, slurmctld, a bait slurmd whose Prolog is
+contrib/slurm/wnod-prolog calling `wnod bait`), a private libvirtd running QEMU (TCG) guests
+built by contrib/e2e/build-image (cached between runs in $WNOD_E2E_CACHE), and `wnod daemon`
+with the Slurm adapter and the libvirt backend. Ordinary `sbatch` jobs of two users mapped to
+two VM types and of a third user no type is given; a second job of each type reuses its VWN;
+a job is cancelled while its new VWN boots. The farm's own verdict and its JSON summary are
+checked here, and that nothing of it is left running.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+FARM = ROOT / "contrib" / "e2e" / "farm"
+NEEDED = ("slurmctld", "slurmd", "munged", "sbatch", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64",
+          "mmdebstrap", "e2fsck", "debugfs", "runuser", "useradd", "unshare", "nsenter")
+
+
+def _missing() -> str:
+    if os.geteuid() != 0:
+        return "needs root: the farm starts munged, slurmctld, slurmd and libvirtd, and adds users"
+    absent = [t for t in NEEDED if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
+    if absent:
+        return "not installed: " + ", ".join(absent) + " (see contrib/e2e/system-packages.txt)"
+    if not Path("/etc/munge/munge.key").is_file():
+        return "no /etc/munge/munge.key (apt-get install munge)"
+    return ""
+
+
+if _missing():
+    pytest.skip(_missing(), allow_module_level=True)
+
+
+def _farm_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "/var/tmp/wnod-farm-" in line]
+
+
+def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
+    summary_file = tmp_path / "summary.json"
+    wnod = Path(sys.executable).parent / "wnod"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(FARM), "--wnod", str(wnod), "--json-summary", str(summary_file),
+                           "--timeout", "600"], capture_output=True, text=True, timeout=2400, check=False)
+    print(done.stdout[-20000:])
+    print(f"farm: {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+    assert "farm: every job went as expected" in done.stdout
+    summary = json.loads(summary_file.read_text())
+    assert summary["problems"] == []
+    jobs = {row["label"]: row for row in summary["jobs"]}
+
+    # Two users, two VM types, each first job in a new VWN that tells its own story.
+    for label, vm_type, numpy in (("alice-1", "debian-base", False), ("bob-1", "debian-science", True)):
+        row = jobs[label]
+        assert (row["vm_type"], row["reused"], row["outcome"], row["slurm_state"]) == (
+            vm_type, False, "ended", "COMPLETED"), row
+        out = row["output"]
+        assert f"hostname: {row['ran_on']}" in out and row["ran_on"].startswith("farm-vwn"), out
+        assert f"kernel: {summary['kernel']}" in out, out
+        assert f"user: {row['user']}" in out and f"vm type: {vm_type}" in out, out
+        assert ("numpy: 1." in out) is numpy, out
+        assert "root: /dev/vda ro" in out and "write to /: refused" in out, out
+        assert "scratch: /dev/vdb rw" in out and "write to /scratch: ok" in out, out
+        assert row["seconds"]["vwn"] > 0, row
+
+    # The second job of a type reuses the first's VWN.
+    for first, second in (("alice-1", "alice-2"), ("bob-1", "bob-2")):
+        assert jobs[second]["reused"] is True and jobs[second]["vwn"] == jobs[first]["vwn"], jobs[second]
+        assert jobs[second]["ran_on"] == jobs[first]["ran_on"]
+
+    # The user no VM type is given: refused, with the reason where she sees it.
+    eve = jobs["eve-1"]
+    assert (eve["outcome"], eve["vm_type"], eve["vwn"]) == ("refused", None, None), eve
+    assert "no VM type for user wnod-eve" in eve["detail"], eve
+    assert "no VM type for user wnod-eve" in eve["slurm_reason"], eve
+
+    # Cancelled while its new VWN booted: never ran; the other job of the pair did.
+    pair = [jobs["alice-3"], jobs["alice-4"]]
+    cancelled = [r for r in pair if r["cancelled"]]
+    assert len(cancelled) == 1, pair
+    assert cancelled[0]["reused"] is False and cancelled[0]["seconds"]["run"] is None, cancelled
+    assert cancelled[0]["slurm_state"] == "CANCELLED", cancelled
+    other = next(r for r in pair if not r["cancelled"])
+    assert other["slurm_state"] == "COMPLETED", other
+
+    # Nothing of the farm is left: no daemon, no QEMU, no user it added.
+    assert _farm_processes() == []
+    users_line = next(line for line in done.stdout.splitlines() if "] users: " in line)
+    created = users_line.split("; created ", 1)[1].split(", ") if "; created " in users_line else []
+    for user in created:
+        assert subprocess.run(["id", user], capture_output=True, check=False).returncode != 0, f"{user} left behind"
