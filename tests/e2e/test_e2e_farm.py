@@ -11,6 +11,7 @@ checked here, and that nothing of it is left running.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,9 +43,9 @@ if _missing():
     pytest.skip(_missing(), allow_module_level=True)
 
 
-def _farm_processes() -> list[str]:
+def _processes_of(workdir: str) -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if "/var/tmp/wnod-farm-" in line]
+    return [line for line in out.splitlines() if workdir in line]
 
 
 def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
@@ -96,7 +97,10 @@ def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
     assert other["slurm_state"] == "COMPLETED", other
 
     # Nothing of the farm is left: no daemon, no QEMU, no user it added.
-    assert _farm_processes() == []
+    workdir = re.search(r"socket (/var/tmp/wnod-farm-[^/]+)/libvirt-sock", done.stdout)
+    assert workdir, "the farm did not say where it ran"
+    assert _processes_of(workdir.group(1)) == []
+    assert not Path(workdir.group(1)).exists()
     users_line = next(line for line in done.stdout.splitlines() if "] users: " in line)
     created = users_line.split("; created ", 1)[1].split(", ") if "; created " in users_line else []
     for user in created:
