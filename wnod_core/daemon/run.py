@@ -97,6 +97,7 @@ class Daemon:
         try:
             found = await self.engine.start()
         except Exception as exc:  # any failure to reconcile: serving on unknown state would be worse
+            self.engine.close()  # its plugin threads too: nothing of a failed start is left
             store.close()
             raise StartupError(f"reconciling with the hypervisor failed: {one_line(exc)}") from exc
         LOG.info(
