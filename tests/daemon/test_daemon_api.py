@@ -388,3 +388,13 @@ def test_wnod_batch_show_and_hosts_read_the_batch_system_through_the_adapter(sit
     hosts = json.loads(invoke(site, "batch", "hosts", "--json").output)["hosts"]
     assert [h["name"] for h in hosts] == ["hv01-vwn1"]
     assert "hv01-vwn1" in invoke(site, "batch", "hosts").output
+
+
+def test_a_hypervisor_that_cannot_list_its_domains_stops_the_start(site: Site, fakes: FakePlugin) -> None:
+    from wnod_core.errors import HypervisorError
+
+    fakes.hypervisor.fail_next("domains", HypervisorError("connection refused"))
+    with pytest.raises(StartupError, match="reconciling with the hypervisor failed: .*connection refused"):
+        with Running(site):
+            pass
+    assert not socket_path(site).exists()
