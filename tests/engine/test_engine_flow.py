@@ -509,3 +509,22 @@ def test_the_slot_of_a_dead_vwn_is_not_reused_while_its_job_may_still_be_bound_t
         assert host.batch.bound_to(job) is None
 
     run(flow())
+
+
+def test_a_placement_does_not_read_every_job_in_flight(host):
+    """A burst of baits must not be quadratic: placing a job reads neither every job in flight
+    nor each one's VWN (the held slots come from one query)."""
+    async def flow():
+        await host.bait(host.submit("blue"))  # one job in flight, migrated
+        store = host.engine.parts.store
+
+        def every_job(*args, **kwargs):
+            raise AssertionError("a placement read every job in flight")
+
+        store.jobs = every_job
+        try:
+            return await host.bait(host.submit("blue"))
+        finally:
+            del store.jobs
+
+    assert run(flow()).outcome is BaitOutcome.MIGRATED

@@ -177,6 +177,19 @@ class TestStore:
         assert store.forget_jobs_before(10.0) == 1
         assert [f.job_id for f in store.jobs(in_flight=False)] == ["2"]
 
+    def test_jobs_of_destroyed_vwns_are_found_by_step_with_their_vwn(self, tmp_path):
+        store = Store(tmp_path / "wnod.db")
+        for vwn_id, state, slot in (("dead", VwnState.DESTROYED, 3), ("live", VwnState.RUNNING, 4)):
+            store.add_vwn(Vwn(id=vwn_id, host="h", vm_type="t", state=state, created_at=1.0, updated_at=1.0, slot=slot))
+        entered = JobFlight.entered("1", "b", 1.0)
+        store.save_job(entered.at_step(JobStep.MIGRATED, 2.0, vwn_id="dead"))
+        store.save_job(JobFlight.entered("2", "b", 1.0).at_step(JobStep.STARTED, 2.0, vwn_id="live"))
+        store.save_job(JobFlight.entered("3", "b", 1.0).at_step(JobStep.REQUEUED, 2.0, vwn_id="dead"))
+        store.save_job(JobFlight.entered("4", "b", 1.0).at_step(JobStep.RESOLVED, 2.0))
+        found = store.jobs_of_destroyed_vwns([JobStep.MIGRATED, JobStep.STARTED, JobStep.GIVING_BACK])
+        assert [(f.job_id, f.step, v.id, v.slot) for f, v in found] == [("1", JobStep.MIGRATED, "dead", 3)]
+        assert store.jobs_of_destroyed_vwns([JobStep.STARTED]) == []
+
     def test_a_database_from_a_newer_wnod_is_refused(self, tmp_path):
         path = tmp_path / "wnod.db"
         Store(path).close()

@@ -12,7 +12,7 @@ commits, but then the host's VWNs are gone too and reconciliation sees that.
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -204,6 +204,24 @@ class Store:
         with self._lock:
             rows = self._db.execute(query + " ORDER BY updated_at, job_id", params).fetchall()
         return [_job_of(r) for r in rows]
+
+    def jobs_of_destroyed_vwns(self, steps: Iterable[JobStep]) -> list[tuple[JobFlight, Vwn]]:
+        """The jobs at one of `steps` whose VWN is recorded destroyed, each with that VWN.
+
+        One query: the placement asks this for every job it places, so it must not read every
+        job in flight (and every VWN they name) each time.
+        """
+        steps = tuple(s.value for s in steps)
+        query = (
+            f"SELECT {', '.join(f'j.{c}' for c in _JOB_COLUMNS)}, {', '.join(f'v.{c}' for c in _VWN_COLUMNS)}"
+            " FROM jobs AS j JOIN vwns AS v ON v.id = j.vwn_id"
+            f" WHERE j.step IN ({', '.join('?' * len(steps))}) AND j.vwn_id != '' AND v.state = ?"
+            " ORDER BY j.updated_at, j.job_id"
+        )
+        with self._lock:
+            rows = self._db.execute(query, (*steps, VwnState.DESTROYED.value)).fetchall()
+        width = len(_JOB_COLUMNS)
+        return [(_job_of(r[:width]), _vwn_of(r[width:])) for r in rows]
 
     def forget_jobs_before(self, cutoff: float) -> int:
         """Drop finished jobs last changed before `cutoff`; the accounting log keeps their history."""
