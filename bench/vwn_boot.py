@@ -28,7 +28,7 @@ medians and the wnod/virsh ratios.
     .venv/bin/python bench/vwn_boot.py --rounds 1 --warmup 0   # a quick look
 
 Needs root and the packages of wnod_plugins/wnod-libvirt/system-packages.txt; the guest
-kernel is fetched once with ``apt-get download`` and cached (see bench/realvm.py).
+kernel is fetched once with ``apt-get download`` and cached (see wnod_libvirt.testing).
 """
 
 import argparse
@@ -44,17 +44,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import libvirt
+from wnod_core.interfaces import VwnSpec
+from wnod_core.model import VmType
+from wnod_core.plugins import Plugins
+from wnod_core.testing import build_plugin
 
-import libvirt  # noqa: E402
-import realvm  # noqa: E402
-from wnod_core.interfaces import VwnSpec  # noqa: E402
-from wnod_core.model import VmType  # noqa: E402
-from wnod_core.plugins import Plugins  # noqa: E402
-from wnod_core.testing import build_plugin  # noqa: E402
-
-from wnod_libvirt import plugin  # noqa: E402
-from wnod_libvirt.backend import LibvirtHypervisor  # noqa: E402
+from wnod_libvirt import plugin
+from wnod_libvirt import testing as realvm
+from wnod_libvirt.backend import LibvirtHypervisor
 
 MARKER = "WNOD-BENCH up"
 GUEST_INIT = r"""

@@ -1,54 +1,33 @@
 """A real guest under a real libvirtd: QEMU (TCG), a read-only base disk and a read-write scratch disk.
 
-The guest is a Debian kernel (downloaded with ``apt-get download``, never installed) and a
-busybox initramfs whose /init reports on the serial console what it sees of its disks,
+The guest is a Debian kernel and a busybox initramfs (``wnod_libvirt.testing``, cached in
+``$WNOD_TEST_CACHE``) whose /init reports on the serial console what it sees of its disks,
 writes a marker to its scratch disk and powers off. The console is logged by virtlogd
-through the backend's ``console_log_dir``. The kernel and initramfs are cached in
-``$WNOD_TEST_CACHE`` (default ``/var/cache/wnod-tests``).
-
-libvirtd and virtlogd are started by this module, in the foreground, and stopped by their
-PIDs; libvirtd listens on a socket of its own. The guest has no network interface.
+through the backend's ``console_log_dir``. libvirtd and virtlogd are private to this module
+(own socket, own mount namespace) and stopped by their PIDs. The guest has no network interface.
 """
 
-import gzip
 import hashlib
-import io
-import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import attrs
-import libvirt
 import pytest
 from wnod_core.interfaces import DomainState, VwnSpec
 from wnod_core.model import VmType
 
+from wnod_libvirt import testing
 from wnod_libvirt.backend import LibvirtHypervisor
 
 pytestmark = pytest.mark.slow
 
-CACHE = Path(os.environ.get("WNOD_TEST_CACHE", "/var/cache/wnod-tests")) / "libvirt-guest"
-KERNEL_META = "linux-image-cloud-amd64"
-MODULES = ("virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk")
-NEEDED = ("libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img", "apt-get", "apt-cache", "dpkg-deb")
-BUSYBOX = Path("/bin/busybox")
 BASE_MARK = b"WNOD-BASE"
 BOOT_TIMEOUT = 180.0
 """Seconds a guest may take from start to power-off under TCG (measured: 5-10 s)."""
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys /dev /tmp
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in __MODULES__; do insmod /lib/modules/$m.ko; done
+INIT_BODY = r"""
 i=0
 while [ ! -b /dev/vdb ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
 echo "WNOD-GUEST vda-ro=$(cat /sys/block/vda/ro) vdb-ro=$(cat /sys/block/vdb/ro)"
@@ -69,175 +48,21 @@ sync
 echo "WNOD-GUEST done"
 poweroff -f
 """
+"""After ``testing.INIT_HEAD``: report on the disks, write the marker, power off."""
 
-
-def _missing() -> str:
-    if os.geteuid() != 0:
-        return "needs root, to run libvirtd"
-    absent = [tool for tool in NEEDED if shutil.which(tool) is None]
-    if not BUSYBOX.exists():
-        absent.append(str(BUSYBOX))
-    if absent:
-        return "not installed: " + ", ".join(absent) + " (see system-packages.txt)"
-    autostart = Path("/etc/libvirt/qemu/networks/autostart")
-    if autostart.is_dir() and any(autostart.iterdir()):
-        return f"libvirtd would start the networks in {autostart}; these tests must not make bridges"
-    return ""
-
-
-if _missing():
-    pytest.skip(_missing(), allow_module_level=True)
-
-
-def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, **kwargs)  # type: ignore[call-overload]
-    assert done.returncode == 0, f"{' '.join(argv)} failed: {done.stderr or done.stdout}"
-    return done
-
-
-# -- the guest --------------------------------------------------------------------------------------
-
-
-def _cpio(entries: list[tuple[str, int, bytes, int]]) -> bytes:
-    """A newc cpio archive of (name, mode, data, rdev) entries: cpio itself is not installed."""
-    out = io.BytesIO()
-
-    def pad(n: int) -> None:
-        out.write(b"\0" * (-n % 4))
-
-    for ino, (name, mode, data, rdev) in enumerate([*entries, ("TRAILER!!!", 0, b"", 0)], start=1):
-        encoded = name.encode() + b"\0"
-        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev >> 8, rdev & 0xFF, len(encoded), 0]
-        out.write(b"070701" + b"".join(b"%08X" % f for f in fields))
-        out.write(encoded)
-        pad(110 + len(encoded))
-        out.write(data)
-        pad(len(data))
-    return out.getvalue()
-
-
-def _initramfs(modules_dir: Path) -> bytes:
-    directory, regular, char = 0o040755, 0o100755, 0o020600
-    entries = [(d, directory, b"", 0) for d in ("bin", "dev", "lib", "lib/modules", "proc", "sys", "tmp")]
-    entries.append(("dev/console", char, b"", (5 << 8) | 1))
-    entries.append(("bin/busybox", regular, BUSYBOX.read_bytes(), 0))
-    entries.append(("init", regular, INIT.replace("__MODULES__", " ".join(MODULES)).encode(), 0))
-    for module in MODULES:
-        found = list(modules_dir.rglob(f"{module}.ko"))
-        assert len(found) == 1, f"kernel module {module}.ko: found {found}"
-        entries.append((f"lib/modules/{module}.ko", 0o100644, found[0].read_bytes(), 0))
-    return gzip.compress(_cpio(entries), mtime=0)
-
-
-def _kernel_package() -> str:
-    depends = _run(["apt-cache", "depends", KERNEL_META]).stdout
-    for line in depends.splitlines():
-        if line.strip().startswith("Depends: linux-image-"):
-            return line.split()[-1]
-    raise AssertionError(f"{KERNEL_META} depends on no kernel package:\n{depends}")
+if testing.missing():
+    pytest.skip(testing.missing(), allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def guest() -> tuple[Path, Path]:
-    """(kernel, initramfs), built once per kernel version and busybox and cached."""
-    package = _kernel_package()
-    key = hashlib.sha256(package.encode() + BUSYBOX.read_bytes() + INIT.encode()).hexdigest()[:16]
-    kernel, initrd = CACHE / f"{package}.vmlinuz", CACHE / f"wnod-guest-{key}.initrd.gz"
-    if kernel.exists() and initrd.exists():
-        return kernel, initrd
-    CACHE.mkdir(parents=True, exist_ok=True)
-    os.chmod(CACHE, 0o755)
-    with tempfile.TemporaryDirectory(dir=CACHE) as work:
-        os.chmod(work, 0o755)  # apt-get download drops to user _apt where it can
-        if subprocess.run(["apt-get", "download", "-q", package], cwd=work, capture_output=True, check=False).returncode:
-            _run(["apt-get", "update", "-qq"])
-            _run(["apt-get", "download", "-q", package], cwd=work)
-        (deb,) = Path(work).glob("*.deb")
-        _run(["dpkg-deb", "-x", str(deb), f"{work}/x"])
-        (vmlinuz,) = Path(work, "x", "boot").glob("vmlinuz-*")
-        image = _initramfs(Path(work, "x", "lib", "modules"))
-        for path, data in ((kernel, vmlinuz.read_bytes()), (initrd, image)):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.chmod(0o644)
-            tmp.replace(path)
-    return kernel, initrd
-
-
-# -- libvirtd ---------------------------------------------------------------------------------------
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
-def _listening(path: Path) -> bool:
-    """Whether a daemon answers on the Unix socket `path` (a dead one may leave the file behind)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-def _fix_kvm_permissions() -> None:
-    """Unless /dev/kvm is group kvm, mode 0660, libvirt probes QEMU again on every call (~48 s each)."""
-    kvm = Path("/dev/kvm")
-    if not kvm.exists():
-        return
-    import grp
-
-    try:
-        gid = grp.getgrnam("kvm").gr_gid
-    except KeyError:
-        return
-    st = kvm.stat()
-    if st.st_gid != gid or (st.st_mode & 0o777) != 0o660:
-        os.chown(kvm, 0, gid)
-        os.chmod(kvm, 0o660)
+    return testing.guest(INIT_BODY, name="wnod-realvm")
 
 
 @pytest.fixture(scope="module")
 def libvirtd() -> Iterator[str]:
-    """A libvirtd of this module's own (and the virtlogd it logs consoles through); yields its URI."""
-    _fix_kvm_permissions()
-    run_dir = Path(tempfile.mkdtemp(prefix="wnod-libvirtd-", dir="/var/tmp"))
-    conf = run_dir / "libvirtd.conf"
-    conf.write_text(f'unix_sock_dir = "{run_dir}"\nunix_sock_rw_perms = "0700"\n')
-    log = open(run_dir / "daemons.log", "wb")
-    started: list[tuple[subprocess.Popen[bytes], str]] = []
-    try:
-        if not _listening(Path("/run/libvirt/virtlogd-sock")):
-            started.append((subprocess.Popen(["virtlogd"], stdout=log, stderr=log), "virtlogd"))
-        daemon = subprocess.Popen(["libvirtd", "-f", str(conf), "-p", str(run_dir / "libvirtd.pid")],
-                                  stdout=log, stderr=log)
-        started.append((daemon, "libvirtd"))
-        uri = f"qemu:///system?socket={run_dir}/libvirt-sock"
-        deadline = time.monotonic() + 60
-        while True:
-            assert daemon.poll() is None, f"libvirtd exited: {(run_dir / 'daemons.log').read_text()}"
-            try:
-                libvirt.open(uri).close()
-                break
-            except libvirt.libvirtError:
-                assert time.monotonic() < deadline, f"libvirtd not up: {(run_dir / 'daemons.log').read_text()}"
-                time.sleep(0.1)
+    with testing.private_libvirtd() as (uri, _run_dir):
         yield uri
-    finally:
-        for process, name in reversed(started):
-            _stop(process)
-        log.close()
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-# -- the test ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -270,7 +95,7 @@ def _scratch_start(path: Path, overlay: bool, tmp: Path) -> bytes:
     if not overlay:
         return path.read_bytes()[:11]
     flat = tmp / "flat.raw"
-    _run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(path), str(flat)])
+    testing.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(path), str(flat)])
     try:
         return flat.read_bytes()[:11]
     finally:

@@ -1,20 +1,15 @@
-"""A real guest and a private libvirtd, for the benchmarks under bench/ that boot real VMs.
-
-The approach is the one of wnod-libvirt's real-VM test (tests/test_libvirt_real_vm.py),
-copied here rather than imported (test modules are not importable, and the plugin is not
-to carry benchmark code):
+"""Test tools, not a product feature: a real guest and a private libvirtd, for the plugin's
+real-VM test (tests/test_libvirt_real_vm.py) and the boot benchmark (bench/vwn_boot.py).
 
 - the guest is a Debian cloud kernel (``apt-get download``, ``dpkg-deb -x``, never installed)
   and a busybox initramfs whose ``/init`` the caller writes; both are cached in
-  ``$WNOD_TEST_CACHE/libvirt-guest`` (default ``/var/cache/wnod-tests``), the kernel shared
-  with the test;
-- libvirtd and virtlogd are started in the foreground and stopped by their PIDs.
-
-Unlike the test, the daemons run in a mount namespace of their own (``unshare --mount``)
-where libvirt's state, run, cache and log directories and /etc/libvirt/qemu are bind
-mounts of fresh directories: the benchmark neither sees nor touches the host's libvirt
-state (nor that of a test run at the same time), defines no network, and its domains'
-state vanishes with it. libvirtd listens on a socket of its own.
+  ``$WNOD_TEST_CACHE/libvirt-guest`` (default ``/var/cache/wnod-tests``);
+- libvirtd and virtlogd are started in the foreground and stopped by their PIDs, in a mount
+  namespace of their own (``unshare --mount``) where libvirt's state, run, cache and log
+  directories and /etc/libvirt/qemu are bind mounts of fresh directories: they neither see
+  nor touch the host's libvirt state (nor that of another test or benchmark running at the
+  same time), define no network, and their domains' state vanishes with them. libvirtd
+  listens on a socket of its own.
 """
 
 import gzip
