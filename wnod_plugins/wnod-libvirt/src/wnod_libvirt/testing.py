@@ -193,30 +193,69 @@ def qemu_pids(run_dir: Path) -> list[int]:
     return pids
 
 
+def uri_of(run_dir: Path) -> str:
+    """The URI of the private libvirtd whose run dir is `run_dir`."""
+    return f"qemu:///system?socket={run_dir}/libvirt-sock"
+
+
+def libvirtd_command(run_dir: Path) -> list[str]:
+    """The command that starts a private libvirtd for `run_dir` (its socket, config and the
+    fresh directories it sees in place of the host's), ready to run in the foreground.
+
+    The host directories it mounts over are made first: on a fresh machine /run is an empty
+    tmpfs and /var/lib/libvirt exists only once a libvirtd has run (no systemd-tmpfiles here),
+    and ``mount --bind`` needs a mount point. Empty directories there change nothing for a
+    libvirtd of the host's own."""
+    fix_kvm_permissions()
+    conf = run_dir / "libvirtd.conf"
+    conf.write_text(f'unix_sock_dir = "{run_dir}"\nunix_sock_rw_perms = "0700"\n')
+    mounts = []
+    for target in PRIVATE_DIRS:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        source = run_dir / "mnt" / target.strip("/").replace("/", "-")
+        source.mkdir(parents=True, mode=0o755)
+        source.chmod(0o755)
+        mounts.append(f"mount --bind {source} {target}")
+    # unshare execs sh, which execs libvirtd: the PID the caller holds is libvirtd's.
+    script = " && ".join([*mounts, f'exec libvirtd -f "{conf}" -p "{run_dir}/libvirtd.pid"'])
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+
+
+def virtlogd_command(libvirtd_pid: int, run_dir: Path) -> list[str]:
+    """virtlogd in libvirtd's mount namespace, so it answers on the private /run/libvirt/virtlogd-sock."""
+    return ["nsenter", f"--mount=/proc/{libvirtd_pid}/ns/mnt", "--", "virtlogd", "-p", f"{run_dir}/virtlogd.pid"]
+
+
+def answers(uri: str) -> bool:
+    try:
+        libvirt.open(uri).close()
+    except libvirt.libvirtError:
+        return False
+    return True
+
+
+def kill_leftover_guests(run_dir: Path) -> None:
+    """Kill every QEMU of the private libvirtd of `run_dir` that is left once it stopped (or that
+    it could not destroy): they are ours, found by the pid files in its private run directory."""
+    for pid in qemu_pids(run_dir):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
 @contextmanager
 def private_libvirtd(log_path: Path | None = None) -> Iterator[tuple[str, Path]]:
     """A libvirtd (and virtlogd) of our own in a mount namespace of its own; yields (URI, run dir).
 
     At the end every domain it still runs is destroyed, then virtlogd and libvirtd are stopped
     by their PIDs, even when the body failed."""
-    fix_kvm_permissions()
     run_dir = Path(tempfile.mkdtemp(prefix="wnod-libvirtd-", dir="/var/tmp"))
-    conf = run_dir / "libvirtd.conf"
-    conf.write_text(f'unix_sock_dir = "{run_dir}"\nunix_sock_rw_perms = "0700"\n')
-    mounts = []
-    for target in PRIVATE_DIRS:
-        source = run_dir / "mnt" / target.strip("/").replace("/", "-")
-        source.mkdir(parents=True, mode=0o755)
-        source.chmod(0o755)
-        mounts.append(f"mount --bind {source} {target}")
-    # unshare execs sh, which execs libvirtd: the PID we hold is libvirtd's.
-    script = " && ".join([*mounts, f'exec libvirtd -f "{conf}" -p "{run_dir}/libvirtd.pid"'])
     log = open(log_path or run_dir / "daemons.log", "wb")
     started: list[subprocess.Popen[bytes]] = []
-    uri = f"qemu:///system?socket={run_dir}/libvirt-sock"
+    uri = uri_of(run_dir)
     try:
-        unshare = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
-        daemon = subprocess.Popen(unshare, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        daemon = subprocess.Popen(libvirtd_command(run_dir), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         started.append(daemon)
         deadline = time.monotonic() + 60
         while not (run_dir / "libvirt-sock").exists():
@@ -225,35 +264,27 @@ def private_libvirtd(log_path: Path | None = None) -> Iterator[tuple[str, Path]]
             if time.monotonic() > deadline:
                 raise RuntimeError(f"libvirtd not up after 60 s: {_text(log.name)}")
             time.sleep(0.05)
-        # virtlogd in libvirtd's namespace, so it answers on the private /run/libvirt/virtlogd-sock.
-        started.append(subprocess.Popen(["nsenter", f"--mount=/proc/{daemon.pid}/ns/mnt", "--", "virtlogd"],
+        started.append(subprocess.Popen(virtlogd_command(daemon.pid, run_dir),
                                         stdout=log, stderr=log, stdin=subprocess.DEVNULL))
-        while True:
+        while not answers(uri):
             if daemon.poll() is not None:
                 raise RuntimeError(f"libvirtd exited: {_text(log.name)}")
-            try:
-                libvirt.open(uri).close()
-                break
-            except libvirt.libvirtError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"libvirtd not answering after 60 s: {_text(log.name)}") from None
-                time.sleep(0.1)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"libvirtd not answering after 60 s: {_text(log.name)}")
+            time.sleep(0.1)
         yield uri, run_dir
     finally:
         if started and started[0].poll() is None:
-            _destroy_all(uri)
+            destroy_all(uri)
         for process in reversed(started):
             stop(process)
-        for pid in qemu_pids(run_dir):  # a guest libvirtd could not destroy: it is ours, end it
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
+        kill_leftover_guests(run_dir)
         log.close()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _destroy_all(uri: str) -> None:
+def destroy_all(uri: str) -> None:
+    """Destroy and undefine every domain of the libvirtd at `uri`, if it answers."""
     try:
         conn = libvirt.open(uri)
     except libvirt.libvirtError:
