@@ -3,7 +3,7 @@
 The Slurm (munged, slurmctld, a bait slurmd; VWN slurmds as tests need them) is started
 once per session in a scratch directory on 127.0.0.1 and stopped by PID at the end, even
 when tests fail. Where Slurm cannot run the real-daemon tests are skipped with the reason;
-under CI (which installs it from system-packages.txt) missing commands fail them instead.
+under CI (which installs it from system-packages.txt and runs as root) they fail instead.
 """
 
 import os
@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from wnod_core.plugins import Plugins
 from wnod_core.testing import build_plugin
+from wnod_core.testing.requirements import require
 
 from wnod_slurm import plugin
 from wnod_slurm.adapter import SlurmBatchSystem
-from wnod_slurm.testing import LocalSlurm, SlurmUnavailable, why_unavailable
+from wnod_slurm.testing import LocalSlurm, SlurmUnavailable, publish, why_unavailable
 
 USER = "daemon"
 """Jobs are submitted as this unprivileged user, present on every Debian system."""
@@ -25,12 +26,7 @@ USER = "daemon"
 
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[LocalSlurm]:
-    why = why_unavailable()
-    if why:
-        # CI installs system-packages.txt: missing commands there are a broken setup, not a skip.
-        if os.environ.get("CI") and "not installed" in why:
-            pytest.fail(f"CI must run the real-Slurm tests, but: {why}")
-        pytest.skip(why)
+    require(why_unavailable() or "")
     cluster = LocalSlurm()
     try:
         try:
@@ -73,6 +69,6 @@ def jobs(slurm: LocalSlurm, vwns: list[str]) -> Iterator[list[str]]:
     for job_id in ids:  # a test that failed midway may have left its job's Prolog waiting
         go = slurm.dir / "catch" / f"{job_id}.go"
         if not go.exists():
-            go.write_text("0")
+            publish(go, "0")
     if ids:
         slurm.run(["scancel", *ids], check=False)

@@ -14,7 +14,7 @@ from wnod_core.interfaces import BaitRequest
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import SlurmBatchSystem
-from wnod_slurm.testing import BAIT, LocalSlurm
+from wnod_slurm.testing import BAIT, LocalSlurm, publish
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def caught_on_bait(slurm: LocalSlurm, jobs: list[str], *options: str) -> str:
 
 
 def end_prolog(slurm: LocalSlurm, job_id: str, code: int = 0) -> None:
-    (slurm.dir / "catch" / f"{job_id}.go").write_text(str(code))
+    publish(slurm.dir / "catch" / f"{job_id}.go", str(code))
 
 
 def joined_vwn(slurm: LocalSlurm, adapter: SlurmBatchSystem, vwns: list[str]) -> str:

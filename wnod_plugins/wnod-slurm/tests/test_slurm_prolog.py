@@ -17,14 +17,15 @@ from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import EXIT_CODES, SlurmBatchSystem
-from wnod_slurm.testing import BAIT, LocalSlurm
+from wnod_slurm.testing import BAIT, PUBLISH, LocalSlurm, publish
 
 USER = "daemon"
 GLUE = Path(__file__).resolve().parents[3] / "contrib" / "slurm" / "wnod-prolog"
 STUB = """#!/bin/sh
 D={dir}/glue
-echo "$@" > "$D/$SLURM_JOB_ID.args"
-/usr/bin/env > "$D/$SLURM_JOB_ID.env"
+{publish}
+publish "$D/$SLURM_JOB_ID.env" /usr/bin/env
+publish "$D/$SLURM_JOB_ID.args" echo "$@"
 i=0
 while [ ! -e "$D/$SLURM_JOB_ID.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
 exit "$(/bin/cat "$D/$SLURM_JOB_ID.go" 2>/dev/null || echo 1)"
@@ -49,7 +50,7 @@ def install_glue(slurm: LocalSlurm, wnod: str, extra: str = "") -> None:
     (glue / "prolog").chmod(0o755)
     settings.write_text(f"WNOD={wnod}\nexport SLURM_CONF={slurm.conf}\n{extra}")
     stub = glue / "wnod"
-    stub.write_text(STUB.format(dir=slurm.dir))
+    stub.write_text(STUB.format(dir=slurm.dir, publish=PUBLISH))
     stub.chmod(0o755)
 
 
@@ -73,7 +74,7 @@ def through_glue(slurm: LocalSlurm, jobs: list[str]) -> str:
 
 def answer(slurm: LocalSlurm, job_id: str, outcome: BaitOutcome | int) -> None:
     code = outcome if isinstance(outcome, int) else EXIT_CODES[outcome]
-    (slurm.dir / "glue" / f"{job_id}.go").write_text(str(code))
+    publish(slurm.dir / "glue" / f"{job_id}.go", str(code))
 
 
 def accepting(adapter: SlurmBatchSystem, name: str) -> bool:
@@ -86,7 +87,7 @@ def after_each(slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str]) ->
     for job_id in jobs:  # a stub left waiting would keep the bait busy
         go = slurm.dir / "glue" / f"{job_id}.go"
         if not go.exists():
-            go.write_text("1")
+            publish(go, "1")
     assert accepting(adapter, BAIT), "the glue drained the bait"
 
 

@@ -38,20 +38,36 @@ DAEMONS = ("munged", "slurmctld", "slurmd")
 SBIN = Path("/usr/sbin")
 
 
+PUBLISH = r"""publish() {  # publish FILE COMMAND...: FILE appears whole, with COMMAND's output, or not at all
+    f=$1; shift
+    "$@" > "$f.$$.tmp" && /bin/mv -f "$f.$$.tmp" "$f"
+}"""
+"""For the test scripts that write a file a test waits for: the test may read it as soon as it
+exists, so it is written under another name and renamed (see `publish`)."""
+
 PROLOG = """#!/bin/sh
 # Test switch (see wnod_slurm.testing): runs as root without PATH.
 D={dir}
+{publish}
 [ "$SLURMD_NODENAME" = "{bait}" ] || exit 0
-echo "$SLURMD_NODENAME" > "$D/catch/$SLURM_JOB_ID.bait"
+publish "$D/catch/$SLURM_JOB_ID.bait" echo "$SLURMD_NODENAME"
 if [ -e "$D/catch/$SLURM_JOB_ID" ]; then
     i=0
     while [ ! -e "$D/catch/$SLURM_JOB_ID.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
-    /usr/bin/env > "$D/catch/$SLURM_JOB_ID.env"
+    publish "$D/catch/$SLURM_JOB_ID.env" /usr/bin/env
     exit "$(/bin/cat "$D/catch/$SLURM_JOB_ID.go" 2>/dev/null || echo 0)"
 fi
 [ -e "$D/glue/$SLURM_JOB_ID" ] && exec "$D/glue/prolog"
 exit 0
 """
+
+
+def publish(path: Path, text: str) -> None:
+    """Write `path` whole under another name, then rename it: a script waiting for it to exist
+    must never read it half written (an empty exit code, an empty environment)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 class SlurmUnavailable(Exception):
@@ -111,7 +127,7 @@ class LocalSlurm:
         for sub in ("state", "spool", "munge", "log", "catch", "glue", "out"):
             (d / sub).mkdir(exist_ok=True)
         (d / "out").chmod(0o1777)  # jobs write here as their owners
-        self.prolog.write_text(PROLOG.format(dir=d, bait=BAIT))
+        self.prolog.write_text(PROLOG.format(dir=d, bait=BAIT, publish=PUBLISH))
         self.prolog.chmod(0o755)
         shutil.chown(d / "munge", "munge", "munge")
         (d / "munge").chmod(0o755)
@@ -142,6 +158,7 @@ class LocalSlurm:
             "JobAcctGatherType=jobacct_gather/none",
             "MpiDefault=none",
             "ReturnToService=2",
+            "TreeWidth=65533",  # as docs/slurm.md asks: no VWN relays pings to the dead VWN names
             "SlurmdTimeout=30",
             "MinJobAge=600",
             "KillWait=2",
@@ -290,7 +307,8 @@ class LocalSlurm:
 
     def submit(self, user: str, *options: str, command: str = "sleep 60", held: bool = True) -> str:
         """`sbatch` as `user`; the job writes the node it ran on to out/<id> first. Returns its id."""
-        script = f'echo "$SLURMD_NODENAME" > {self.dir}/out/$SLURM_JOB_ID; {command}'
+        out = f"{self.dir}/out/$SLURM_JOB_ID"
+        script = f'echo "$SLURMD_NODENAME" > {out}.tmp && mv {out}.tmp {out}; {command}'
         argv = ["sbatch", "--parsable", "--chdir=/tmp", "--output=/dev/null", *(["--hold"] if held else []),
                 *options, "--wrap", script]
         return self.as_user(user, argv).stdout.strip().split(";")[0]
