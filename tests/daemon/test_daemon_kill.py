@@ -7,7 +7,6 @@ alive VWN of its type, no domain is left that no record explains, and the job's 
 leaves the VWN idle.
 """
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.testing.fakes import EXIT_CODES
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem, SharedFakeHypervisor
+from wnod_core.testing.requirements import missing_module, require
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ vm_type = "el9"
 
 @pytest.fixture
 def host(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, str]):
-    pytest.importorskip("wnod_resolvers", reason="needs wnod-resolvers installed (dev/setup does)")
+    require(missing_module("wnod_resolvers", "wnod-resolvers"))
     config = tmp_path / "wnod.toml"
     config.write_text(CONFIG.format(fakes=shared_fakes_dir))
     env = {

@@ -9,6 +9,8 @@ from types import ModuleType
 
 import pytest
 
+from wnod_core.testing.requirements import require
+
 REGENERATE = "run `.venv/bin/python docs/generate.py` and commit the result"
 
 
@@ -31,7 +33,7 @@ def test_configuration_md_is_what_the_installed_command_prints(repo_root: Path) 
     """The real console script, in a clean environment, prints docs/configuration.md byte for byte."""
     script = Path(sys.executable).parent / "wnod"
     if not script.exists():
-        pytest.skip(f"no wnod console script beside {sys.executable}")
+        require(f"no wnod console script beside {sys.executable} (dev/setup installs it)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WNOD_", "XDG_"))}
     result = subprocess.run(
         [str(script), "--no-plugins", "config", "reference"],

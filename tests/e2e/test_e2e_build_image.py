@@ -16,6 +16,8 @@ from types import ModuleType
 
 import pytest
 
+from wnod_core.testing.requirements import missing_commands, require
+
 BUILD_IMAGE = Path(__file__).resolve().parents[2] / "contrib" / "e2e" / "build-image"
 
 
@@ -110,8 +112,7 @@ def test_the_uncompressed_kernel_is_found_in_a_bzimage(bi: ModuleType, kind: str
     elif kind == "gzip":
         payload = gzip.compress(ELF)
     else:
-        if shutil.which("lz4") is None:
-            pytest.skip("lz4 not installed")
+        require(missing_commands("lz4", hint="Debian lz4, in contrib/e2e/system-packages.txt"))
         payload = subprocess.run(["lz4", "-l", "-c"], input=ELF, capture_output=True, check=True).stdout
     assert bi.decompress_kernel(b"MZ setup code \x1f\x8b junk" + payload + b"trailer") == ELF
 

@@ -10,15 +10,15 @@ checked here, and that nothing of it is left running.
 """
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from wnod_core.testing.requirements import missing_commands, missing_file, missing_root, require
 
 pytestmark = pytest.mark.slow
 
@@ -28,19 +28,12 @@ NEEDED = ("slurmctld", "slurmd", "munged", "sbatch", "libvirtd", "virtlogd", "vi
           "mmdebstrap", "e2fsck", "debugfs", "runuser", "useradd", "unshare", "nsenter")
 
 
-def _missing() -> str:
-    if os.geteuid() != 0:
-        return "needs root: the farm starts munged, slurmctld, slurmd and libvirtd, and adds users"
-    absent = [t for t in NEEDED if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
-    if absent:
-        return "not installed: " + ", ".join(absent) + " (see contrib/e2e/system-packages.txt)"
-    if not Path("/etc/munge/munge.key").is_file():
-        return "no /etc/munge/munge.key (apt-get install munge)"
-    return ""
-
-
-if _missing():
-    pytest.skip(_missing(), allow_module_level=True)
+require(
+    missing_root("the farm starts munged, slurmctld, slurmd and libvirtd, and adds users")
+    or missing_commands(*NEEDED, hint="see contrib/e2e/system-packages.txt")
+    or missing_file("/etc/munge/munge.key", "the munge package makes it at install"),
+    module=True,
+)
 
 
 def _processes_of(workdir: str) -> list[str]:

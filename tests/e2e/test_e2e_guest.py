@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.testing.requirements import missing_commands, missing_file, missing_root, require
+
 pytestmark = pytest.mark.slow
 
 BUILD_IMAGE = Path(__file__).resolve().parents[2] / "contrib" / "e2e" / "build-image"
@@ -38,19 +40,12 @@ BOOT_TIMEOUT = 300.0
 """Seconds from QEMU's start to the node being idle in Slurm (measured here: ~25 s)."""
 
 
-def _missing() -> str:
-    if os.geteuid() != 0:
-        return "needs root: munged and slurmctld switch users, mmdebstrap builds as root"
-    absent = [tool for tool in NEEDED if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
-    if absent:
-        return "not installed: " + ", ".join(absent) + " (see contrib/e2e/system-packages.txt)"
-    if not Path("/etc/munge/munge.key").is_file():
-        return "no /etc/munge/munge.key (apt-get install munge)"
-    return ""
-
-
-if _missing():
-    pytest.skip(_missing(), allow_module_level=True)
+require(
+    missing_root("munged and slurmctld switch users, mmdebstrap builds as root")
+    or missing_commands(*NEEDED, hint="see contrib/e2e/system-packages.txt")
+    or missing_file("/etc/munge/munge.key", "the munge package makes it at install"),
+    module=True,
+)
 
 
 def _free_port() -> int:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.testing.requirements import missing_module, require
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "contrib" / "examples" / "wnod.toml"
 WNOD = Path(sys.executable).parent / "wnod"
 
@@ -19,7 +21,7 @@ def wnod(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(autouse=True)
 def _resolvers_installed(wnod_home: Path) -> None:
-    pytest.importorskip("wnod_resolvers", reason="pip install wnod_plugins/wnod-resolvers (dev/setup does)")
+    require(missing_module("wnod_resolvers", "wnod-resolvers"))
 
 
 def test_the_example_configuration_is_valid() -> None:

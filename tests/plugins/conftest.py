@@ -19,6 +19,7 @@ import attrs
 import pytest
 
 from wnod_core.testing.distributions import write_distribution
+from wnod_core.testing.requirements import require
 
 WNOD = Path(sys.executable).parent / "wnod"
 """The console script of the environment the tests run in, so the tests see what it installed."""
@@ -105,9 +106,9 @@ def installed_version(name: str) -> str | None:
 def groupfile_installed() -> None:
     """Skip unless the contrib example is installed here, as CI installs it."""
     if installed_version("wnod-site-groupfile") is None:
-        pytest.skip(
+        require(
             "wnod-site-groupfile is not installed in this environment;"
-            " run: pip install ./contrib/wnod-site-groupfile"
+            " run: pip install ./contrib/wnod-site-groupfile (dev/setup does)"
         )
 
 

@@ -5,7 +5,6 @@ After an intended change, regenerate the files and review their diff:
 """
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import libvirt
 import pytest
 from wnod_core.interfaces import VwnSpec
 from wnod_core.model import VmType
+from wnod_core.testing.requirements import missing_commands, require
 
 from wnod_libvirt.backend import LibvirtHypervisor
 from wnod_libvirt.config import Domain
@@ -99,8 +99,8 @@ def test_golden_xml_parses_back_to_what_was_rendered(case: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_xml_is_valid_for_libvirts_schema(case: str) -> None:
-    if shutil.which("virt-xml-validate") is None or shutil.which("xmllint") is None:
-        pytest.skip("virt-xml-validate (Debian libvirt-clients) and xmllint (libxml2-utils) are not installed")
+    require(missing_commands("virt-xml-validate", "xmllint",
+                             hint="Debian libvirt-clients and libxml2-utils, in system-packages.txt"))
     done = subprocess.run(
         ["virt-xml-validate", str(GOLDEN / f"{case}.xml"), "domain"],
         capture_output=True,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from wnod_core.interfaces import DomainState, VwnSpec
 from wnod_core.model import VmType
+from wnod_core.testing.requirements import require
 
 from wnod_libvirt import testing
 from wnod_libvirt.backend import LibvirtHypervisor
@@ -51,7 +52,7 @@ poweroff -f
 """After ``testing.INIT_HEAD``: report on the disks, write the marker, power off."""
 
 if testing.missing():
-    pytest.skip(testing.missing(), allow_module_level=True)
+    require(testing.missing(), module=True)
 
 
 @pytest.fixture(scope="module")

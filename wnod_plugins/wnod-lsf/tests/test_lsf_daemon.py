@@ -19,6 +19,7 @@ import pytest
 from lsfemu import Cluster, environ
 from lsfemu.driver import BAIT
 from wnod_core.testing.fakes.shared import SharedFakeHypervisor
+from wnod_core.testing.requirements import missing_module, require
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +150,7 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, farm: F
 @pytest.fixture
 def farm(tmp_path: Path, lsf_bin: Path, cluster: Cluster, shared_fakes_dir: Path,
          shared_fakes_env: dict[str, str]) -> Iterator[Farm]:
-    pytest.importorskip("wnod_resolvers", reason="needs wnod-resolvers installed (dev/setup does)")
+    require(missing_module("wnod_resolvers", "wnod-resolvers"))
     config = tmp_path / "wnod.toml"
     config.write_text(CONFIG.format(lsf_bin=lsf_bin, fakes=shared_fakes_dir))
     (tmp_path / "lsf-bait").touch()

@@ -218,7 +218,6 @@ def daemon_api() -> Iterator[tuple[str, list]]:
         server.server_close()
 
 
-@pytest.mark.skipif(not Path("/usr/bin/curl").exists(), reason="needs curl")
 def test_post_exec_tells_the_daemon_of_the_jobs_end(tmp_path: Path, daemon_api: tuple[str, list]) -> None:
     url, seen = daemon_api
     token = tmp_path / "token"

@@ -4,7 +4,6 @@ Against ``fake_xl.py``, the scripted stand-in ``xl`` (see its docstring for what
 """
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from wnod_core.errors import ConfigError, HypervisorError, VwnNotFound
 from wnod_core.interfaces import DomainState
+from wnod_core.testing.requirements import missing_commands, require
 
 MiB = 1024**2
 
@@ -285,10 +285,10 @@ def test_a_foreign_domain_that_took_a_gone_vwns_name_is_left_alone(
 # -- overlay scratch layout --------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img (Debian qemu-utils) for qcow2 overlays")
 def test_an_overlay_vwn_gets_a_qcow2_over_the_read_only_base(
     backend: Any, make_spec: Callable[..., Any], image_store: Path, tmp_path: Path
 ) -> None:
+    require(missing_commands("qemu-img", hint="Debian qemu-utils, in wnod-xl's system-packages.txt"))
     backend.create(make_spec("vwn-a", scratch_layout="overlay"))
     overlay = tmp_path / "scratch" / "wnod-vwn-a.qcow2"
     info = json.loads(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from wnod_core.errors import HypervisorError
+from wnod_core.testing.requirements import require
 
 from wnod_xl.xl import Xl, XlFailed
 
@@ -56,11 +57,11 @@ class RealXl:
 def real_xl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealXl]:
     binary = _real_xl()
     if binary is None or not binary.exists():
-        pytest.skip("the real xl is not installed (no /usr/lib/xen-*/bin/xl; Debian xen-utils-4.17, which"
-                    " dev/setup installs from wnod-xl's system-packages.txt)")
+        require("the real xl is not installed (no /usr/lib/xen-*/bin/xl; Debian xen-utils-4.17, which"
+                " dev/setup installs from wnod-xl's system-packages.txt)")
     gcc = shutil.which("gcc")
     if gcc is None:
-        pytest.skip("no gcc to build the LD_PRELOAD shim xl needs here (Debian gcc, in system-packages.txt)")
+        require("no gcc to build the LD_PRELOAD shim xl needs here (Debian gcc, in system-packages.txt)")
     shim = tmp_path_factory.mktemp("xl-shim") / "xl_devices_shim.so"
     subprocess.run(
         [gcc, "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(shim), str(SHIM_SOURCE), "-ldl"],
