@@ -29,7 +29,7 @@ LOG = logging.getLogger("wnod.daemon")
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 STARTED: web.AppKey[dict[str, Any]] = web.AppKey("started", dict)
 
-_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]-]{0,254}$")
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]-]{0,254}\Z")
 """Job ids and host names as batch systems write them (Slurm array "123_4", PBS "12.server", ...)."""
 _WORD_HINT = "a non-empty word of letters, digits and ._:@[]-"
 

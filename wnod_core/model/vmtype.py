@@ -16,10 +16,10 @@ ImageName = NewType("ImageName", str)
 CpuSet = NewType("CpuSet", str)
 """Host CPUs as a list of numbers and ranges, e.g. "2-5" or "0,2,4"."""
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 """Names end up in domain names, file names and host names: keep them plain."""
 
-IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z")
 """A single path component, so no image name can escape the image store."""
 
 

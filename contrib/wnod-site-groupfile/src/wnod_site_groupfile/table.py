@@ -18,7 +18,7 @@ from wnod_core.text import did_you_mean
 
 HEADER = ("group", "vm_type")
 
-GROUP_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$")
+GROUP_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?\Z")
 """Roughly what groupadd accepts; anything else in the first column is a typo, not a group."""
 
 

@@ -25,7 +25,7 @@ def _absolute(_inst: object, attr: attrs.Attribute, value: object) -> None:
         raise ValueError(f"expected an absolute path, got {value!r}")
 
 
-_NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 def _optional_name(_inst: object, attr: attrs.Attribute, value: object) -> None:
@@ -38,7 +38,7 @@ def _check_parameter(value: object) -> None:
         raise ValueError(f"expected a kernel parameter name (letters, digits, '.', '_', '-') or \"\", got {value!r}")
 
 
-_PARAMETER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PARAMETER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ import attrs
 from wnod_core.errors import HypervisorError
 from wnod_core.model.vmtype import check_image_name
 
-_VWN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_VWN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 def check_vwn_id(vwn_id: str) -> str:

@@ -27,7 +27,7 @@ KEEP_FOR = 14 * 86400
 PRUNE_EVERY = 3600
 """Seconds between two prunings by one process, done when a note is written."""
 
-_SAFE = re.compile(r"^[A-Za-z0-9._@\[\]-]{1,255}$")
+_SAFE = re.compile(r"^[A-Za-z0-9._@\[\]-]{1,255}\Z")
 
 
 @attrs.frozen

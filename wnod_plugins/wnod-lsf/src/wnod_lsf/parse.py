@@ -62,8 +62,8 @@ def _text(value: object) -> str:
 
 # -- job ids -----------------------------------------------------------------------------------------
 
-_DIGITS = re.compile(r"^[0-9]{1,18}$")
-_JOB_SPEC = re.compile(r"^([0-9]{1,18})(?:\[([0-9]{1,9})\])?$")
+_DIGITS = re.compile(r"^[0-9]{1,18}\Z")
+_JOB_SPEC = re.compile(r"^([0-9]{1,18})(?:\[([0-9]{1,9})\])?\Z")
 
 
 def job_spec(job_id: str) -> tuple[str, int]:
@@ -121,8 +121,8 @@ def job_state(stat: str) -> JobState:
 
 # -- hosts -------------------------------------------------------------------------------------------
 
-_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-_COUNTED_HOST = re.compile(r"^(?:([0-9]+)\*)?([A-Za-z0-9][A-Za-z0-9._@-]*)$")
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*\Z")
+_COUNTED_HOST = re.compile(r"^(?:([0-9]+)\*)?([A-Za-z0-9][A-Za-z0-9._@-]*)\Z")
 
 
 def host_name(text: str) -> str:
@@ -177,7 +177,7 @@ def lsb_hosts(text: str) -> tuple[str, ...]:
 # -- limits ------------------------------------------------------------------------------------------
 
 _UNIT_BYTES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5, "E": 1024**6}
-_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTPE]?)(?:B|BYTES)?$", re.IGNORECASE)
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTPE]?)(?:B|BYTES)?\Z", re.IGNORECASE)
 
 
 def size(text: str, default_unit: str) -> int | None:
@@ -196,8 +196,8 @@ def size(text: str, default_unit: str) -> int | None:
     return int(Decimal(match.group(1)) * _UNIT_BYTES[unit])
 
 
-_CLOCK = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-9]{1,2})$")
-_MINUTES = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(?:\s*min)?$")
+_CLOCK = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-9]{1,2})\Z")
+_MINUTES = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(?:\s*min)?\Z")
 
 
 def duration(text: str) -> int | None:

@@ -11,7 +11,7 @@ class Garbled(ValueError):
     """Output that does not have the documented shape."""
 
 
-JOB_ID = re.compile(r"^\d+(\[\d*(-\d+(:\d+)?)?\])?(\.[A-Za-z0-9][A-Za-z0-9_.-]*)?(@[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+JOB_ID = re.compile(r"^\d+(\[\d*(-\d+(:\d+)?)?\])?(\.[A-Za-z0-9][A-Za-z0-9_.-]*)?(@[A-Za-z0-9][A-Za-z0-9_.-]*)?\Z")
 """``<sequence number>[<index>][.<server name>][@<server>]`` (qstat(1B) operands): ``123``,
 ``123.srv``, ``123[].srv`` (an array), ``123[4].srv`` (one of its subjobs)."""
 
@@ -33,7 +33,7 @@ def same_job(a: str, b: str) -> bool:
     return not sa or not sb or sa == sb or sa.startswith(sb + ".") or sb.startswith(sa + ".")
 
 
-_SIZE = re.compile(r"^(\d+)([kmgtp]?)([bw]?)$", re.IGNORECASE)
+_SIZE = re.compile(r"^(\d+)([kmgtp]?)([bw]?)\Z", re.IGNORECASE)
 _SCALE = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 WORD_BYTES = 8
 """A PBS "word" (size suffix w) on the 64-bit hosts wnod runs on."""

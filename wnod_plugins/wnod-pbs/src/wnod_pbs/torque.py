@@ -46,7 +46,7 @@ def jobs_xml(text: str) -> dict[str, JobRecord]:
     return found
 
 
-_ATTR_LINE = re.compile(r"^ {4}([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))? = (.*)$")
+_ATTR_LINE = re.compile(r"^ {4}([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))? = (.*)\Z")
 
 
 def jobs_text(text: str) -> dict[str, JobRecord]:

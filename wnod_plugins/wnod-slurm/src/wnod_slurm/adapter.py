@@ -55,7 +55,7 @@ failed (scancel again, in case the daemon could not); 12 or anything else: ``sco
 
 _NOT_FOUND = re.compile(r"invalid job id|job id .* not found|unknown job", re.IGNORECASE)
 _FINISHED = re.compile(r"already finished|already completed", re.IGNORECASE)
-_FROM = re.compile(r"\s*\[from=([A-Za-z0-9_.-]+)\]\s*$")
+_FROM = re.compile(r"\s*\[from=([A-Za-z0-9_.-]+)\]\s*\Z")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 _REQUEUE_HELD = "job requeued in held state"
 _WNOD_HOLDS = frozenset({"JobHeldAdmin", _REQUEUE_HELD})

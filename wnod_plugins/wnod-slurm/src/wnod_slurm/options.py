@@ -17,7 +17,7 @@ def _positive(_inst: object, attr: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attr.name} must be more than 0, got {value!r}")
 
 
-_WORD = re.compile(r"^[A-Za-z0-9_.-]+$")
+_WORD = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 
 
 def _word(_inst: object, attr: attrs.Attribute, value: str) -> None:

@@ -25,7 +25,7 @@ class Unreadable(ValueError):
 
 # -- host lists ----------------------------------------------------------------------------------
 
-_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_RANGE = re.compile(r"^(\d+)(?:-(\d+))?\Z")
 MAX_HOSTS = 100_000
 """A host list expanding to more is garbage, not a cluster."""
 
@@ -290,8 +290,8 @@ def _memory(job: Mapping[str, Any], where: str) -> int | None:
 # -- scontrol -o text ----------------------------------------------------------------------------
 
 _KEY = re.compile(r"(?:^|(?<=\s))([A-Z][A-Za-z0-9_/:]*)=")
-_IDNAME = re.compile(r"^(.*)\((\d+)\)$")
-_DURATION = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$")
+_IDNAME = re.compile(r"^(.*)\((\d+)\)\Z")
+_DURATION = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)\Z")
 
 
 def fields_from_text(line: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from .xl import LiveDomain, Xl, XlFailed
 log = logging.getLogger(__name__)
 
 MIB = 1024**2
-VWN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+VWN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 """VWN ids become domain and file names: plain characters only."""
 
 UUID_NAMESPACE = uuid.UUID("8d0f4a5e-3c1b-5b7e-9f62-7a1d2c3b4e5f")

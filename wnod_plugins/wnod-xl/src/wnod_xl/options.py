@@ -6,10 +6,10 @@ import attrs
 from wnod_core.model.fields import documented
 from wnod_core.model.units import Seconds, parse_duration
 
-_BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")
+_BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}\Z")
 """A Linux interface name: at most 15 characters, no separators xl or a shell would read."""
 
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,32}$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,32}\Z")
 
 
 def _absolute_path(_inst: object, attr: attrs.Attribute, value: object) -> None:
