@@ -7,8 +7,9 @@ How a VWN is kept for its job (tried on Slurm 22.05, see docs/slurm.md):
 - ``close_host`` drains the node (``State=DRAIN``, reason ``wnod: closed``): nothing starts
   there, before its slurmd has even registered.
 - ``migrate`` makes a reservation ``wnod-<node>`` on the node for the job's owner, then
-  resumes the node, then moves the job into the VWN partition with ``ReqNodeList=<node>``
-  and ``Reservation=wnod-<node>``. A job that does not name the reservation cannot start
+  moves the job into the VWN partition with ``ReqNodeList=<node>`` and
+  ``Reservation=wnod-<node>``, then resumes the node (a job that ended meanwhile leaves it
+  closed). A job that does not name the reservation cannot start
   on a reserved node, and only the owner may name it; the bound job can start nowhere else.
   A RootOnly or AllowGroups partition does NOT do: Slurm then refuses to schedule the
   user's job there at all (reason PartitionConfig), even when root moved it in.
