@@ -357,3 +357,39 @@ def test_a_plugin_option_of_an_enum_type_is_checked() -> None:
     with pytest.raises(ConfigError) as err:
         structure({"network": "wide-open"}, Options, "hypervisor.libvirt")
     assert err.value.problems[0].path == "hypervisor.libvirt.network"
+
+
+# -- durations: finite, positive where a zero would spin or stop, bounded -----------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "path", "message"),
+    [
+        ("[engine]\npoll_interval = nan\n", "engine.poll_interval", "a finite duration"),
+        ("[engine]\npoll_interval = inf\n", "engine.poll_interval", "a finite duration"),
+        ('[engine]\npoll_interval = "0s"\n', "engine.poll_interval", "must be longer than 0s"),
+        ("[engine]\npoll_interval = 0\n", "engine.poll_interval", "must be longer than 0s"),
+        ("[engine]\nbait_timeout = nan\n", "engine.bait_timeout", "a finite duration"),
+        ("[engine]\nbait_timeout = inf\n", "engine.bait_timeout", "a finite duration"),
+        ("[engine]\nbait_timeout = 1e300\n", "engine.bait_timeout", "at most 366d"),
+        ('[engine]\nbait_timeout = "0s"\n', "engine.bait_timeout", "must be longer than 0s"),
+        ("[engine]\nplugin_timeout = nan\n", "engine.plugin_timeout", "a finite duration"),
+        ('[engine]\nplugin_timeout = "400d"\n', "engine.plugin_timeout", "at most 366d"),
+        ('[vm_types.a]\nimage = "a.img"\nboot_timeout = "0s"\n', "vm_types.a.boot_timeout", "longer than 0s"),
+        ('[vm_types.a]\nimage = "a.img"\nboot_timeout = inf\n', "vm_types.a.boot_timeout", "a finite duration"),
+        ('[vm_types.a]\nimage = "a.img"\n[vm_types.a.reuse]\nidle_ttl = nan\n', "vm_types.a.reuse.idle_ttl",
+         "a finite duration"),
+    ],
+)
+def test_a_duration_that_is_not_finite_positive_and_bounded_is_refused_at_its_path(
+    site_config, with_plugins: Plugins, toml: str, path: str, message: str
+) -> None:
+    found = by_path(problems([site_config(toml)], with_plugins))
+    assert path in found, f"expected a problem at {path}, got {[str(p) for p in found.values()]}"
+    assert message in found[path].message, found[path].message
+
+
+def test_an_idle_ttl_of_zero_is_allowed(site_config, with_plugins: Plugins) -> None:
+    """Zero is a policy there (never keep an idle VWN), not a spin."""
+    path = site_config('[vm_types.a]\nimage = "a.img"\n[vm_types.a.reuse]\nidle_ttl = "0s"\n')
+    assert load_config([path], with_plugins).vm_types["a"].reuse.idle_ttl == 0

@@ -5,10 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wnod_core.model import format_duration, format_size, parse_duration, parse_size
+from wnod_core.model.units import MAX_SECONDS
 
 # Sizes beyond 2**53 bytes (8 PiB) are covered by their own test below.
 realistic_sizes = st.integers(min_value=0, max_value=2**53)
-durations = st.integers(min_value=0, max_value=10 * 365 * 86400)
+durations = st.integers(min_value=0, max_value=MAX_SECONDS)
 
 
 @given(realistic_sizes)
@@ -134,3 +135,13 @@ def test_parse_duration_refuses_a_negative_number_of_seconds() -> None:
 
 def test_huge_sizes_are_exact() -> None:
     assert parse_size(str(2**53 + 1)) == 2**53 + 1
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e300, "400d", 366 * 86400 + 1])
+def test_parse_duration_refuses_what_no_clock_can_wait(value: object) -> None:
+    with pytest.raises(ValueError, match="finite duration|at most 366d"):
+        parse_duration(value)
+
+
+def test_a_year_is_the_longest_duration() -> None:
+    assert parse_duration("366d") == 366 * 86400

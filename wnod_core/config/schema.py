@@ -8,6 +8,7 @@ import socket
 import attrs
 
 from ..model.fields import documented
+from .checks import longer_than_zero
 from ..model.units import Bytes, Seconds, parse_duration, parse_size
 from ..model.vmtype import Name
 
@@ -116,6 +117,7 @@ class EngineSection:
         "How often the batch system and the hypervisor are asked how jobs and VWNs are doing.",
         default=Seconds(2),
         converter=parse_duration,
+        validator=longer_than_zero,
     )
     bait_timeout: Seconds = documented(
         "How long a job may wait for a VWN before it is put back to pending (covers every boot try);"
@@ -123,6 +125,7 @@ class EngineSection:
         " and the VWN freed, and how long wnod keeps asking the batch system to take back a job it gives up on.",
         default=Seconds(1800),
         converter=parse_duration,
+        validator=longer_than_zero,
     )
     plugin_timeout: Seconds = documented(
         "How long one call into a plugin (the batch system's adapter, the hypervisor's backend, a resolver)"
@@ -131,13 +134,8 @@ class EngineSection:
         " on its own in the background.",
         default=Seconds(300),
         converter=parse_duration,
-        validator=lambda _i, _a, v: _check_positive(v),
+        validator=longer_than_zero,
     )
-
-
-def _check_positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"must be longer than 0s, got {value}")
 
 
 def _check_hostname_pattern(value: str) -> None:
@@ -174,6 +172,31 @@ class DaemonSection:
     )
     accounting: bool = documented(
         "Write one JSON line per job to `accounting.jsonl` in the state directory.", default=True
+    )
+    header_timeout: Seconds = documented(
+        "How long a client may take to send a whole request's headers, from when it connects or from"
+        " its previous answer: a connection that sends nothing, or too slowly, is closed then.",
+        default=Seconds(10),
+        converter=parse_duration,
+        validator=longer_than_zero,
+    )
+    body_timeout: Seconds = documented(
+        "How long a client may take to send a request's body once its headers are in.",
+        default=Seconds(30),
+        converter=parse_duration,
+        validator=longer_than_zero,
+    )
+    max_connections: int = documented(
+        "Connections the daemon keeps open at once, on its socket and TCP port together; more are"
+        " answered 503 and closed. Every `wnod bait` waiting for its VWN holds one.",
+        default=4096,
+        validator=attrs.validators.ge(1),
+    )
+    max_connections_per_peer: int = documented(
+        "Connections one client keeps open at once: one TCP address, or one user on the Unix socket"
+        " (the batch system's hook calls as one user: give it room for every bait of this host).",
+        default=1024,
+        validator=attrs.validators.ge(1),
     )
 
     def __attrs_post_init__(self) -> None:

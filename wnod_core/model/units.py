@@ -4,6 +4,7 @@ They are parsed once, at the edge, into plain integers (bytes, seconds) so the r
 of wnod never handles strings with units.
 """
 
+import math
 import re
 from decimal import Decimal
 from typing import NewType
@@ -32,6 +33,10 @@ _SIZE_UNITS = {
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*\Z")
 
 _DURATION_UNITS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+MAX_SECONDS = 366 * 86400
+"""The longest duration wnod takes: anything longer is a typo (or a TOML ``inf``), and clocks,
+sleeps and timeouts must never be handed more than they can count."""
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 
 
@@ -57,19 +62,39 @@ def parse_size(value: object) -> int:
 def parse_duration(value: object) -> float:
     """Seconds from ``"30m"``, ``"1h30m"``, ``"90s"``, ``"250ms"``, ``"2d"`` or a plain number of seconds.
 
-    Whole seconds come back as an int; fractions (polling intervals) as a float."""
+    Whole seconds come back as an int; fractions (polling intervals) as a float. Refuses what is
+    not a finite number of seconds from 0 to MAX_SECONDS (TOML's ``nan`` and ``inf`` included)."""
     if isinstance(value, bool):
         raise ValueError(f'expected a duration like "30m", got {value!r}')
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"expected a duration of zero or more seconds, got {value}")
-        return _whole(value)
+        return _bounded(value)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION_PART_RE.findall(text)
         if text and "".join(n + u for n, u in parts) == text and all(u in _DURATION_UNITS for _, u in parts):
-            return _whole(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+            return _bounded(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
     raise ValueError(f'expected a duration like "30m" or "1h30m", got {_show(value)}')
+
+
+def longer_than_zero(_inst: object, _attr: object, value: float) -> None:
+    """attrs validator of a duration that must be more than nothing (a zero would spin a loop or
+    fail every call at once); also finite and bounded, for values not read by parse_duration."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"must be a finite number of seconds, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"must be longer than 0s, got {value:g}")
+    if value > MAX_SECONDS:
+        raise ValueError(f"must be at most {format_duration(MAX_SECONDS)}, got {value:g} seconds")
+
+
+def _bounded(seconds: float) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f'expected a finite duration like "30m", got {seconds}')
+    if seconds < 0:
+        raise ValueError(f"expected a duration of zero or more seconds, got {seconds}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"expected a duration of at most {format_duration(MAX_SECONDS)}, got {seconds:g} seconds")
+    return _whole(seconds)
 
 
 def format_size(num_bytes: int) -> str:

@@ -7,7 +7,7 @@ from typing import NewType
 import attrs
 
 from .fields import documented
-from .units import Bytes, Seconds, parse_duration, parse_size
+from .units import Bytes, Seconds, longer_than_zero, parse_duration, parse_size
 
 Name = NewType("Name", str)
 """A plugin, VM type or resolver name (see NAME_RE)."""
@@ -138,6 +138,7 @@ class VmType:
         "How long a new VWN may take to boot and join the batch system before it is given up.",
         default=Seconds(600),
         converter=parse_duration,
+        validator=longer_than_zero,
     )
     image_version: str = documented(
         "A label for the image's current release, recorded on every VWN made from it.", default=""

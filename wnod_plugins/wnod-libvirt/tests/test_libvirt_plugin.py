@@ -36,7 +36,7 @@ def test_options_of_a_site(options: Callable[..., Any], options_table: dict[str,
 @pytest.mark.parametrize(
     ("change", "where", "message"),
     [
-        ({"image_store": "images"}, "hypervisor.libvirt.image_store", "expected an absolute path"),
+        ({"image_store": "images"}, "hypervisor.libvirt.image_store", "must be an absolute path"),
         ({"flavour": "kvmm"}, "hypervisor.libvirt.flavour", 'did you mean "kvm"'),
         ({"closed_network": "batch"}, "hypervisor.libvirt", "closed_network and closed_filter go together"),
         ({"closed_filter": "batch-only"}, "hypervisor.libvirt", "closed_network and closed_filter go together"),

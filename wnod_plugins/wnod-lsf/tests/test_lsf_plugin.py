@@ -48,7 +48,7 @@ def test_the_core_builds_it_from_a_sites_section(plugins: Plugins, tmp_path: Pat
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"bin_dir": "opt/lsf/bin"}, "batch.lsf.bin_dir: bin_dir must be an absolute path"),
+        ({"bin_dir": "opt/lsf/bin"}, "batch.lsf.bin_dir: must be an absolute path"),
         ({"timeout": "0s"}, "batch.lsf.timeout"),
         ({"unit_for_limits": "KiB"}, "batch.lsf.unit_for_limits"),
         ({"app_prefx": "vm-"}, "app_prefix"),

@@ -1,9 +1,9 @@
 """``[batch.htcondor]``: where HTCondor's tools are, which pool and schedd, which job attributes mean what."""
 
 import re
-from pathlib import PurePosixPath
 
 import attrs
+from wnod_core.config.checks import absolute_path_or_empty, longer_than_zero
 from wnod_core.model.fields import documented
 
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -15,16 +15,6 @@ def _attribute(_inst: object, attr: attrs.Attribute, value: str) -> None:
         raise ValueError(f"{attr.name}: {value!r} is not a ClassAd attribute name (letters, digits, _)")
 
 
-def _absolute_or_empty(_inst: object, attr: attrs.Attribute, value: str) -> None:
-    if value and not PurePosixPath(value).is_absolute():
-        raise ValueError(f"{attr.name}: {value!r} must be an absolute directory (HTCondor's BIN)")
-
-
-def _positive(_inst: object, attr: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attr.name}: must be more than 0 seconds, got {value!r}")
-
-
 @attrs.frozen
 class HTCondorOptions:
     """`[batch.htcondor]`."""
@@ -33,7 +23,7 @@ class HTCondorOptions:
         "Directory of HTCondor's tools (condor_q, condor_status, condor_qedit, condor_hold, condor_release,"
         " condor_rm, condor_config_val, condor_reconfig), e.g. /usr/bin. Empty: found on the daemon's PATH.",
         default="",
-        validator=_absolute_or_empty,
+        validator=absolute_path_or_empty,
     )
     pool: str = documented(
         "Central manager, host[:port], passed to every tool as -pool. Empty: the local pool of the"
@@ -49,7 +39,7 @@ class HTCondorOptions:
         "Seconds each HTCondor command may take before it is killed and the call fails.",
         default=30.0,
         converter=float,
-        validator=_positive,
+        validator=longer_than_zero,
     )
     vm_type_attribute: str = documented(
         "Job attribute through which a user asks for a VM type, set in the submit file as"

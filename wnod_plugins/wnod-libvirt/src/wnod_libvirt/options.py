@@ -1,10 +1,10 @@
 """`[hypervisor.libvirt]`: the options a site sets for this backend."""
 
 import enum
-import os
 import re
 
 import attrs
+from wnod_core.config.checks import absolute_path, optional_absolute_path
 from wnod_core.model.fields import documented
 from wnod_core.model.units import Seconds, parse_duration
 
@@ -20,11 +20,6 @@ class Flavour(enum.StrEnum):
     """The same guest as "kvm", emulated by QEMU (TCG): for hosts without usable KVM, and tests."""
 
 
-def _absolute(_inst: object, attr: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not os.path.isabs(value):
-        raise ValueError(f"expected an absolute path, got {value!r}")
-
-
 _NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
@@ -35,7 +30,9 @@ def _optional_name(_inst: object, attr: attrs.Attribute, value: object) -> None:
 
 def _check_parameter(value: object) -> None:
     if not isinstance(value, str) or (value and not _PARAMETER.match(value)):
-        raise ValueError(f"expected a kernel parameter name (letters, digits, '.', '_', '-') or \"\", got {value!r}")
+        raise ValueError(
+            f"expected a kernel parameter name (letters, digits, '.', '_', '-') or \"\", got {value!r}"
+        )
 
 
 _PARAMETER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -48,12 +45,12 @@ class LibvirtOptions:
     image_store: str = documented(
         "Absolute directory holding the VM types' read-only base images, kernels and initrds. An"
         " image name resolves to a file directly in it; a name (or symlink) leading outside is refused.",
-        validator=_absolute,
+        validator=absolute_path,
     )
     scratch_dir: str = documented(
         "Absolute directory where each VWN's read-write scratch disk is made"
         " (`<VWN id>.scratch.raw` or `.scratch.qcow2`), and deleted when the VWN is destroyed.",
-        validator=_absolute,
+        validator=absolute_path,
     )
     uri: str = documented(
         'The libvirt connection URI, e.g. "qemu:///system", "xen:///system", or "test:///default"'
@@ -93,7 +90,7 @@ class LibvirtOptions:
         "KVM and QEMU only: an absolute directory where each VWN's serial console is logged"
         " (`<VWN id>.console.log`, written by virtlogd and deleted with the VWN). Unset, not logged.",
         default=None,
-        validator=attrs.validators.optional(_absolute),
+        validator=optional_absolute_path,
     )
     hostname_parameter: str = documented(
         "With direct kernel boot: the kernel command-line parameter that passes each VWN its batch"

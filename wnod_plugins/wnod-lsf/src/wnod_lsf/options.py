@@ -1,9 +1,9 @@
 """The ``[batch.lsf]`` section."""
 
 import enum
-import os
 
 import attrs
+from wnod_core.config.checks import absolute_path_or_empty, longer_than_zero
 from wnod_core.model import Seconds
 from wnod_core.model.fields import documented
 
@@ -19,16 +19,6 @@ class LimitUnit(enum.StrEnum):
     EB = "EB"
 
 
-def _absolute_or_empty(_inst: object, attribute: attrs.Attribute, value: str) -> None:
-    if value and not os.path.isabs(value):
-        raise ValueError(f"{attribute.name} must be an absolute path, got {value!r}")
-
-
-def _positive(_inst: object, attribute: attrs.Attribute, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be more than 0s, got {value}")
-
-
 @attrs.frozen
 class LsfOptions:
     """The keys of ``[batch.lsf]``."""
@@ -38,25 +28,25 @@ class LsfOptions:
         ' "/opt/lsf/10.1/linux3.10-glibc2.17-x86_64/bin". Empty: found on the daemon\'s PATH.'
         " Must be absolute.",
         default="",
-        validator=_absolute_or_empty,
+        validator=absolute_path_or_empty,
     )
     envdir: str = documented(
         "LSF_ENVDIR for those commands: the directory of lsf.conf (e.g. \"/etc/lsf\"). Empty: the"
         " daemon's own LSF_ENVDIR, or LSF's default /etc. Must be absolute.",
         default="",
-        validator=_absolute_or_empty,
+        validator=absolute_path_or_empty,
     )
     timeout: Seconds = documented(
         "How long one LSF command may take before wnod gives up on it and reports the batch"
         " system as failing.",
         default=Seconds(30),
-        validator=_positive,
+        validator=longer_than_zero,
     )
     settle_timeout: Seconds = documented(
         "How long wnod waits for LSF to take a job off its bait after `brequeue` (its pre-exec is"
         " killed first) before it binds the job to its VWN.",
         default=Seconds(60),
-        validator=_positive,
+        validator=longer_than_zero,
     )
     app_prefix: str = documented(
         "Application profiles whose name starts with this prefix name a VM type: a job submitted"

@@ -3,6 +3,7 @@
 import enum
 
 import attrs
+from wnod_core.config.checks import longer_than_zero
 from wnod_core.model.fields import documented
 
 
@@ -16,11 +17,6 @@ class Flavour(enum.StrEnum):
 class TorqueFormat(enum.StrEnum):
     XML = "xml"
     TEXT = "text"
-
-
-def _positive(_inst: object, attr: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attr.name} must be more than 0 seconds, got {value!r}")
 
 
 def _command_names(_inst: object, _attr: attrs.Attribute, value: dict[str, str]) -> None:
@@ -55,13 +51,13 @@ class PbsOptions:
     timeout: float = documented(
         "Seconds any one PBS command may take before it is killed and reported as failed.",
         default=30.0,
-        validator=_positive,
+        validator=longer_than_zero,
     )
     requeue_timeout: float = documented(
         "Seconds migrate waits for a job it took off its bait (qrerun) to be queued again before"
         " running it on the VWN (qrun -H).",
         default=30.0,
-        validator=_positive,
+        validator=longer_than_zero,
     )
     vm_type_resource: str = documented(
         'The job-wide resource through which a user asks for a VM type (qsub -l vmtype=atlas). The'

@@ -3,19 +3,8 @@
 import re
 
 import attrs
+from wnod_core.config.checks import absolute_path, longer_than_zero
 from wnod_core.model.fields import documented
-
-
-def _absolute(_inst: object, attr: attrs.Attribute, value: str) -> None:
-    # Prolog and daemon may run without PATH: a bare "squeue" would not be found there.
-    if not value.startswith("/"):
-        raise ValueError(f"{attr.name} must be an absolute path (hooks run without PATH), got {value!r}")
-
-
-def _positive(_inst: object, attr: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attr.name} must be more than 0, got {value!r}")
-
 
 _WORD = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 
@@ -32,10 +21,10 @@ FACTS_SOURCES = ("auto", "scontrol-json", "squeue-json", "scontrol-text")
 class SlurmOptions:
     """`[batch.slurm]`."""
 
-    squeue: str = documented("Absolute path of squeue.", default="/usr/bin/squeue", validator=_absolute)
-    scontrol: str = documented("Absolute path of scontrol.", default="/usr/bin/scontrol", validator=_absolute)
-    sinfo: str = documented("Absolute path of sinfo.", default="/usr/bin/sinfo", validator=_absolute)
-    scancel: str = documented("Absolute path of scancel.", default="/usr/bin/scancel", validator=_absolute)
+    squeue: str = documented("Absolute path of squeue.", default="/usr/bin/squeue", validator=absolute_path)
+    scontrol: str = documented("Absolute path of scontrol.", default="/usr/bin/scontrol", validator=absolute_path)
+    sinfo: str = documented("Absolute path of sinfo.", default="/usr/bin/sinfo", validator=absolute_path)
+    scancel: str = documented("Absolute path of scancel.", default="/usr/bin/scancel", validator=absolute_path)
     slurm_conf: str = documented(
         "The slurm.conf the commands read (set as SLURM_CONF); empty: Slurm's own default"
         " (/etc/slurm/slurm.conf, or configless).",
@@ -45,7 +34,7 @@ class SlurmOptions:
         "Seconds one Slurm command may take before it is given up as failed.",
         default=30.0,
         converter=float,
-        validator=_positive,
+        validator=longer_than_zero,
     )
     vwn_partition: str = documented(
         "The partition that holds the VWN nodes and nothing else (declare it `Hidden=YES`); a"

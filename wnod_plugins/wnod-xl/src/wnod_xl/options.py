@@ -3,6 +3,7 @@
 import re
 
 import attrs
+from wnod_core.config.checks import absolute_path, longer_than_zero, optional_absolute_path
 from wnod_core.model.fields import documented
 from wnod_core.model.units import Seconds, parse_duration
 
@@ -10,15 +11,6 @@ _BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}\Z")
 """A Linux interface name: at most 15 characters, no separators xl or a shell would read."""
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,32}\Z")
-
-
-def _absolute_path(_inst: object, attr: attrs.Attribute, value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise ValueError(f"expected an absolute path, got {value!r}")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError(f"a path may not hold control characters, got {value!r}")
 
 
 def _bridge(_inst: object, _attr: attrs.Attribute, value: object) -> None:
@@ -31,11 +23,6 @@ def _prefix(_inst: object, _attr: attrs.Attribute, value: object) -> None:
         raise ValueError(f"expected at most 32 letters, digits, '.', '_' or '-', got {value!r}")
 
 
-def _positive(_inst: object, attr: attrs.Attribute, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attr.name} must be more than zero, got {value!r}")
-
-
 @attrs.frozen
 class XlOptions:
     """``[hypervisor.xl]``: the Xen ``xl`` backend."""
@@ -43,7 +30,7 @@ class XlOptions:
     image_store: str = documented(
         "Folder of the read-only OS images (and kernels, ramdisks) that VM types name. wnod only"
         " reads it.",
-        validator=_absolute_path,
+        validator=absolute_path,
     )
     xl: str = documented(
         'The xl command: a name looked up on PATH, or an absolute path like "/usr/sbin/xl".',
@@ -54,13 +41,13 @@ class XlOptions:
         "Folder of the VWNs' read-write scratch disks, one sparse file per VWN; unset, `xl/scratch`"
         " in wnod's state folder.",
         default=None,
-        validator=_absolute_path,
+        validator=optional_absolute_path,
     )
     config_dir: str | None = documented(
         "Folder of the xl config file and the identity record (`<domain>.cfg`, `<domain>.json`) of"
         " each VWN; unset, `xl/domains` in wnod's state folder. Only wnod writes here.",
         default=None,
-        validator=_absolute_path,
+        validator=optional_absolute_path,
     )
     domain_prefix: str = documented(
         "Prefix of every domain name wnod makes: the domain of VWN `ID` is `<prefix>ID`.",
@@ -88,7 +75,7 @@ class XlOptions:
         "How long one xl command (create, list, destroy) may take before wnod gives up on it.",
         default=Seconds(60),
         converter=parse_duration,
-        validator=_positive,
+        validator=longer_than_zero,
     )
     shutdown_timeout: Seconds = documented(
         "How long a VWN's guest is given to shut down cleanly (`xl shutdown -w`) before its domain"
