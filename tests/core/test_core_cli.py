@@ -205,6 +205,24 @@ def test_a_problem_only_the_plugin_sees_fails_config_check(
     assert f'resolvers[0]: user alice is mapped to VM type "lhcb", which is not configured (in {path})' in err
 
 
+def test_config_check_checks_what_the_daemon_checks_at_start(site_config, capsys, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("too-short\n")
+    token.chmod(0o644)
+    path = site_config(
+        f'[daemon]\nlisten = "127.0.0.1:8470"\ntoken_file = "{token}"\nsocket_group = "no-such-group-here"\n'
+        f'socket = "{tmp_path}/{"x" * 120}.sock"\n'
+    )
+    code, out, err = run_main(capsys, "--no-plugins", "config", "check")
+    assert code == 1 and "configuration OK" not in out
+    assert f"daemon.token_file: {token} may be read by others; chmod 600 it (in {path})" in err
+    assert f"daemon.socket_group: no group 'no-such-group-here' on this host (in {path})" in err
+    assert "daemon.socket: " in err and "too long for a Unix socket" in err
+    token.chmod(0o600)
+    code, _out, err = run_main(capsys, "--no-plugins", "config", "check")
+    assert "daemon.token_file: the token in" in err and "shorter than 16 characters" in err
+
+
 def test_every_command_that_reads_the_config_refuses_a_bad_one(site_config, capsys) -> None:
     site_config('[vm_types.atlas]\nimage = "atlas.img"\nmemory = "lots"\n')
     for command in (["config", "show"], ["vm-types"], ["resolve", "--user", "alice"]):

@@ -192,9 +192,9 @@ def test_drain_and_resume(site: Site, fakes: FakePlugin) -> None:
         assert client.get("/v1/status")["drained"] is False
 
 
-def test_a_second_daemon_on_the_same_socket_refuses_to_start(site: Site) -> None:
+def test_a_second_daemon_of_the_same_site_refuses_to_start(site: Site) -> None:
     with Running(site):
-        with pytest.raises(StartupError, match="already listens"):
+        with pytest.raises(StartupError, match="already uses the records"):
             with Running(site):
                 pass
 
@@ -398,3 +398,22 @@ def test_a_hypervisor_that_cannot_list_its_domains_stops_the_start(site: Site, f
         with Running(site):
             pass
     assert not socket_path(site).exists()
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "1e308", "0", "-5", "soon", "400d"])
+def test_wnod_bait_refuses_a_timeout_no_clock_can_wait_saying_so(site: Site, fakes: FakePlugin, timeout: str) -> None:
+    job = fakes.batch.submit("alice", queue="blue")
+    environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    result = invoke(site, "bait", "--timeout", timeout, env=environ)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--timeout'" in result.output and "Traceback" not in result.output
+
+
+def test_wnod_bait_takes_its_timeout_as_the_config_spells_durations(site: Site, fakes: FakePlugin) -> None:
+    from wnod_core.interfaces import BaitOutcome
+    from wnod_core.testing.fakes import EXIT_CODES
+
+    job = fakes.batch.submit("alice", queue="blue")
+    environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    result = invoke(site, "bait", "--timeout", "300ms", env=environ)
+    assert result.exit_code == EXIT_CODES[BaitOutcome.RETRY], result.output

@@ -30,3 +30,10 @@ def test_the_unit_gives_wnod_the_directories_it_reads_from_systemd() -> None:
 
 def test_a_start_up_failure_is_not_restarted_in_a_loop() -> None:
     assert unit()["Service"]["RestartPreventExitStatus"] == str(EXIT_STARTUP_FAILED)
+
+
+def test_the_unit_leaves_room_for_every_connection_the_daemon_takes() -> None:
+    from wnod_core.config.schema import DaemonSection
+    from wnod_core.daemon.run import FILES_KEPT
+
+    assert int(unit()["Service"]["LimitNOFILE"]) >= DaemonSection().max_connections + FILES_KEPT

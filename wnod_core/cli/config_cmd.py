@@ -7,6 +7,7 @@ import click
 
 from ..config import Config
 from ..config.convert import unstructure
+from ..errors import ConfigError
 from ..paths import config_search_path
 from ..reference import core_reference, plugin_reference
 from .context import CliContext, pass_wnod
@@ -24,10 +25,19 @@ def check_command(wnod: CliContext) -> None:
     """Validate the configuration against the installed plugins.
 
     Prints one line per mistake, with its key and file, and exits 1; exits 0 when
-    the configuration is sound.
+    the configuration is sound. Checks what the daemon checks when it starts, too: the
+    token file, the socket's group and path, the listen address.
     """
+    from ..daemon.preflight import daemon_problems
+
     site = wnod.site
-    site.check()
+    problems = daemon_problems(site)
+    try:
+        site.check()
+    except ConfigError as exc:
+        problems = [*exc.problems, *problems]
+    if problems:
+        raise ConfigError(problems)
     config = site.config
     files = ", ".join(str(f) for f in config.files) or "none found (all defaults)"
     click.echo(f"configuration OK — files: {files}")

@@ -15,6 +15,7 @@ from ..interfaces import BaitOutcome
 from ..model import format_duration
 from .context import CliContext, pass_wnod
 from .output import emit_json, emit_table, json_option
+from .types import DURATION
 
 RETRY_EVERY = 2.0
 """Seconds between tries while the daemon cannot be reached (it may be restarting)."""
@@ -38,15 +39,16 @@ def daemon_command(wnod: CliContext) -> None:
     # A daemon's log is its admin's window: start-up, reloads and every VWN destroyed, by default.
     if wnod.verbose < 2:
         logging.getLogger("wnod").setLevel(logging.INFO)
-    sys.exit(run(wnod.site, wnod.config_file))
+    # The site is opened by run(): a configuration it cannot read is a start-up failure (exit 3).
+    sys.exit(run(lambda: wnod.site, wnod.config_file))
 
 
 @click.command("bait", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option(
     "--timeout",
-    type=float,
+    type=DURATION,
     default=None,
-    help="Give up after this many seconds and put the job back [default: engine.bait_timeout + 60].",
+    help='Give up after this long ("600", "10m") and put the job back [default: engine.bait_timeout + 60s].',
 )
 @click.argument("hook_args", nargs=-1, type=click.UNPROCESSED)
 @pass_wnod

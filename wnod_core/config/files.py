@@ -27,6 +27,9 @@ def read_layers(files: Sequence[Path]) -> tuple[dict[str, Any], dict[str, str]]:
         except tomllib.TOMLDecodeError as exc:
             problems.append(Problem("", f"not valid TOML: {exc}", str(path)))
             continue
+        except UnicodeDecodeError as exc:
+            problems.append(Problem("", f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8", str(path)))
+            continue
         _merge(merged, layer, str(path), sources, "")
     if problems:
         raise ConfigError(problems)

@@ -5,6 +5,7 @@ batch system's hook above all — never has to read a traceback. The routes and 
 are documented in docs/api.md; tests check the two agree.
 """
 
+import asyncio
 import hmac
 import json
 import logging
@@ -17,17 +18,25 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
-from ..errors import VwnNotFound, WnodError
+from ..config.schema import DaemonSection
 from ..engine import Engine, Reconciled
 from ..engine.placement import size_of
+from ..errors import VwnNotFound, WnodError
 from ..model import Vwn
 from ..model.flight import JobFlight
 from ..text import one_line
+from .listeners import Limits, guard_middleware
 
 LOG = logging.getLogger("wnod.daemon")
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 STARTED: web.AppKey[dict[str, Any]] = web.AppKey("started", dict)
+LIMITS: web.AppKey[Limits] = web.AppKey("limits", Limits)
+
+MAX_BODY = 64 * 1024
+"""Bytes of a request's body, at most: every body of this API is a small JSON object."""
+MAX_DEPTH = 32
+"""Nesting of a request's JSON, at most: deeper documents are refused before they are parsed."""
 
 _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]-]{0,254}\Z")
 """Job ids and host names as batch systems write them (Slurm array "123_4", PBS "12.server", ...)."""
@@ -36,12 +45,15 @@ _WORD_HINT = "a non-empty word of letters, digits and ._:@[]-"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def make_app(engine: Engine, started: dict[str, Any], token: str | None = None) -> web.Application:
+def make_app(
+    engine: Engine, started: dict[str, Any], limits: Limits | None = None, token: str | None = None
+) -> web.Application:
     """The API for `engine`. With `token`, every request must carry ``Authorization: Bearer <token>``."""
-    middlewares = [_errors_as_json] + ([_bearer(token)] if token else [])
-    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
+    middlewares = [guard_middleware(), _errors_as_json] + ([_bearer(token)] if token else [])
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[STARTED] = started
+    app[LIMITS] = limits or Limits.of(DaemonSection())
     app.router.add_post("/v1/bait", bait)
     app.router.add_post("/v1/jobs/{job_id}/notice", notice)
     app.router.add_get("/v1/jobs", jobs)
@@ -76,7 +88,8 @@ def _bearer(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "").encode()
+        # The header as its bytes: one that is not UTF-8 must be refused like any wrong token.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):  # constant time: the token is a secret
             return _error(401, "missing or wrong bearer token")
         return await handler(request)
@@ -93,10 +106,16 @@ def _error(status: int, message: str) -> web.Response:
 
 async def _body(request: web.Request, fields: dict[str, type]) -> dict[str, Any]:
     """The request's JSON object, with exactly `fields`, each a word."""
+    timeout = request.app[LIMITS].body_timeout
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from None
+        raw = await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"the body did not come within {timeout:g}s (daemon.body_timeout)"
+        ) from None
+    except ConnectionError:  # the client hung up mid-body: nobody is left to answer
+        raise web.HTTPBadRequest(text="the client closed the connection before its body was in") from None
+    data = _json(raw)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     unknown = sorted(set(data) - set(fields))
@@ -109,6 +128,27 @@ async def _body(request: web.Request, fields: dict[str, type]) -> dict[str, Any]
     for name in fields:
         _word(data[name], name)
     return data
+
+
+def _json(raw: bytes) -> Any:
+    """`raw` parsed as JSON, or 400 saying why: never a 500 for what a client can send."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise web.HTTPBadRequest(text=f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    depth = deepest = 0
+    for char in text:  # brackets inside strings count too: a bound on the work, not a parser
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise web.HTTPBadRequest(text=f"the body nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number too long
+        raise web.HTTPBadRequest(text=f"the body is not JSON: {one_line(exc)[:200]}") from None
 
 
 def _word(value: object, what: str) -> str:

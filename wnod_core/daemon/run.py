@@ -8,11 +8,15 @@ the records; VWNs and their jobs keep running); SIGHUP reloads the configuration
 
 import asyncio
 import contextlib
+import fcntl
 import grp
 import logging
 import os
+import resource
 import signal
 import socket
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -20,36 +24,58 @@ from aiohttp import web
 
 from ..accounting import AccountingLedger
 from ..engine import Engine, HostPolicy, Parts, Store
-from ..errors import WnodError
+from ..errors import ConfigError, WnodError
 from ..site import Site
 from ..text import one_line
 from .api import make_app, started_json
+from .listeners import Guard, Limits, Listeners
+from .preflight import SOCKET_NAME, daemon_problems, read_token, socket_path  # noqa: F401 - SOCKET_NAME for the unit's test
 
 LOG = logging.getLogger("wnod.daemon")
 
 EXIT_STARTUP_FAILED = 3
-SOCKET_NAME = "wnod.sock"
 STORE_NAME = "wnod.db"
+LOCK_NAME = "daemon.lock"
+"""In the state directory: held (flock) by the one daemon that owns these records, with its PID."""
 LEDGER_NAME = "accounting.jsonl"
 BACKLOG = 1024
 """Connections waiting to be accepted: a farm may dispatch hundreds of jobs to baits at once."""
+FILES_KEPT = 256
+"""Open files kept for everything but client connections: the store, plugins' commands, logs."""
+
+
+def _open_files() -> int:
+    """How many files this process may open, once its soft limit is raised to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return hard if soft == resource.RLIM_INFINITY else soft
 
 
 class StartupError(WnodError):
     """The daemon cannot start; the message says what to fix."""
 
 
-def socket_path(site: Site) -> Path:
-    return Path(site.config.daemon.socket) if site.config.daemon.socket else site.dirs.runtime / SOCKET_NAME
-
-
-def run(site: Site, config_file: str | None = None) -> int:
-    """Serve until stopped; 0 after a graceful stop, 3 when start-up failed."""
+def run(open_site: Callable[[], Site], config_file: str | None = None) -> int:
+    """Open the site (`open_site` reads the configuration) and serve until stopped; 0 after a
+    graceful stop, 3 when it cannot start, whatever the reason: systemd's unit does not restart
+    a daemon that exits 3, which would only fail again."""
     try:
+        site = open_site()
         return asyncio.run(Daemon(site, config_file).serve())
-    except StartupError as exc:
+    except ConfigError as exc:
+        LOG.error("cannot start: %d configuration error(s):", len(exc.problems))
+        for problem in exc.problems:
+            LOG.error("  %s", problem)
+    except (StartupError, WnodError) as exc:
         LOG.error("cannot start: %s", exc)
-        return EXIT_STARTUP_FAILED
+    return EXIT_STARTUP_FAILED
 
 
 @attrs.define
@@ -58,8 +84,22 @@ class Daemon:
     config_file: str | None = None
     engine: Engine | None = None
     stop: asyncio.Event = attrs.Factory(asyncio.Event)
-    runners: list[web.AppRunner] = attrs.Factory(list)
+    listeners: Listeners = attrs.field(init=False)
     rounds: "asyncio.Task[None] | None" = attrs.field(default=None, init=False)
+    lock: "int | None" = attrs.field(default=None, init=False)
+    """The open file descriptor of the state directory's lock, while this daemon holds it."""
+
+    def __attrs_post_init__(self) -> None:
+        limits = Limits.of(self.site.config.daemon)
+        room = _open_files() - FILES_KEPT
+        if limits.max_connections > room:
+            # Past the open-file limit accept() fails, and every client with it: refuse in time instead.
+            LOG.warning(
+                "daemon.max_connections is %d, but this process may open only %d files: %d connections at"
+                " most (raise LimitNOFILE)", limits.max_connections, room + FILES_KEPT, room,
+            )
+            limits = attrs.evolve(limits, max_connections=max(room, 1))
+        self.listeners = Listeners(Guard(limits))
 
     async def serve(self) -> int:
         await self.start()
@@ -68,6 +108,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.set_exception_handler(self._loop_trouble)
         try:
             await self.stop.wait()
         finally:
@@ -76,20 +117,27 @@ class Daemon:
 
     async def start(self) -> None:
         site = self.site
-        self._claim_socket()  # first: a second daemon must not touch the records or the plugins
-        token = self._token() if site.config.daemon.listen else None
+        # First the records, then the socket: a second daemon must touch neither, nor the plugins.
+        self._lock_records()
         try:
+            self._claim_socket()
+            problems = daemon_problems(site)
+            if problems:
+                raise ConfigError(problems)
+            token = self._token() if site.config.daemon.listen else None
             site.check()
+            batch, hypervisor = site.batch_system, site.hypervisor  # [batch] and [hypervisor]: required here
             store = Store(site.dirs.state / STORE_NAME)
         except WnodError as exc:
+            self._unlock_records()
             raise StartupError(str(exc)) from None
         if site.config.daemon.accounting:
             site.plugins.add_listener("wnod-accounting", AccountingLedger(site.dirs.state / LEDGER_NAME))
         parts = Parts(
             policy=HostPolicy.from_config(site.config),
             store=store,
-            batch=site.batch_system,
-            hypervisor=site.hypervisor,
+            batch=batch,
+            hypervisor=hypervisor,
             chain=site.resolver_chain,
             listeners=site.plugins,
         )
@@ -99,6 +147,7 @@ class Daemon:
         except Exception as exc:  # any failure to reconcile: serving on unknown state would be worse
             self.engine.close()  # its plugin threads too: nothing of a failed start is left
             store.close()
+            self._unlock_records()
             raise StartupError(f"reconciling with the hypervisor failed: {one_line(exc)}") from exc
         LOG.info(
             "reconciled: %d VWN(s) adopted, %d lost, %d stray domain(s) destroyed",
@@ -106,9 +155,10 @@ class Daemon:
         )
         started = started_json(found)
         try:
-            await self._listen_unix(make_app(self.engine, started))
+            limits = self.listeners.guard.limits
+            await self._listen_unix(make_app(self.engine, started, limits))
             if token is not None:
-                await self._listen_tcp(make_app(self.engine, started, token=token))
+                await self._listen_tcp(make_app(self.engine, started, limits, token=token))
         except StartupError:
             await self.shutdown()  # nothing half-started is left behind
             raise
@@ -120,27 +170,73 @@ class Daemon:
             LOG.info("the hypervisor reports domain events")
         LOG.info("serving on %s", socket_path(site))
 
+    def _loop_trouble(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """asyncio's own errors: the accept loop's, when files run out, are said once a minute."""
+        message = str(context.get("message", ""))
+        if "socket.accept() out of system resource" in message:
+            trouble = context.get("exception")
+            self.listeners.guard.log.refused("accept", f"cannot accept connections: {trouble}")
+            return
+        loop.default_exception_handler(context)
+
+    def _lock_records(self) -> None:
+        """Hold the state directory's lock for as long as this daemon runs, or say who holds it."""
+        state = self.site.dirs.state
+        try:
+            state.mkdir(parents=True, exist_ok=True, mode=0o750)
+            fd = os.open(state / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise StartupError(f"cannot use the state directory {state}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StartupError(
+                f"another wnod daemon (PID {holder}) already uses the records in {state}; one daemon per"
+                " state directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.lock = fd
+
+    def _unlock_records(self) -> None:
+        if self.lock is not None:
+            os.close(self.lock)  # closing the descriptor lets go of the flock
+            self.lock = None
+
     def _claim_socket(self) -> None:
+        """Make sure the socket path is free: nothing there, or the stale socket of a dead daemon.
+        Never a live daemon's socket, and never anything else (a file, a link, a directory)."""
         path = socket_path(self.site)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         except OSError as exc:
             raise StartupError(f"cannot make {path.parent}: {exc.strerror}") from None
-        if path.exists() or path.is_symlink():
-            if _answers(path):
-                raise StartupError(f"another wnod daemon already listens on {path}")
-            path.unlink()  # left by a daemon that was killed
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StartupError(f"daemon.socket: cannot look at {path}: {exc.strerror}") from None
+        if not stat.S_ISSOCK(st.st_mode):
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode)
+                    else "a directory" if stat.S_ISDIR(st.st_mode) else "a file")
+            raise StartupError(
+                f"daemon.socket: {path} exists and is not a socket ({kind}); wnod replaces only the stale"
+                " socket of a daemon that is gone: remove it, or choose another path"
+            )
+        if _answers(path):
+            raise StartupError(f"another wnod daemon already listens on {path}")
+        path.unlink()  # left by a daemon that was killed
 
     async def _listen_unix(self, app: web.Application) -> None:
         path = socket_path(self.site)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await runner.setup()
         old_umask = os.umask(0o117)  # the socket is born 0660: never a moment open to all
         try:
-            await web.UnixSite(runner, str(path), backlog=BACKLOG).start()
+            await self.listeners.unix(app, str(path), BACKLOG)
         except OSError as exc:
-            await runner.cleanup()
-            raise StartupError(f"cannot listen on {path}: {exc.strerror}") from None
+            raise StartupError(f"daemon.socket: cannot listen on {path}: {exc.strerror or exc}") from None
         finally:
             os.umask(old_umask)
         group = self.site.config.daemon.socket_group
@@ -148,32 +244,24 @@ class Daemon:
             try:
                 os.chown(path, -1, grp.getgrnam(group).gr_gid)
             except (KeyError, PermissionError) as exc:
-                await runner.cleanup()
-                raise StartupError(f"daemon.socket_group: cannot give {path} to group {group!r}: {exc}") from None
-        self.runners.append(runner)
+                raise StartupError(
+                    f"daemon.socket_group: cannot give {path} to group {group!r}: {exc}"
+                ) from None
 
     async def _listen_tcp(self, app: web.Application) -> None:
         address, _, port = self.site.config.daemon.listen.rpartition(":")
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await runner.setup()
         try:
-            await web.TCPSite(runner, address.strip("[]"), int(port), backlog=BACKLOG).start()
+            await self.listeners.tcp(app, address.strip("[]"), int(port), BACKLOG)
         except OSError as exc:
-            await runner.cleanup()
-            raise StartupError(f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror}")
-        self.runners.append(runner)
+            raise StartupError(
+                f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror or exc}"
+            ) from None
 
     def _token(self) -> str:
-        path = Path(self.site.config.daemon.token_file)
         try:
-            if path.stat().st_mode & 0o077:
-                raise StartupError(f"daemon.token_file: {path} may be read by others; chmod 600 it")
-            token = path.read_text().strip()
-        except OSError as exc:
-            raise StartupError(f"daemon.token_file: cannot read {path}: {exc.strerror}") from None
-        if len(token) < 16:
-            raise StartupError(f"daemon.token_file: the token in {path} is shorter than 16 characters")
-        return token
+            return read_token(Path(self.site.config.daemon.token_file))
+        except ValueError as exc:
+            raise StartupError(f"daemon.token_file: {exc}") from None
 
     def reload(self) -> None:
         """SIGHUP: take the new VM types, resolvers and policy; keep the old ones if it is wrong."""
@@ -193,9 +281,7 @@ class Daemon:
         LOG.info("configuration reloaded")
 
     async def shutdown(self) -> None:
-        for runner in self.runners:
-            await runner.cleanup()  # stop accepting; answered requests are done
-        self.runners.clear()
+        await self.listeners.close()  # stop accepting; answered requests are done
         if self.rounds is not None:
             self.rounds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -207,6 +293,7 @@ class Daemon:
             self.engine.parts.hypervisor.close()
         with contextlib.suppress(FileNotFoundError):
             socket_path(self.site).unlink()
+        self._unlock_records()  # last: until the socket is gone, a new daemon must not start
         LOG.info("stopped")
 
 
