@@ -417,3 +417,18 @@ def test_wnod_bait_takes_its_timeout_as_the_config_spells_durations(site: Site, 
     environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
     result = invoke(site, "bait", "--timeout", "300ms", env=environ)
     assert result.exit_code == EXIT_CODES[BaitOutcome.RETRY], result.output
+
+
+@pytest.mark.parametrize("suffix", ["?junk", "#x", "/../drain", "é"])
+def test_vm_destroy_of_a_garbled_id_destroys_nothing_and_says_why(site: Site, fakes: FakePlugin, suffix: str) -> None:
+    job = fakes.batch.submit("alice", queue="blue")
+    fakes.batch.dispatch_to_bait(job.job_id, "bait01")
+    with Running(site):
+        vwn_id = DaemonClient(socket_path(site)).post("/v1/bait", {"job_id": job.job_id, "bait_host": "bait01"})["vwn_id"]
+        result = invoke(site, "vm", "destroy", vwn_id + suffix)
+        assert result.exit_code == 1, result.output
+        # The daemon's refusal, which `wnod`'s main prints as one line (CliRunner hands it back).
+        assert isinstance(result.exception, DaemonRefused) and "VWN id must be" in str(result.exception)
+        states = {v["id"]: v["state"] for v in DaemonClient(socket_path(site)).get("/v1/vwns")["vwns"]}
+        assert states[vwn_id] != "destroyed"
+        assert DaemonClient(socket_path(site)).get("/v1/status")["drained"] is False

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from datetime import datetime
+from urllib.parse import quote
 
 import click
 
@@ -139,7 +140,9 @@ def vm_group() -> None:
 @pass_wnod
 def vm_destroy_command(wnod: CliContext, vwn_id: str) -> None:
     """Destroy VWN_ID now; a job running in it goes back to pending."""
-    vwn = _client(wnod, timeout=600).delete(f"/v1/vwns/{vwn_id}")
+    # Quoted whole: "ID?x", "ID#x" or "../drain" must reach the daemon as the id it is (and be
+    # refused there), never as another path or query.
+    vwn = _client(wnod, timeout=600).delete(f"/v1/vwns/{quote(vwn_id, safe='')}")
     click.echo(f"VWN {vwn['id']} ({vwn['hostname']}) is {vwn['state']}")
 
 
