@@ -329,3 +329,27 @@ def test_folders_default_to_wnods_state_folder(record: Any, tmp_path: Path, imag
     backend = build_plugin(record, {"image_store": str(image_store)}, {}, tmp_path, path="hypervisor.xl")
     assert backend.config_dir == tmp_path / "state" / "xl" / "domains"
     assert backend.scratch_dir == tmp_path / "state" / "xl" / "scratch"
+
+
+# -- the image store: nothing outside it reaches a guest ------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["image", "kernel", "initrd"])
+def test_a_symlink_out_of_the_image_store_is_refused(
+    backend: Any, make_spec: Callable[..., Any], image_store: Path, tmp_path: Path, field: str
+) -> None:
+    (tmp_path / "secret").write_text("the host's own file\n")
+    (image_store / "escape").symlink_to(tmp_path / "secret")
+    extra = {"kernel": "vmlinuz-6.1"} if field == "initrd" else {}
+    spec = make_spec("vwn-a", **{field: "escape", **extra})
+    with pytest.raises(HypervisorError, match="leads outside the image store"):
+        backend.render(spec)
+    with pytest.raises(HypervisorError, match="leads outside the image store"):
+        backend.create(spec)
+    assert backend.state("vwn-a") is DomainState.MISSING
+
+
+def test_a_symlink_within_the_image_store_is_followed(backend: Any, make_spec: Callable[..., Any],
+                                                      image_store: Path) -> None:
+    (image_store / "current.img").symlink_to("alpha.img")
+    assert str(image_store / "current.img") in backend.render(make_spec("vwn-a", image="current.img"))

@@ -1,4 +1,5 @@
-"""The files behind a VWN's disks: read-only images in the image store, scratch disks in the scratch dir."""
+"""The files behind a VWN's disks: read-only images in the image store (wnod_core's kit), scratch
+disks in the scratch dir."""
 
 import os
 import re
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import attrs
 from wnod_core.errors import HypervisorError
-from wnod_core.model.vmtype import check_image_name
+from wnod_core.kits.images import ImageStore
+
+__all__ = ["ImageStore", "ScratchDisks", "check_vwn_id"]
 
 _VWN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
@@ -20,39 +23,6 @@ def check_vwn_id(vwn_id: str) -> str:
             f"VWN id {vwn_id!r} cannot name a domain and its files: expected letters, digits, '.', '_', '-'"
         )
     return vwn_id
-
-
-def _inside(path: Path, directory: Path) -> bool:
-    """Whether `path`, symlinks followed, lies inside `directory`, symlinks followed."""
-    real, root = os.path.realpath(path), os.path.realpath(directory)
-    return os.path.commonpath([real, root]) == root and real != root
-
-
-@attrs.frozen
-class ImageStore:
-    """The directory of read-only base images, kernels and initrds."""
-
-    root: Path
-
-    def path(self, name: str) -> Path:
-        """Where image `name` is; refuses any name, or symlink, that leads outside the store.
-
-        Names are already checked by the core; this is the backend's own guard, so that no
-        configuration it is ever given makes it hand a guest a file outside the store."""
-        try:
-            check_image_name(name)
-        except ValueError as exc:
-            raise HypervisorError(f"image {name!r} refused: {exc}") from None
-        path = self.root / name
-        if not _inside(path, self.root):
-            raise HypervisorError(f"image {name!r} refused: {path} leads outside the image store {self.root}")
-        return path
-
-    def existing(self, name: str) -> Path:
-        path = self.path(name)
-        if not path.is_file():
-            raise HypervisorError(f"image {name!r} is not in the image store: no file {path}")
-        return path
 
 
 @attrs.frozen

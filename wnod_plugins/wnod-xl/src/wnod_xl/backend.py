@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wnod_core.errors import HypervisorError, VwnNotFound
 from wnod_core.interfaces import DomainInfo, DomainState, Hypervisor, VwnSpec
+from wnod_core.kits.images import ImageStore
 from wnod_core.model import VmType
 from wnod_core.model.vmtype import Network, ScratchLayout
 from wnod_core.records import Dirs
@@ -66,8 +67,8 @@ class XlHypervisor(Hypervisor):
         return self.config_dir / f"{domain}.cfg"
 
     def image(self, name: str) -> Path:
-        # Image names are single path components (checked by VmType), so this stays in the store.
-        return self.image_store / name
+        # The core's image store refuses names and symlinks leading out of the store.
+        return ImageStore(self.image_store).path(name)
 
     def domain_config(self, spec: VwnSpec) -> DomainConfig:
         """The xl config of the VWN's domain: policy (which disks, which boot) decided here."""
