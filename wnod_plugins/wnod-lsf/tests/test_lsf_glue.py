@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from wnod_core.interfaces import BaitOutcome
+
+from wnod_lsf.adapter import EXIT_CODES
 
 GLUE = Path(__file__).resolve().parents[3] / "contrib" / "lsf"
 WNOD = Path(sys.executable).parent / "wnod"
@@ -74,6 +77,17 @@ def test_pre_exec_with_the_real_wnod_and_no_daemon_puts_the_job_back(
     assert run("wnod-lsf-pre-exec", env).returncode == 1  # RETRY, as the LSF adapter codes it
     log = (tmp_path / "pre-exec.log").read_text()
     assert "job 4711[3]: retry: no answer from the daemon" in log, log
+
+
+def test_pre_exec_with_a_broken_wnod_config_puts_the_job_back(tmp_path: Path, bait_env: dict) -> None:
+    """wnod's own failure is never the job's: LSF re-pends it (any non-zero exit but 99, which exits it)."""
+    config = tmp_path / "wnod.toml"
+    config.write_text("[batch]\nsystem = 'lsf'\n[batch.lsf]\nno_such_option = 1\n")
+    env = {**bait_env, "WNOD": str(WNOD), "WNOD_CONFIG": str(config), "HOME": str(tmp_path),
+           "XDG_CONFIG_DIRS": str(tmp_path / "xdg"), "WNOD_STATE_DIR": str(tmp_path / "st")}
+    code = run("wnod-lsf-pre-exec", env).returncode
+    assert code not in (0, EXIT_CODES[BaitOutcome.REFUSED]), code
+    assert "no_such_option" in (tmp_path / "pre-exec.log").read_text()
 
 
 SITE = """

@@ -2,9 +2,12 @@
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from wnod_pbs.adapter import PROLOGUE_EXIT, PROLOGUE_WNOD_FAILED
 
 PROLOGUE = Path(__file__).resolve().parents[3] / "contrib" / "pbs" / "prologue"
 
@@ -18,13 +21,13 @@ def _fake_wnod(tmp_path: Path, code: int) -> Path:
     return fake
 
 
-@pytest.mark.parametrize("code", [0, 1, 2, 3])
-def test_the_prologue_passes_its_arguments_and_returns_wnod_baits_code(tmp_path, code, build):
+@pytest.mark.parametrize("code", sorted(PROLOGUE_EXIT))
+def test_the_prologue_passes_its_arguments_and_turns_wnod_baits_code_into_the_moms(tmp_path, code, build):
     conf = tmp_path / "pbs.conf"
     conf.write_text("PBS_SERVER=pbs\nPBS_MOM_NODE_NAME=bait-7\n")
     env = {"WNOD": str(_fake_wnod(tmp_path, code)), "PBS_CONF_FILE": str(conf), "PATH": ""}
     done = subprocess.run(["/bin/sh", str(PROLOGUE), "12.pbs", "alice", "atlas"], env=env, check=False)
-    assert done.returncode == code
+    assert done.returncode == PROLOGUE_EXIT[code]
     args = (tmp_path / "args").read_text().split()
     assert args == ["bait", "12.pbs", "alice", "atlas"]
     host = (tmp_path / "host").read_text().strip()
@@ -37,3 +40,31 @@ def test_on_torque_pbs_mshost_is_left_to_name_the_bait(tmp_path):
     subprocess.run(["/bin/sh", str(PROLOGUE), "12.pbs", "alice", "atlas"], env=env, check=True)
     assert (tmp_path / "host").read_text().strip() == ""
     assert os.access(PROLOGUE, os.X_OK)
+
+
+@pytest.mark.parametrize("code", [1, 2, 126, 127, 130])
+def test_a_failure_of_wnod_itself_requeues_the_job_never_aborts_it(tmp_path, code):
+    """wnod exits 1 on a wrong config or a crash: to the MOM a prologue's 1 would abort the job."""
+    env = {"WNOD": str(_fake_wnod(tmp_path, code)), "PBS_MSHOST": "n3", "PATH": ""}
+    done = subprocess.run(["/bin/sh", str(PROLOGUE), "12.pbs", "alice", "atlas"], env=env, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == PROLOGUE_WNOD_FAILED
+    assert f"wnod bait failed (exit {code})" in done.stderr
+
+
+def test_the_real_wnod_with_a_broken_config_requeues_the_job(tmp_path):
+    wnod = Path(sys.executable).parent / "wnod"
+    config = tmp_path / "wnod.toml"
+    config.write_text("[batch]\nsystem = 'pbs'\n[batch.pbs]\nno_such_option = 1\n")
+    env = {"WNOD": str(wnod), "WNOD_CONFIG": str(config), "PBS_MSHOST": "n3", "PATH": ""}
+    done = subprocess.run(["/bin/sh", str(PROLOGUE), "12.pbs", "alice", "atlas"], env=env, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == PROLOGUE_WNOD_FAILED, done.stderr
+    assert "no_such_option" in done.stderr
+
+
+def test_without_wnod_the_job_is_requeued(tmp_path):
+    env = {"WNOD": str(tmp_path / "absent"), "PBS_MSHOST": "n3", "PATH": ""}
+    done = subprocess.run(["/bin/sh", str(PROLOGUE), "12.pbs", "alice", "atlas"], env=env, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == PROLOGUE_WNOD_FAILED

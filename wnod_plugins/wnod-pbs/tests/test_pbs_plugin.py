@@ -1,11 +1,10 @@
 """The ``pbs`` plugin as the core loads it: its options, documented and checked."""
 
+import attrs
 import pytest
 from wnod_core.errors import ConfigError
 from wnod_core.interfaces import BaitOutcome, BatchSystem
 from wnod_core.model.fields import doc_of
-
-import attrs
 
 
 def test_the_core_finds_and_builds_it(record, build):
@@ -39,12 +38,14 @@ def test_wrong_options_are_config_errors_at_their_key(build, options, where):
         build(options)
 
 
-def test_exit_codes_are_what_a_prologue_exit_status_means():
-    from wnod_pbs.adapter import EXIT_CODES
+def test_the_prologue_turns_each_outcome_into_what_its_exit_status_means_to_the_mom():
+    from wnod_pbs.adapter import EXIT_CODES, PROLOGUE_EXIT
 
-    assert EXIT_CODES[BaitOutcome.RELEASED] == 0  # the job runs
-    assert EXIT_CODES[BaitOutcome.REFUSED] == 1  # the MOM aborts it
-    assert EXIT_CODES[BaitOutcome.RETRY] > 1 and EXIT_CODES[BaitOutcome.MIGRATED] > 1  # requeued
+    prologue = {outcome: PROLOGUE_EXIT[code] for outcome, code in EXIT_CODES.items()}
+    assert prologue[BaitOutcome.RELEASED] == 0  # the job runs
+    assert prologue[BaitOutcome.REFUSED] == 1  # the MOM aborts it
+    assert prologue[BaitOutcome.RETRY] > 1 and prologue[BaitOutcome.MIGRATED] > 1  # requeued
+    assert not {1, 2} & set(EXIT_CODES.values()), "1 and 2 are wnod's own failures"
 
 
 def test_bait_request_names_both_host_variables(build):

@@ -39,8 +39,9 @@ HOOK_STATUS: Mapping[BaitOutcome, int] = {
 }
 """The ``HookStatusCode`` the glue prints for each outcome: 0 runs, 1-299 holds, 300+ requeues."""
 
-HOOK_STATUS_WNOD_FAILED = 199
-"""Any other exit of ``wnod bait`` (not installed, misconfigured, crashed): hold, so it is seen."""
+HOOK_STATUS_WNOD_FAILED = 399
+"""Any other exit of ``wnod bait`` (not installed, misconfigured, crashed): back to Idle, like a
+retry. wnod's own failure is never the job's: holding it would stop it until an admin came."""
 
 
 def parse_job_id(job_id: str) -> tuple[int, int]:

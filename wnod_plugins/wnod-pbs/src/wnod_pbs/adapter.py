@@ -42,12 +42,22 @@ job's mother superior, the host the prologue runs on); OpenPBS's gets no host na
 contrib/pbs/prologue sets ``WNOD_PBS_BAIT_HOST``."""
 
 EXIT_CODES: Mapping[BaitOutcome, int] = {
-    BaitOutcome.RELEASED: 0,  # prologue succeeded: the job runs on the bait
-    BaitOutcome.REFUSED: 1,  # 1 aborts the job (wnod has already qdel'd it with its reason)
-    BaitOutcome.RETRY: 2,  # > 1 requeues it
-    BaitOutcome.MIGRATED: 3,  # > 1 as well: this dispatch must not run; the job runs on its VWN already
+    BaitOutcome.RELEASED: 0,
+    BaitOutcome.MIGRATED: 10,
+    BaitOutcome.RETRY: 11,
+    BaitOutcome.REFUSED: 12,
 }
-"""``wnod bait``'s exit status per outcome, as a prologue's exit status means to the MOM."""
+"""``wnod bait``'s exit status per outcome, away from 1 and 2: wnod exits 1 for its own failures
+(a wrong config, a crash), and to the MOM a prologue's 1 aborts the job. contrib/pbs/prologue
+turns these into the prologue's exit status (PROLOGUE_EXIT), and any other into a requeue."""
+
+PROLOGUE_EXIT: Mapping[int, int] = {0: 0, 12: 1, 11: 2, 10: 3}
+"""contrib/pbs/prologue's exit status for each of ``wnod bait``'s: 0 runs the job on the bait,
+1 aborts it (refused: wnod has qdel'd it with its reason), more than 1 requeues it (retry; and
+migrated, which the MOM ignores: the job already runs on its VWN). Any other: 2, requeued."""
+
+PROLOGUE_WNOD_FAILED = 2
+"""The prologue's exit status when ``wnod bait`` itself failed: requeue, never abort."""
 
 UNKNOWN_JOB = "Unknown Job Id"
 """PBSE_UNKJOBID's message, in OpenPBS ("Unknown Job Id") and Torque ("Unknown Job Id Error")."""
