@@ -38,7 +38,7 @@ class Dirs:
     cache: Path
     """What can be rebuilt (downloaded kernels, built images)."""
     runtime: Path
-    """Sockets and pid files; gone at reboot."""
+    """The daemon's socket and what else lives only while it runs; gone at reboot."""
 
 
 @attrs.frozen
@@ -63,7 +63,7 @@ class _Registration:
     """An attrs class for the plugin's config section; fields documented with
     ``wnod_core.model.fields.documented`` appear in the configuration reference."""
     summary: str = ""
-    """One line for ``wnod plugins`` and the docs."""
+    """One line for ``wnod config reference`` and the docs."""
 
 
 @attrs.frozen(kw_only=True)
