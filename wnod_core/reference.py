@@ -60,7 +60,8 @@ such as `[[resolvers]]` included, is replaced whole by a later file.
 `wnod config check` validates it against the installed plugins.
 
 Sizes are written `"512MiB"`, `"2GiB"`, `"10G"` or as a number of bytes; durations
-`"90s"`, `"30m"`, `"1h30m"`, `"2d"` or as a number of seconds. Unknown keys are errors.
+`"90s"`, `"30m"`, `"1h30m"`, `"2d"` or as a number of seconds, at most `"366d"`, never `nan`
+or `inf` (timeouts and intervals: more than `"0s"`). Unknown keys are errors.
 
 This page covers the core's sections. Each plugin describes its own options (the
 `[batch.<system>]` and `[hypervisor.<backend>]` tables and the other keys of a

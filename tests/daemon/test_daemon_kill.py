@@ -87,8 +87,8 @@ class Host:
         return subprocess.Popen([str(WNOD), "--config", str(self.config), *args], env={**self.env, **kw.pop("env", {})},
                                 stdin=subprocess.DEVNULL, **kw)
 
-    def start_daemon(self) -> None:
-        self.daemon = self.wnod("daemon", stdout=self.log, stderr=self.log)
+    def start_daemon(self, *args: str) -> None:
+        self.daemon = self.wnod("daemon", *args, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while not (self.tmp / "run" / "wnod.sock").exists():
             assert self.daemon.poll() is None, self.read_log()

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from wnod_core.engine import Store, StoreError
+from wnod_core.engine import Store, StoreError, StrayDecision
 from wnod_core.errors import IllegalTransition
 from wnod_core.interfaces import BaitOutcome, DomainState, VwnSpec
 from wnod_core.model import Vwn, VwnState
@@ -71,14 +71,14 @@ def test_a_placement_killed_at_any_step_is_finished_by_the_next_daemon(host, tar
     assert host.batch.bound_to(job) == alive[0].hostname
 
 
-def test_domains_no_record_explains_are_destroyed_and_foreign_ones_left_alone(host):
+def test_foreign_domains_are_left_alone_even_when_strays_are_reaped(host):
     blue = host.policy.vm_types["blue"]
     host.hypervisor.create(VwnSpec("hv01-s9-stray", blue, host.policy.host, "hv01-vwn9"))
     host.hypervisor.create(VwnSpec("hv02-s1-other", blue, "hv02.farm.test", "hv02-vwn1"))
     host.hypervisor.add_foreign("someone-elses-vm")
 
-    found = run(host.engine.start())
-    assert found.strays == ("hv01-s9-stray",)
+    found = run(host.engine.start(StrayDecision.REAP))
+    assert found.strays == found.reaped == ("hv01-s9-stray",)
     assert found.others == ("hv02-s1-other",)
     assert host.hypervisor.domain("hv01-s9-stray") is None
     assert host.hypervisor.domain("hv02-s1-other") is not None

@@ -29,19 +29,27 @@ def _client(wnod: CliContext, timeout: float = 30.0) -> DaemonClient:
 
 
 @click.command("daemon")
+@click.option("--adopt", "strays", flag_value="adopt",
+              help="Keep the VWNs no record explains, and follow the jobs in them (after lost records).")
+@click.option("--reap-strays", "strays", flag_value="reap",
+              help="Destroy the VWNs no record explains, and whatever runs in them.")
 @pass_wnod
-def daemon_command(wnod: CliContext) -> None:
+def daemon_command(wnod: CliContext, strays: str | None) -> None:
     """Run this hypervisor host's daemon in the foreground until SIGTERM or SIGINT.
 
-    SIGHUP reloads the configuration. Exits 3 when it cannot start, saying why.
+    SIGHUP reloads the configuration. Exits 3 when it cannot start, saying why: among others
+    when it finds VWNs of this host running but records that never held one (a lost or
+    truncated state file, another state directory). It then touches nothing until told
+    --adopt or --reap-strays; with records of its own it adopts such VWNs by itself.
     """
     from ..daemon.run import run
+    from ..engine import StrayDecision
 
     # A daemon's log is its admin's window: start-up, reloads and every VWN destroyed, by default.
     if wnod.verbose < 2:
         logging.getLogger("wnod").setLevel(logging.INFO)
     # The site is opened by run(): a configuration it cannot read is a start-up failure (exit 3).
-    sys.exit(run(lambda: wnod.site, wnod.config_file))
+    sys.exit(run(lambda: wnod.site, wnod.config_file, StrayDecision(strays or "none")))
 
 
 @click.command("bait", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -177,6 +185,8 @@ def status_command(wnod: CliContext, as_json: bool) -> None:
                + (", DRAINED" if status["drained"] else ""))
     states = ", ".join(f"{n} {s}" for s, n in sorted(status["vwns"].items())) or "none"
     click.echo(f"VWNs: {states}; jobs in flight: {status['jobs_in_flight']}")
+    for vwn_id, why in status.get("quarantined", {}).items():
+        click.echo(f"QUARANTINED VWN {vwn_id} (running, no record; no new jobs here until settled): {why}")
     click.echo(f"capacity: {cap['vwns']['used']}/{cap['vwns']['total']} VWNs, "
                f"{cap['vcpus']['used']}/{cap['vcpus']['total']} vCPUs, "
                f"{cap['memory']['used'] // 2**20}/{cap['memory']['total'] // 2**20} MiB")

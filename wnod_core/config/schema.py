@@ -8,9 +8,9 @@ import socket
 import attrs
 
 from ..model.fields import documented
-from .checks import longer_than_zero
 from ..model.units import Bytes, Seconds, parse_duration, parse_size
 from ..model.vmtype import Name
+from .checks import longer_than_zero
 
 
 def _this_host() -> str:

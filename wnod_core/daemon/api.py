@@ -54,18 +54,28 @@ def make_app(
     app[ENGINE] = engine
     app[STARTED] = started
     app[LIMITS] = limits or Limits.of(DaemonSection())
-    app.router.add_post("/v1/bait", bait)
-    app.router.add_post("/v1/jobs/{job_id}/notice", notice)
-    app.router.add_get("/v1/jobs", jobs)
-    app.router.add_get("/v1/vwns", vwns)
-    app.router.add_delete("/v1/vwns/{vwn_id}", destroy_vwn)
-    app.router.add_post("/v1/drain", drain)
-    app.router.add_post("/v1/resume", resume)
-    app.router.add_get("/v1/status", status)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler, expect_handler=_expect)
+    # Last, so only what no route takes comes here: its 404 or 405 then passes our Expect handler
+    # and the middlewares like any answer (aiohttp's own would not).
+    app.router.add_route("*", "/{anything:.*}", _no_route, expect_handler=_expect)
     return app
 
 
 # -- middlewares -------------------------------------------------------------------------------
+
+
+async def _expect(request: web.Request) -> None:
+    """``Expect:`` is answered before any middleware runs: its refusal must be JSON too, and must
+    not choke on a header that is not UTF-8 (aiohttp's own answer then failed with a 500)."""
+    expect = request.headers.get("Expect", "")
+    if expect.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the answer proper has not begun
+        return
+    shown = expect.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:80]
+    raise web.HTTPExpectationFailed(text=json.dumps({"error": f"unknown Expect: {shown}"}),
+                                    content_type="application/json")
 
 
 @web.middleware
@@ -216,6 +226,7 @@ async def status(request: web.Request) -> web.Response:
             "drained": engine.drained,
             "vwns": dict(Counter(v.state.value for v in alive)),
             "jobs_in_flight": len(engine.jobs()),
+            "quarantined": {vwn_id: q.why for vwn_id, q in engine.parts.quarantine.items()},
             "capacity": {
                 "vcpus": {"used": sum(c for c, _ in sizes), "total": policy.capacity.vcpus},
                 "memory": {"used": sum(m for _, m in sizes), "total": policy.capacity.memory},
@@ -223,6 +234,32 @@ async def status(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+async def _no_route(request: web.Request) -> web.Response:
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical != NO_ROUTE:
+            _match, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound(text=f"no route {request.method} {request.path[:200]}")
+
+
+NO_ROUTE = "/{anything}"
+
+ROUTES = (
+    ("POST", "/v1/bait", bait),
+    ("POST", "/v1/jobs/{job_id}/notice", notice),
+    ("GET", "/v1/jobs", jobs),
+    ("GET", "/v1/vwns", vwns),
+    ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn),
+    ("POST", "/v1/drain", drain),
+    ("POST", "/v1/resume", resume),
+    ("GET", "/v1/status", status),
+)
+"""Every route of the API: method, path, handler (docs/api.md lists the same; tests check)."""
 
 
 def vwn_json(vwn: Vwn) -> dict[str, Any]:
@@ -264,6 +301,9 @@ def started_json(found: Reconciled) -> dict[str, Any]:
             "adopted": list(found.adopted),
             "lost": list(found.lost),
             "strays": list(found.strays),
+            "strays_adopted": list(found.strays_adopted),
+            "quarantined": list(found.quarantined),
+            "reaped": list(found.reaped),
             "others": list(found.others),
         },
     }

@@ -23,7 +23,7 @@ import attrs
 from aiohttp import web
 
 from ..accounting import AccountingLedger
-from ..engine import Engine, HostPolicy, Parts, Store
+from ..engine import Engine, HostPolicy, Parts, Store, StrayDecision, StraysNeedDecision
 from ..errors import ConfigError, WnodError
 from ..site import Site
 from ..text import one_line
@@ -62,13 +62,15 @@ class StartupError(WnodError):
     """The daemon cannot start; the message says what to fix."""
 
 
-def run(open_site: Callable[[], Site], config_file: str | None = None) -> int:
+def run(
+    open_site: Callable[[], Site], config_file: str | None = None, strays: StrayDecision = StrayDecision.NONE
+) -> int:
     """Open the site (`open_site` reads the configuration) and serve until stopped; 0 after a
     graceful stop, 3 when it cannot start, whatever the reason: systemd's unit does not restart
     a daemon that exits 3, which would only fail again."""
     try:
         site = open_site()
-        return asyncio.run(Daemon(site, config_file).serve())
+        return asyncio.run(Daemon(site, config_file, strays=strays).serve())
     except ConfigError as exc:
         LOG.error("cannot start: %d configuration error(s):", len(exc.problems))
         for problem in exc.problems:
@@ -83,6 +85,8 @@ class Daemon:
     site: Site
     config_file: str | None = None
     engine: Engine | None = None
+    strays: StrayDecision = StrayDecision.NONE
+    """What the admin said to do with domains no record explains (``--adopt``, ``--reap-strays``)."""
     stop: asyncio.Event = attrs.Factory(asyncio.Event)
     listeners: Listeners = attrs.field(init=False)
     rounds: "asyncio.Task[None] | None" = attrs.field(default=None, init=False)
@@ -143,15 +147,18 @@ class Daemon:
         )
         self.engine = Engine(parts)
         try:
-            found = await self.engine.start()
+            found = await self.engine.start(self.strays)
         except Exception as exc:  # any failure to reconcile: serving on unknown state would be worse
             self.engine.close()  # its plugin threads too: nothing of a failed start is left
             store.close()
             self._unlock_records()
+            if isinstance(exc, StraysNeedDecision):
+                raise StartupError(str(exc)) from None
             raise StartupError(f"reconciling with the hypervisor failed: {one_line(exc)}") from exc
         LOG.info(
-            "reconciled: %d VWN(s) adopted, %d lost, %d stray domain(s) destroyed",
-            len(found.adopted), len(found.lost), len(found.strays),
+            "reconciled: %d VWN(s) kept, %d lost; %d without a record: %d adopted, %d quarantined, %d destroyed"
+            " as the admin asked", len(found.adopted), len(found.lost), len(found.strays), len(found.strays_adopted),
+            len(found.quarantined), len(found.reaped),
         )
         started = started_json(found)
         try:

@@ -12,9 +12,11 @@ from ..errors import VwnNotFound, WnodError
 from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
+from . import strays
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, Parts
 from .reconcile import Reconciled, reconcile
+from .strays import StrayDecision
 from .upkeep import check_vwn, settle_jobs
 
 DRAINED = "drained"
@@ -56,9 +58,10 @@ class Engine:
 
     # -- rounds ----------------------------------------------------------------------------------
 
-    async def start(self) -> Reconciled:
-        """Reconcile, then resume the placements a previous daemon left under way."""
-        found = await reconcile(self.parts)
+    async def start(self, strays: StrayDecision = StrayDecision.NONE) -> Reconciled:
+        """Reconcile, then resume the placements a previous daemon left under way. `strays`: what
+        the admin said to do with domains no record explains (see ``strays``)."""
+        found = await reconcile(self.parts, strays)
         self.resume_in_flight()
         return found
 
@@ -70,6 +73,7 @@ class Engine:
 
     async def round(self) -> None:
         """One pass of upkeep over every VWN of this host."""
+        await strays.recheck(self.parts)
         for vwn in self.parts.store.vwns():
             await check_vwn(self.parts, vwn)
         await settle_jobs(self.parts, skip=self._drivers)  # live: a driver may start meanwhile
@@ -110,6 +114,8 @@ class Engine:
         """Destroy a VWN now; its job, if it has one, goes back to pending."""
         p = self.parts
         vwn = p.store.vwn(vwn_id)
+        if (vwn is None or vwn.state is VwnState.DESTROYED) and vwn_id in p.quarantine:
+            return await self._destroy_quarantined(vwn_id)
         if vwn is None or vwn.state is VwnState.DESTROYED:
             raise VwnNotFound(f"no VWN {vwn_id} on host {p.policy.host}")
         if vwn.id in p.busy:
@@ -126,6 +132,17 @@ class Engine:
         if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:
             await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
         return vwn
+
+    async def _destroy_quarantined(self, vwn_id: str) -> Vwn:
+        """The admin's word on a domain no record explains: destroy it, and whatever runs in it."""
+        p = self.parts
+        quarantined = p.quarantine[vwn_id]
+        LOG.warning("destroying quarantined VWN %s, as the admin asked: %s", vwn_id, quarantined.why)
+        await p.call(p.hypervisor.destroy, vwn_id)
+        del p.quarantine[vwn_id]
+        info, now = quarantined.info, p.clock()
+        return Vwn(id=vwn_id, host=p.policy.host, vm_type=info.vm_type, state=VwnState.DESTROYED, created_at=now,
+                   updated_at=now, hostname=info.hostname or None, image_version=info.image_version)
 
     def vwns(self) -> list[Vwn]:
         return self.parts.store.vwns()

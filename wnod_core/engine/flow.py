@@ -139,6 +139,12 @@ class JobDriver:
         p = self.parts
         if p.store.setting("drained") == "yes":
             return await p.give_back(flight, JobStep.REQUEUED, f"host {p.policy.host} is drained by its admin")
+        if p.quarantine:  # it cannot count what its unrecorded VWNs hold: no new job may overbook it
+            return await p.give_back(
+                flight, JobStep.REQUEUED,
+                f"host {p.policy.host} has {len(p.quarantine)} VWN(s) it has no record of (quarantined:"
+                " see `wnod status`); it takes no new job until they are settled",
+            )
         vm_type = p.policy.vm_types.get(flight.vm_type)
         if vm_type is None:  # the config was reloaded meanwhile: decide again
             return p.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')

@@ -8,10 +8,10 @@ import asyncio
 import logging
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
@@ -135,6 +135,8 @@ class Parts:
         self._closed = False
         self.busy = Busy()
         """VWNs some coroutine is acting on now; the upkeep leaves them alone."""
+        self.quarantine: dict[str, Any] = {}
+        """Domains of this host with no record, not adopted yet (vwn id -> strays.Quarantined)."""
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run a plugin's blocking call in one of the engine's worker threads, so the event loop

@@ -5,6 +5,7 @@ import attrs
 from ..interfaces import DomainState
 from ..model import Vwn, VwnState
 from .parts import LOG, Parts
+from .strays import StrayDecision, settle
 from .upkeep import settle_jobs
 
 
@@ -17,12 +18,18 @@ class Reconciled:
     lost: tuple[str, ...] = ()
     """VWNs recorded but whose domain is gone or dead: recorded destroyed."""
     strays: tuple[str, ...] = ()
-    """Domains wnod made that no record explains: destroyed."""
+    """Domains wnod made that no record explains: adopted, quarantined or (on the admin's word) reaped."""
+    strays_adopted: tuple[str, ...] = ()
+    """Strays now recorded, with the job found running in them if any."""
+    quarantined: tuple[str, ...] = ()
+    """Strays left running, not adopted yet (see ``Parts.quarantine`` for why)."""
+    reaped: tuple[str, ...] = ()
+    """Strays destroyed because the admin said so (``--reap-strays``)."""
     others: tuple[str, ...] = ()
     """Domains carrying wnod's identity for another host: left alone."""
 
 
-async def reconcile(parts: Parts) -> Reconciled:
+async def reconcile(parts: Parts, strays_decision: StrayDecision = StrayDecision.NONE) -> Reconciled:
     p = parts
     domains = {d.vwn_id: d for d in await p.call(p.hypervisor.domains)}
     ours = {k: d for k, d in domains.items() if d.host == p.policy.host}
@@ -54,12 +61,14 @@ async def reconcile(parts: Parts) -> Reconciled:
     await settle_jobs(p)
     known = {v.id for v in records if v.state is not VwnState.DESTROYED}
     strays = sorted(set(ours) - known)
-    for vwn_id in strays:
-        LOG.warning("destroying domain %s: wnod made it but has no record of it", vwn_id)
-        await p.call(p.hypervisor.destroy, vwn_id)
+    # Never destroyed because no record explains them: a record can be lost, a VWN's job cannot.
+    settled = await settle(p, [ours[vwn_id] for vwn_id in strays], strays_decision)
     for vwn_id in others:
         LOG.info("leaving domain %s alone: it belongs to host %s", vwn_id, domains[vwn_id].host)
-    return Reconciled(tuple(adopted), tuple(lost), tuple(strays), tuple(others))
+    return Reconciled(
+        adopted=tuple(adopted), lost=tuple(lost), strays=tuple(strays), strays_adopted=settled.adopted,
+        quarantined=settled.quarantined, reaped=settled.reaped, others=tuple(others),
+    )
 
 
 def _owned(p: Parts, vwn: Vwn) -> bool:

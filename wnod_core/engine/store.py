@@ -89,6 +89,11 @@ class Store:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
+        # Before SQLite touches anything: opening a truncated file would discard the write-ahead
+        # log beside it, and with it the last records that could still be saved.
+        truncated = _truncated(path)
+        if truncated:
+            raise StoreError(f"{path}: cannot open the state database: {truncated}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             # isolation_level=None: transactions are opened explicitly, so none is left open by accident.
@@ -145,6 +150,30 @@ class Store:
                 )
             except sqlite3.IntegrityError:
                 raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
+
+    def adopt(self, vwn: Vwn, flight: JobFlight | None) -> None:
+        """Record a VWN found running without a record, and the job found running in it, at once:
+        a daemon killed in between must not find the one without the other."""
+        with self._lock, self._transaction() as db:
+            try:
+                db.execute(
+                    f"INSERT INTO vwns ({', '.join(_VWN_COLUMNS)}) VALUES ({', '.join('?' * len(_VWN_COLUMNS))})",
+                    _vwn_row(vwn),
+                )
+            except sqlite3.IntegrityError:
+                raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
+            if flight is not None:
+                db.execute(
+                    f"INSERT OR REPLACE INTO jobs ({', '.join(_JOB_COLUMNS)})"
+                    f" VALUES ({', '.join('?' * len(_JOB_COLUMNS))})",
+                    _job_row(flight),
+                )
+
+    def has_history(self) -> bool:
+        """Whether any VWN was ever recorded here (destroyed ones included): an empty store next to
+        running VWNs of this host is not this host's records (deleted, truncated, another directory)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM vwns LIMIT 1").fetchone() is not None
 
     def update_vwn(self, before: Vwn, after: Vwn) -> None:
         """Record `after` in place of `before`, only if the record is still `before` (same state,
@@ -242,6 +271,20 @@ class Store:
     def set_setting(self, key: str, value: str) -> None:
         with self._lock, self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+
+def _truncated(path: Path) -> str:
+    """Why `path` must not be opened, if it was truncated under its write-ahead log ("" if not)."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        truncated = path.stat().st_size == 0 and wal.stat().st_size > 0
+    except OSError:
+        return ""
+    if not truncated:
+        return ""
+    return (f"{path.name} is empty but its write-ahead log {wal.name} is not: the file was truncated. Both are"
+            f" left as they are. Restore {path.name} from a backup; or move {path.name}* aside and start with"
+            " --adopt, which keeps the VWNs that run and follows their jobs")
 
 
 def _vwn_row(vwn: Vwn) -> tuple[object, ...]:

@@ -43,6 +43,9 @@ class DomainInfo:
     host: str
     state: DomainState
     image_version: str = ""
+    hostname: str = ""
+    """The VWN's name in the batch system, as the spec gave it ("" if the backend kept none): how
+    a daemon that lost its records finds what runs there."""
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
 import logging
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -12,8 +12,8 @@ import pluggy
 from .. import PROJECT, hookspecs
 from ..errors import PluginError
 from ..model.events import JobStepped, VwnChanged
-from ..text import did_you_mean, one_line
 from ..records import KINDS, BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
+from ..text import did_you_mean, one_line
 from .entrypoints import Candidate, allowed_from_env, builtin_candidates, installed_candidates, is_allowed
 from .report import PluginReport, Status
 

@@ -103,6 +103,7 @@ class HypervisorContract:
             host=spec.host,
             state=DomainState.RUNNING,
             image_version=spec.vm_type.image_version,
+            hostname=spec.hostname,
         )
 
     def test_create_is_idempotent(self, backend: Hypervisor, spec: VwnSpec) -> None:

@@ -212,6 +212,7 @@ def _info(domain: FakeDomain) -> DomainInfo:
         host=spec.host,
         state=domain.state,
         image_version=spec.vm_type.image_version,
+        hostname=spec.hostname,
     )
 
 

@@ -98,7 +98,8 @@ def test_domains_lists_wnods_vwns_with_their_identity(
     backend.create(spec)
     assert "test" in [d.name() for d in test_conn.listAllDomains()], "the test driver's own domain"
     assert list(backend.domains()) == [
-        DomainInfo(vwn_id=spec.vwn_id, vm_type="alpha", host="hv-test", state=DomainState.RUNNING, image_version="v1")
+        DomainInfo(vwn_id=spec.vwn_id, vm_type="alpha", host="hv-test", state=DomainState.RUNNING, image_version="v1",
+                   hostname=spec.hostname)
     ]
 
 

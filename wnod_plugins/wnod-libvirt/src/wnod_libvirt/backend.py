@@ -135,6 +135,7 @@ class LibvirtHypervisor(Hypervisor):
                     host=identity.host,
                     state=state,
                     image_version=identity.image_version,
+                    hostname=identity.hostname,
                 )
             )
         return infos

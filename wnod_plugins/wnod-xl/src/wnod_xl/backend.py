@@ -190,6 +190,7 @@ class XlHypervisor(Hypervisor):
                 host=r.host,
                 state=_state(live.get(r.domain), r),
                 image_version=r.image_version,
+                hostname=r.hostname,
             )
             for r in records
         ]
