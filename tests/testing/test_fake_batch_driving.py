@@ -56,11 +56,59 @@ def test_a_job_cannot_start_on_a_host_that_has_not_joined(fake_batch: FakeBatchS
     assert fake_batch.start(job.job_id) == "vwn-a"
 
 
-def test_a_host_that_leaves_is_no_longer_ready(fake_batch: FakeBatchSystem) -> None:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_host_that_stops_answering_is_remembered_then_its_job_requeued_still_bound() -> None:
+    clock = Clock()
+    batch = FakeBatchSystem(clock=clock)  # strict: remembers a silent host for 300 s, as Slurm does
+    batch.register_host("vwn-a")
+    job = batch.submit("alice").job_id
+    batch.migrate(job, "vwn-a")
+    batch.start(job)
+    batch.unregister_host("vwn-a")
+    clock.now += 299
+    assert batch.host_ready("vwn-a", 0.0) is True, "still shown registered"
+    assert batch.job_facts(job).state is JobState.RUNNING and [h.state for h in batch.hosts()] == [
+        "busy (not responding)"]
+    with pytest.raises(BatchSystemError, match="does not answer"):
+        batch.start(batch.submit("bob").job_id, "vwn-a")
+    clock.now += 1
+    assert batch.host_ready("vwn-a", 0.0) is False and batch.hosts() == []
+    assert batch.job_facts(job).state is JobState.PENDING
+    assert batch.bound_to(job) == "vwn-a", "a requeue keeps the binding"
+
+
+def test_a_kind_batch_system_forgets_a_silent_host_at_once() -> None:
+    batch = FakeBatchSystem(remember_for=0)
+    batch.register_host("vwn-a")
+    batch.unregister_host("vwn-a")
+    assert batch.host_ready("vwn-a", 0.0) is False and batch.hosts() == []
+
+
+def test_a_registration_from_before_since_is_an_earlier_incarnations() -> None:
+    clock = Clock()
+    batch = FakeBatchSystem(clock=clock)
+    batch.register_host("vwn-a")
+    made = clock.now + 10  # a new VWN under the same name
+    clock.now += 20
+    assert batch.host_ready("vwn-a", made) is False
+    batch.register_host("vwn-a")  # its own batch daemon registers
+    assert batch.host_ready("vwn-a", made) is True
+
+
+def test_the_batch_system_requeues_a_started_job_keeping_its_binding(fake_batch: FakeBatchSystem) -> None:
     fake_batch.register_host("vwn-a")
-    fake_batch.unregister_host("vwn-a")
-    assert fake_batch.host_ready("vwn-a") is False
-    assert fake_batch.hosts() == []
+    job = fake_batch.submit("alice").job_id
+    fake_batch.migrate(job, "vwn-a")
+    fake_batch.start(job)
+    fake_batch.requeue(job)
+    assert fake_batch.job_facts(job).state is JobState.PENDING and fake_batch.bound_to(job) == "vwn-a"
 
 
 def test_a_close_made_before_joining_holds_after(fake_batch: FakeBatchSystem) -> None:
@@ -134,13 +182,14 @@ def test_only_pending_jobs_go_to_a_bait(fake_batch: FakeBatchSystem) -> None:
         fake_batch.dispatch_to_bait(job.job_id, "bait-1")
 
 
-def test_a_running_job_cannot_be_migrated_elsewhere(fake_batch: FakeBatchSystem) -> None:
+def test_migrate_takes_a_job_off_wherever_it_runs_as_real_systems_do(fake_batch: FakeBatchSystem) -> None:
     job = fake_batch.submit("alice")
     fake_batch.register_host("vwn-a")
     fake_batch.start(job.job_id, "vwn-a")
     fake_batch.migrate(job.job_id, "vwn-a")  # where it runs: nothing to do
-    with pytest.raises(BatchSystemError, match="already runs on vwn-a"):
-        fake_batch.migrate(job.job_id, "vwn-b")
+    assert fake_batch.job_facts(job.job_id).state is JobState.RUNNING
+    fake_batch.migrate(job.job_id, "vwn-b")  # Slurm's requeuehold acts on a job on any node
+    assert fake_batch.job_facts(job.job_id).state is JobState.PENDING and fake_batch.bound_to(job.job_id) == "vwn-b"
 
 
 def test_a_running_job_cannot_be_held(fake_batch: FakeBatchSystem) -> None:

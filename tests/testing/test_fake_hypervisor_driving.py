@@ -113,9 +113,9 @@ def test_vwns_can_join_and_leave_a_fake_batch_system(fake_batch: FakeBatchSystem
         on_destroy=lambda s: fake_batch.unregister_host(s.hostname),
     )
     hypervisor.create(spec)
-    assert fake_batch.host_ready(spec.hostname)
+    assert fake_batch.host_ready(spec.hostname, 0.0)
     hypervisor.destroy(spec.vwn_id)
-    assert not fake_batch.host_ready(spec.hostname)
+    assert [h.state for h in fake_batch.hosts()] == ["idle (not responding)"], "remembered for a while"
 
 
 def test_a_repeated_create_tells_no_one_again(spec: VwnSpec) -> None:

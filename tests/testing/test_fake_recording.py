@@ -12,10 +12,10 @@ from wnod_core.testing.fakes import Call, FakeBatchSystem, FakeHypervisor
 def test_the_log_holds_interface_calls_in_order_and_no_driving(fake_batch: FakeBatchSystem) -> None:
     job = fake_batch.submit("alice")
     fake_batch.register_host("vwn-a")
-    fake_batch.host_ready("vwn-a")
+    fake_batch.host_ready("vwn-a", 0.0)
     fake_batch.migrate(job.job_id, "vwn-a")
     fake_batch.start(job.job_id)
-    assert fake_batch.calls == [Call("host_ready", ("vwn-a",)), Call("migrate", (job.job_id, "vwn-a"))]
+    assert fake_batch.calls == [Call("host_ready", ("vwn-a", 0.0)), Call("migrate", (job.job_id, "vwn-a"))]
     assert fake_batch.calls_to("migrate") == [(job.job_id, "vwn-a")]
     fake_batch.clear_calls()
     assert fake_batch.calls == []
@@ -43,10 +43,10 @@ def test_injected_failures_queue_up_and_count(fake_batch: FakeBatchSystem) -> No
     messages = []
     for _ in range(3):
         with pytest.raises(BatchSystemError) as err:
-            fake_batch.host_ready("vwn-a")
+            fake_batch.host_ready("vwn-a", 0.0)
         messages.append(str(err.value))
     assert messages == ["first", "first", "second"]
-    assert fake_batch.host_ready("vwn-a") is False
+    assert fake_batch.host_ready("vwn-a", 0.0) is False
 
 
 def test_a_lasting_failure_holds_until_cleared(fake_hypervisor: FakeHypervisor) -> None:

@@ -72,7 +72,7 @@ def test_two_batch_systems_over_one_directory_are_one(shared_fakes_dir: Path) ->
     assert (request.job_id, request.bait_host) == (job.job_id, "bait-1")
     daemon.close_host("vwn-1")
     test.register_host("vwn-1")
-    assert daemon.host_ready("vwn-1") and test.is_closed("vwn-1")
+    assert daemon.host_ready("vwn-1", 0.0) and test.is_closed("vwn-1")
     daemon.migrate(job.job_id, "vwn-1")
     assert test.bound_to(job.job_id) == "vwn-1"
     assert test.job(job.job_id).state is JobState.PENDING  # off the bait, waiting for its VWN
@@ -120,28 +120,33 @@ def test_auto_join_has_the_vwn_join_after_its_delay(shared_fakes_dir: Path, spec
     batch = SharedFakeBatchSystem(shared_fakes_dir, clock=clock)
     batch.close_host("vwn-1")  # wnod closes a new VWN's name before it exists
     hypervisor.create(spec)
-    assert not batch.host_ready("vwn-1")
+    assert not batch.host_ready("vwn-1", 0.0)
     clock.now += 29.9
-    assert not batch.host_ready("vwn-1") and batch.hosts() == []
+    assert not batch.host_ready("vwn-1", 0.0) and batch.hosts() == []
     clock.now += 0.1
-    assert batch.host_ready("vwn-1")
+    assert batch.host_ready("vwn-1", 0.0)
     assert batch.is_closed("vwn-1")  # joining keeps the close
+    restarted = clock.now
     hypervisor.reset_scratch("wnod-1")
-    assert batch.host_ready("vwn-1")  # a restarted guest's daemon is back at once in the fake
-    hypervisor.crash("wnod-1")
-    assert not batch.host_ready("vwn-1")
-    hypervisor.destroy("wnod-1")
-    hypervisor.create(spec)
-    assert not batch.host_ready("vwn-1")
+    assert not batch.host_ready("vwn-1", restarted)  # a restarted guest's daemon registers anew, later
     clock.now += 30
-    assert batch.host_ready("vwn-1")
+    assert batch.host_ready("vwn-1", restarted)
+    hypervisor.crash("wnod-1")
+    assert "not responding" in batch.hosts()[0].state  # remembered for a while, as real ones do
     hypervisor.destroy("wnod-1")
-    assert not batch.host_ready("vwn-1")
+    made = clock.now
+    hypervisor.create(spec)
+    assert not batch.host_ready("vwn-1", made), "the old registration is not the new VWN's"
+    clock.now += 30
+    assert batch.host_ready("vwn-1", made)
+    hypervisor.destroy("wnod-1")
+    clock.now += batch.remember_for
+    assert not batch.host_ready("vwn-1", 0.0)
 
 
 def test_without_auto_join_the_test_has_vwns_join(shared_fakes_dir: Path, spec: VwnSpec) -> None:
     SharedFakeHypervisor(shared_fakes_dir).create(spec)
-    assert not SharedFakeBatchSystem(shared_fakes_dir).host_ready("vwn-1")
+    assert not SharedFakeBatchSystem(shared_fakes_dir).host_ready("vwn-1", 0.0)
 
 
 def test_an_injected_failure_leaves_the_shared_state_untouched(shared_fakes_dir: Path) -> None:

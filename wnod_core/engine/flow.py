@@ -219,7 +219,7 @@ class JobDriver:
         p = self.parts
         try:
             running = await p.call(p.hypervisor.state, vwn.id) is DomainState.RUNNING
-            return running and bool(vwn.hostname) and await p.call(p.batch.host_ready, vwn.hostname)
+            return running and bool(vwn.hostname) and await p.call(p.batch.host_ready, vwn.hostname, vwn.created_at)
         except (HypervisorError, BatchSystemError):
             return False
 
@@ -240,7 +240,7 @@ class JobDriver:
                 state = await p.call(p.hypervisor.state, vwn.id)
                 if state is not DomainState.RUNNING:
                     return f"its domain is {state} while booting", job_over
-                if vwn.hostname and await p.call(p.batch.host_ready, vwn.hostname):
+                if vwn.hostname and await p.call(p.batch.host_ready, vwn.hostname, vwn.created_at):
                     return "", job_over
             except (HypervisorError, BatchSystemError) as exc:  # passing: asked again until the deadline
                 LOG.warning("VWN %s: cannot tell whether it is ready yet: %s", vwn.id, exc)

@@ -59,10 +59,16 @@ class BatchSystem(abc.ABC):
         """
 
     @abc.abstractmethod
-    def host_ready(self, hostname: str) -> bool:
-        """Whether the VWN `hostname` has joined the batch system and can take its job.
+    def host_ready(self, hostname: str, since: float) -> bool:
+        """Whether the VWN `hostname` made at `since` (unix time) has joined the batch system and
+        can take its job.
 
-        False (not an error) while it has not registered yet.
+        False (not an error) while it has not registered yet. Host names come from slots and are
+        reused: a registration from before `since` is an earlier VWN's under the same name (the
+        batch system may show a gone host registered for minutes), and must not count. Each
+        adapter tells incarnations apart with what its system shows (Slurm: slurmd's start time;
+        PBS: the node's last state change; HTCondor: the startd's DaemonStartTime); one whose
+        system shows no such time counts only a registration it saw begin after `since`.
         """
 
     @abc.abstractmethod

@@ -126,13 +126,22 @@ class BatchSystemContract:
         return names[0], names[1]
 
     @pytest.fixture
+    def made_at(self) -> float:
+        """When the test's VWNs were "made": just before their batch daemons register. Whole
+        seconds, a little early: systems stamp registrations to the second."""
+        return float(int(time.time()) - 1)
+
+    @pytest.fixture
     def joined_hosts(
-        self, batch_system: BatchSystem, batch_driver: BatchDriver, vwn_hosts: tuple[str, str]
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, vwn_hosts: tuple[str, str], made_at: float
     ) -> tuple[str, str]:
         for name in vwn_hosts:
+            # As the engine does: it asks from the moment the VWN is made, before it joins.
+            assert batch_system.host_ready(name, made_at) is False, f"{name} ready before it joined"
             batch_driver.register_host(name)
         for name in vwn_hosts:
-            eventually(partial(batch_system.host_ready, name), batch_driver.settle_timeout, f"{name} unready")
+            eventually(partial(batch_system.host_ready, name, made_at), batch_driver.settle_timeout,
+                       f"{name} unready")
         return vwn_hosts
 
     def _facts(self, batch_system: BatchSystem, job_id: str) -> JobFacts:
@@ -173,14 +182,20 @@ class BatchSystemContract:
     # -- hosts -------------------------------------------------------------------------------------
 
     def test_a_host_is_not_ready_before_it_joins(
-        self, batch_system: BatchSystem, vwn_hosts: tuple[str, str]
+        self, batch_system: BatchSystem, vwn_hosts: tuple[str, str], made_at: float
     ) -> None:
-        assert batch_system.host_ready(vwn_hosts[0]) is False
+        assert batch_system.host_ready(vwn_hosts[0], made_at) is False
 
     def test_a_host_is_ready_once_it_joins(
+        self, batch_system: BatchSystem, joined_hosts: tuple[str, str], made_at: float
+    ) -> None:
+        assert batch_system.host_ready(joined_hosts[0], made_at) is True
+
+    def test_a_registration_from_before_the_vwn_was_made_does_not_count(
         self, batch_system: BatchSystem, joined_hosts: tuple[str, str]
     ) -> None:
-        assert batch_system.host_ready(joined_hosts[0]) is True
+        # The name's registration is an earlier VWN's as far as a VWN made a minute from now goes.
+        assert batch_system.host_ready(joined_hosts[0], time.time() + 60) is False
 
     def test_hosts_lists_a_joined_host(
         self, batch_system: BatchSystem, joined_hosts: tuple[str, str]
@@ -327,7 +342,7 @@ class BatchSystemContract:
             pytest.param(lambda b, job, host: b.release(job, "why"), id="release"),
             pytest.param(lambda b, job, host: b.hold(job, "why"), id="hold"),
             pytest.param(lambda b, job, host: b.fail(job, "why"), id="fail"),
-            pytest.param(lambda b, job, host: b.host_ready(host), id="host_ready"),
+            pytest.param(lambda b, job, host: b.host_ready(host, 0.0), id="host_ready"),
             pytest.param(lambda b, job, host: b.close_host(host), id="close_host"),
             pytest.param(lambda b, job, host: b.open_host(host), id="open_host"),
             pytest.param(lambda b, job, host: b.bait_request({"PATH": "/bin"}, ["wnod", "bait"]), id="bait"),

@@ -6,8 +6,8 @@ that works against it works against an adapter that keeps them too.
 """
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import attrs
 
@@ -52,12 +52,19 @@ _INTERFACE = (
 class _Host:
     name: str
     joins_at: float | None = None
-    """When its batch daemon joined, or will (``register_host`` with a delay); None: not joined."""
+    """When its batch daemon registered, or will (``register_host`` with a delay); None: not joined.
+    Each registration is a new incarnation of the name: a new VWN in an old slot registers anew."""
+    lost_at: float | None = None
+    """When its batch daemon stopped answering (its VWN died or was destroyed): the batch system
+    still shows it registered for ``remember_for`` seconds, as Slurm does until SlurmdTimeout."""
     closed: bool = False
     """Remembered even before the host registers: wnod may close a VWN's name ahead of its joining."""
 
     def registered(self, now: float) -> bool:
         return self.joins_at is not None and self.joins_at <= now
+
+    def answering(self, now: float) -> bool:
+        return self.registered(now) and self.lost_at is None
 
 
 _JOB_CODEC: Codec[JobFacts] = attrs_codec(JobFacts)
@@ -83,8 +90,19 @@ class FakeBatchSystem(Recorded, BatchSystem):
     - ``bait_request`` reads the fake's own hook variables, ``WNOD_FAKE_JOB_ID`` and
       ``WNOD_FAKE_BAIT_HOST``; ``bait_exit_code`` gives each outcome its own code.
 
-    Every interface call is logged (``calls``) and can be failed (``fail_next``) or held
-    back (``before``) by the test.
+    As strict as real systems, by default (kindness only as an explicit option):
+
+    - ``migrate`` binds the job and takes it off wherever it runs, its bait or any host;
+    - a binding survives the batch system's own requeue of the job (``requeue``);
+    - a host whose batch daemon stops answering (``unregister_host``) is still shown registered,
+      and its job running, for ``remember_for`` seconds (300, as Slurm's SlurmdTimeout; 0 forgets
+      at once); then its job is requeued, still bound to it;
+    - each ``register_host`` is a new incarnation of the name, and ``host_ready(name, since)``
+      counts no registration from before `since`.
+
+    Every interface call is logged (``calls``) and can be failed once, for a number of calls or
+    for a while (``fail_next``, ``fail_for``), slowed so that its effect lands after its caller
+    gave up (``slow_next``), or held back (``before``) by the test.
 
     Its state lives in `store`: in memory by default; ``SharedFakeBatchSystem`` keeps it in
     a SQLite file that other processes share. `clock` (wall-clock seconds) times the
@@ -94,10 +112,15 @@ class FakeBatchSystem(Recorded, BatchSystem):
     name = NAME
     """The ``batch_system`` of the facts it reports."""
 
-    def __init__(self, store: Store | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store | None = None, *, clock: Callable[[], float] = time.time, remember_for: float = 300.0
+    ) -> None:
         super().__init__(_INTERFACE)
         self._store: Store = MemoryStore() if store is None else store
         self._clock = clock
+        self.remember_for = remember_for
+        """Seconds a host whose batch daemon stopped answering still shows as registered (Slurm's
+        SlurmdTimeout is 300 s): strict by default; 0 for a batch system that forgets at once."""
         self._jobs = self._store.table("batch.jobs", _JOB_CODEC)
         self._bound = self._store.table("batch.bound", PLAIN)
         """Job id -> the host ``migrate`` bound it to."""
@@ -105,11 +128,30 @@ class FakeBatchSystem(Recorded, BatchSystem):
         """Job id -> the bait whose job-start hook is running for it."""
         self._hosts = self._store.table("batch.hosts", _HOST_CODEC)
 
-    def _writing(self) -> AbstractContextManager[None]:
-        return self._store.transaction(write=True)
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._store.transaction(write=True):
+            self._forget_lost_hosts()
+            yield
 
-    def _reading(self) -> AbstractContextManager[None]:
-        return self._store.transaction(write=False)
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._store.transaction(write=True):
+            self._forget_lost_hosts()
+        with self._store.transaction(write=False):
+            yield
+
+    def _forget_lost_hosts(self) -> None:
+        """Hosts silent for longer than ``remember_for`` are down at last: the jobs they ran are
+        requeued, each keeping its binding (a real batch system keeps a requeued job's node list)."""
+        now = self._clock()
+        for name, host in list(self._hosts.items()):
+            if host.lost_at is None or now < host.lost_at + self.remember_for:
+                continue
+            for job_id, job in list(self._jobs.items()):
+                if job.state is JobState.RUNNING and name in job.exec_hosts and job_id not in self._on_bait:
+                    self._jobs[job_id] = attrs.evolve(job, state=JobState.PENDING, exec_hosts=())
+            self._hosts[name] = attrs.evolve(host, joins_at=None, lost_at=None)
 
     # -- driving it, as the batch system's users, admins and daemons -------------------------------
 
@@ -156,20 +198,36 @@ class FakeBatchSystem(Recorded, BatchSystem):
                 self._bound[facts.job_id] = bound_to
 
     def register_host(self, hostname: str, *, delay: float = 0.0) -> None:
-        """`hostname`'s batch daemon joins: from now on (or `delay` seconds from now) the host is ready.
+        """`hostname`'s batch daemon registers: from now on (or `delay` seconds from now) the host is ready.
 
-        Keeps a close made earlier; a host that joined already stays joined.
+        A new incarnation of the name (its registration time is now), whatever was there before;
+        keeps a close made earlier.
         """
         with self._writing():
             host = self._host(hostname)
-            at = self._clock() + delay
-            if host.joins_at is None or host.joins_at > at:
-                self._hosts[hostname] = attrs.evolve(host, joins_at=at)
+            self._hosts[hostname] = attrs.evolve(host, joins_at=self._clock() + delay, lost_at=None)
 
     def unregister_host(self, hostname: str) -> None:
-        """`hostname` leaves the batch system (its VWN died or was destroyed)."""
+        """`hostname`'s batch daemon stops answering (its VWN died or was destroyed, or only the
+        daemon died while the domain runs). The batch system notices ``remember_for`` seconds later:
+        until then it shows the host registered, and the job running there running; then the job is
+        requeued, still bound to `hostname`."""
         with self._writing():
-            self._hosts[hostname] = attrs.evolve(self._host(hostname), joins_at=None)
+            host = self._host(hostname)
+            if host.joins_at is not None and host.lost_at is None:
+                self._hosts[hostname] = attrs.evolve(host, lost_at=self._clock())
+
+    batch_daemon_dies = unregister_host
+
+    def requeue(self, job_id: str) -> None:
+        """The batch system puts a started job back to pending (its node failed, an admin's
+        requeue): a binding wnod made survives it, as bindings made by changing the job do."""
+        with self._writing():
+            job = self._known(job_id)
+            if job.state is not JobState.RUNNING:
+                raise BatchSystemError(f"fake: cannot requeue job {job_id}: it is {job.state}")
+            self._on_bait.pop(job_id, None)
+            self._jobs[job_id] = attrs.evolve(job, state=JobState.PENDING, exec_hosts=())
 
     def dispatch_to_bait(self, job_id: str, bait_host: str) -> dict[str, str]:
         """Dispatch a pending job to `bait_host`, where its job-start hook now runs.
@@ -236,6 +294,8 @@ class FakeBatchSystem(Recorded, BatchSystem):
             host = self._hosts.get(target)
             if host is None or not host.registered(self._clock()):
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: it has not joined")
+            if not host.answering(self._clock()):
+                raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: it does not answer")
             if host.closed and bound != target:
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: closed to it")
             self._jobs[job_id] = attrs.evolve(job, state=JobState.RUNNING, exec_hosts=(target,))
@@ -287,25 +347,24 @@ class FakeBatchSystem(Recorded, BatchSystem):
         with self._reading():
             return self._known(job_id)
 
-    def host_ready(self, hostname: str) -> bool:
-        self._enter("host_ready", hostname)
+    def host_ready(self, hostname: str, since: float) -> bool:
+        self._enter("host_ready", hostname, since)
         with self._reading():
             host = self._hosts.get(hostname)
-            return host is not None and host.registered(self._clock())
+            # A registration from before `since` is an earlier VWN's under the same name.
+            return host is not None and host.registered(self._clock()) and host.joins_at >= since
 
     def migrate(self, job_id: str, hostname: str) -> None:
         self._enter("migrate", job_id, hostname)
         with self._writing():
             job = self._alive(job_id)
-            if job.state is JobState.RUNNING and job_id not in self._on_bait:
-                if job.exec_hosts == (hostname,):
-                    return  # already there: a repeated migrate changes nothing
-                where = ", ".join(job.exec_hosts)
-                raise BatchSystemError(f"fake: migrate {job_id} to {hostname}: it already runs on {where}")
+            if job.state is JobState.RUNNING and job.exec_hosts == (hostname,) and job_id not in self._on_bait:
+                return  # already there: a repeated migrate changes nothing
             self._bound[job_id] = hostname
-            if job_id in self._on_bait:
-                # Binding takes the job off the bait, back to pending for its VWN.
-                del self._on_bait[job_id]
+            if job.state is JobState.RUNNING:
+                # Taken off wherever it runs, its bait or any other host, as real batch systems
+                # do (Slurm's requeuehold acts on a job on any node): back to pending for its VWN.
+                self._on_bait.pop(job_id, None)
                 self._jobs[job_id] = attrs.evolve(job, state=JobState.PENDING, exec_hosts=())
 
     def close_host(self, hostname: str) -> None:
@@ -393,9 +452,11 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def _first_accepting(self) -> str | None:
         now = self._clock()
-        return next((n for n, h in sorted(self._hosts.items()) if h.registered(now) and not h.closed), None)
+        return next((n for n, h in sorted(self._hosts.items()) if h.answering(now) and not h.closed), None)
 
     def _batch_host(self, host: _Host, running: Sequence[JobFacts]) -> BatchHost:
         jobs = tuple(sorted(j.job_id for j in running if host.name in j.exec_hosts))
         state = "closed" if host.closed else ("busy" if jobs else "idle")
+        if not host.answering(self._clock()):
+            state += " (not responding)"
         return BatchHost(name=host.name, state=state, accepting=not host.closed, jobs=jobs)

@@ -6,6 +6,7 @@ own driving of the fake, so assertions on it read as the flow under test.
 """
 
 import threading
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -26,9 +27,14 @@ Hook = Callable[[tuple[Any, ...]], None]
 
 @attrs.define
 class _Injected:
-    error: BaseException
+    error: BaseException | None
+    """What the call raises; None for a call that is only slowed down."""
     remaining: int | None
-    """Calls still to fail; None fails every call until cleared."""
+    """Calls still to fail; None fails every call until cleared (or until `until`)."""
+    until: float | None = None
+    """Monotonic time after which this injection is over (a failure that lasts a while)."""
+    delay: float = 0.0
+    """Seconds the call takes before it acts: its effect lands after a caller that gave up."""
 
 
 class Recorded:
@@ -60,7 +66,9 @@ class Recorded:
         for hook in hooks:
             hook(tuple(args))
         with self._rec_lock:
-            queue = self._rec_failures.get(method)
+            queue = self._rec_failures.get(method, [])
+            now = time.monotonic()
+            queue[:] = [i for i in queue if i.until is None or i.until > now]
             if not queue:
                 return
             injected = queue[0]
@@ -68,7 +76,10 @@ class Recorded:
                 injected.remaining -= 1
                 if injected.remaining == 0:
                     queue.pop(0)
-        raise injected.error
+        if injected.delay:
+            time.sleep(injected.delay)  # outside the lock: the rest of the fake goes on meanwhile
+        if injected.error is not None:
+            raise injected.error
 
     @property
     def calls(self) -> list[Call]:
@@ -95,6 +106,22 @@ class Recorded:
             raise ValueError(f"times must be at least 1 (or None for always), got {times}")
         with self._rec_lock:
             self._rec_failures.setdefault(method, []).append(_Injected(error, times))
+
+    def fail_for(self, method: str, error: BaseException, seconds: float) -> None:
+        """Make every call of `method` raise `error` for the next `seconds`: a failure that lasts."""
+        self._rec_check(method)
+        with self._rec_lock:
+            self._rec_failures.setdefault(method, []).append(
+                _Injected(error, None, until=time.monotonic() + seconds)
+            )
+
+    def slow_next(self, method: str, seconds: float, times: int | None = 1) -> None:
+        """Make the next `times` calls of `method` take `seconds` before they act (every call when
+        None). The call then does what it does, as a real command that finished after its caller
+        stopped waiting: its effect lands late."""
+        self._rec_check(method)
+        with self._rec_lock:
+            self._rec_failures.setdefault(method, []).append(_Injected(None, times, delay=seconds))
 
     def clear_failures(self) -> None:
         with self._rec_lock:

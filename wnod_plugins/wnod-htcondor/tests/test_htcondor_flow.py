@@ -35,7 +35,7 @@ def test_migrate_binds_the_job_to_its_vwn_only_and_keeps_other_jobs_off(
 
     batch_system.close_host(VWN)  # before the VWN exists, as the engine does
     farm.add_startd(VWN, "vwn")  # joins closed: WnodOpen = False in its configuration
-    assert batch_system.host_ready(VWN)
+    assert batch_system.host_ready(VWN, 0.0)
     assert not [h for h in batch_system.hosts() if h.name == VWN][0].accepting
 
     batch_system.migrate(job, VWN)

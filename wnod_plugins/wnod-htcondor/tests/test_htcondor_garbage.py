@@ -107,7 +107,7 @@ def test_an_unreachable_schedd_is_an_error_naming_the_command(pool: Any, batch_s
 def test_host_ready_on_bad_condor_status_output(pool: Any, batch_system: HTCondorBatchSystem, stdout: str) -> None:
     pool.fault("condor_status", stdout=stdout)
     with pytest.raises(BatchSystemError, match="condor_status"):
-        batch_system.host_ready("vwn-1.emu.test")
+        batch_system.host_ready("vwn-1.emu.test", 0.0)
 
 
 @pytest.mark.parametrize("tool", ["condor_hold", "condor_rm"])
@@ -142,7 +142,7 @@ def test_a_missing_tool_is_an_error(tmp_path: Any) -> None:
 @pytest.mark.parametrize("name", ['vwn" || true || "', "a b", "", "-pool"])
 def test_host_names_never_reach_a_constraint_unchecked(batch_system: HTCondorBatchSystem, name: str) -> None:
     with pytest.raises(BatchSystemError, match="not a host name"):
-        batch_system.host_ready(name)
+        batch_system.host_ready(name, 0.0)
 
 
 @pytest.mark.parametrize("job_id", ["1", "1.0.0", "-1.0", "abc", "1.0 2.0", ""])

@@ -4,6 +4,8 @@ The contract suite migrates jobs that still pend; here the job is where the engi
 RUN on its bait while the bait queue's PRE_EXEC (``wnod bait``) waits for the answer.
 """
 
+import time
+
 import pytest
 from lsfemu import Cluster
 from lsfemu.driver import BAIT, calls
@@ -143,9 +145,9 @@ def test_fail_kills_with_the_reason_and_a_finished_job_stays_finished(
 
 def test_a_vwn_closed_before_it_joins_is_closed_when_it_joins(lsf: LsfBatchSystem, cluster: Cluster) -> None:
     lsf.close_host("hv01-vwn9")  # LSF does not know the name yet
-    assert lsf.host_ready("hv01-vwn9") is False
+    assert lsf.host_ready("hv01-vwn9", 0.0) is False
     cluster.add_host("hv01-vwn9")  # it boots; its LIM and sbatchd join
-    assert lsf.host_ready("hv01-vwn9") is True
+    assert lsf.host_ready("hv01-vwn9", 0.0) is True
     assert cluster.read()["hosts"]["hv01-vwn9"]["status"] == "closed_Adm"
     (job,) = cluster.submit("bob", "short")
     with pytest.raises(Exception, match="no open host"):
@@ -156,17 +158,28 @@ def test_opening_a_vwn_that_never_joined_forgets_the_close(lsf: LsfBatchSystem, 
     lsf.close_host("hv01-vwn9")
     lsf.open_host("hv01-vwn9")
     cluster.add_host("hv01-vwn9")
-    assert lsf.host_ready("hv01-vwn9") is True
+    assert lsf.host_ready("hv01-vwn9", 0.0) is True
     assert cluster.read()["hosts"]["hv01-vwn9"]["status"] == "ok"
 
 
 def test_a_declared_vwn_that_has_not_booted_is_not_ready(lsf: LsfBatchSystem, cluster: Cluster) -> None:
     cluster.add_host(VWN, status="unavail")
     lsf.close_host(VWN)
-    assert lsf.host_ready(VWN) is False
+    assert lsf.host_ready(VWN, 0.0) is False
     cluster.add_host(VWN)
-    assert lsf.host_ready(VWN) is True
+    assert lsf.host_ready(VWN, 0.0) is True
     assert cluster.read()["hosts"][VWN]["status"] == "closed_Adm"
+
+
+def test_an_earlier_vwns_registration_does_not_count_for_a_new_one(lsf: LsfBatchSystem, cluster: Cluster) -> None:
+    cluster.add_host(VWN)  # an earlier VWN of the name, destroyed: LSF has not noticed yet
+    made = time.time()
+    lsf.close_host(VWN)
+    assert lsf.host_ready(VWN, made) is False, "LSF's ok is the earlier VWN's"
+    cluster.add_host(VWN, status="unavail")  # LSF notices the earlier one is gone
+    assert lsf.host_ready(VWN, made) is False
+    cluster.add_host(VWN)  # the new VWN's daemons join
+    assert lsf.host_ready(VWN, made) is True
 
 
 def test_elements_of_a_job_array_are_jobs_of_their_own(lsf: LsfBatchSystem, cluster: Cluster) -> None:

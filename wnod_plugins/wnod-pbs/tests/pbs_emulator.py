@@ -327,7 +327,9 @@ def torque_node_xml(s, name: str) -> str:
     if node.get("comment"):
         fields.append(("note", node["comment"]))
     if node["joined"]:
-        fields.append(("status", f"rectime={int(time.time())},state=free,ncpus={node['ncpus']}"))
+        now = int(time.time())
+        uptime = now - int(node.get("joined_at", node["changed"]))
+        fields.append(("status", f"rectime={now},uptime={uptime},state=free,ncpus={node['ncpus']}"))
     fields += [("mom_service_port", "15002"), ("mom_manager_port", "15003")]
     return "<Node>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields) + "</Node>"
 
@@ -711,6 +713,8 @@ def cmd_emu(s, args: list[str]) -> None:
         node["joined"] = verb == "join"
         node["was_joined"] = True
         node["changed"] = time.time()
+        if verb == "join":
+            node["joined_at"] = node["changed"]  # its host booted: Torque's uptime counts from here
         if verb == "leave":
             for job in node_jobs(s, rest[0]):
                 job["comment"] = job.get("comment", "")  # still shown running, as PBS does until node_fail_requeue

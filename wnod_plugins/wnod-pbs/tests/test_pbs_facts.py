@@ -75,7 +75,7 @@ def test_a_multi_host_job_names_every_host_first_host_first(emu, batch_system):
 
 
 def test_an_unknown_node_is_not_ready_and_cannot_be_closed(emu, batch_system):
-    assert batch_system.host_ready("no-such-node") is False
+    assert batch_system.host_ready("no-such-node", 0.0) is False
     with pytest.raises(BatchSystemError, match="create node no-such-node"):
         batch_system.close_host("no-such-node")
 
@@ -87,7 +87,7 @@ def test_a_job_id_that_is_no_job_id_is_not_found(batch_system):
 
 def test_a_host_name_that_is_no_host_name_is_refused(batch_system):
     with pytest.raises(BatchSystemError):
-        batch_system.host_ready("-o")
+        batch_system.host_ready("-o", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_garbled_qstat_output_is_a_batch_system_error_quoting_it(emu, batch_syst
 def test_garbled_pbsnodes_output_is_a_batch_system_error(emu, batch_system, tmp_path):
     emu.garble("pbsnodes", '{"pbs_server": "s", "nodes": {"vwn-1": {"state": 7}}}', tmp_path)
     with pytest.raises(BatchSystemError, match="pbsnodes"):
-        batch_system.host_ready("vwn-1")
+        batch_system.host_ready("vwn-1", 0.0)
 
 
 def test_a_failing_command_names_itself_and_quotes_its_stderr(emu, batch_system):

@@ -1,6 +1,8 @@
 """The flow wnod drives, against the emulated PBS: a job dispatched to a bait, its VWN closed
 before it joins, the job migrated to it and to it alone; the prologue's exit codes."""
 
+import time
+
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState
 
@@ -23,10 +25,12 @@ def test_a_job_on_its_bait_moves_to_its_closed_vwn_and_nowhere_else(emu, batch_s
     assert request.bait_host == BAIT
     assert batch_system.job_facts(job).exec_hosts == (BAIT,)
 
+    made = time.time()
     batch_system.close_host("vwn-1")  # before the VWN exists
-    assert batch_system.host_ready("vwn-1") is False
+    assert batch_system.host_ready("vwn-1", made) is False
     emu.ctl("join", "vwn-1")
-    assert batch_system.host_ready("vwn-1") is True, "a closed VWN that joined is ready for its job"
+    assert batch_system.host_ready("vwn-1", made) is True, "a closed VWN that joined is ready for its job"
+    assert batch_system.host_ready("vwn-1", time.time() + 60) is False, "not a VWN made after it joined"
 
     batch_system.migrate(job, "vwn-1")
     facts = batch_system.job_facts(job)

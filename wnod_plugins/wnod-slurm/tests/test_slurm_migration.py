@@ -49,10 +49,11 @@ def joined_vwn(slurm: LocalSlurm, adapter: SlurmBatchSystem, vwns: list[str]) ->
     """A VWN as the engine brings one up: closed before its slurmd exists, then joined."""
     name = slurm.take_vwn()
     vwns.append(name)
+    made = time.time()
     adapter.close_host(name)
-    assert adapter.host_ready(name) is False
+    assert adapter.host_ready(name, made) is False
     slurm.start_node(name)
-    eventually(lambda: adapter.host_ready(name), f"{name} never joined")
+    eventually(lambda: adapter.host_ready(name, made), f"{name} never joined")
     return name
 
 

@@ -225,7 +225,7 @@ def test_a_refusal_quotes_slurm() -> None:
 @given(st.text(max_size=200), st.integers(min_value=0, max_value=3))
 def test_any_answer_to_any_call_is_a_result_or_a_batch_system_error(stdout: str, code: int) -> None:
     batch = adapter_answering(stdout, code)
-    for call in (lambda: batch.job_facts("5"), lambda: batch.host_ready("vwn001"), batch.hosts,
+    for call in (lambda: batch.job_facts("5"), lambda: batch.host_ready("vwn001", 0.0), batch.hosts,
                  lambda: batch.close_host("vwn001")):
         try:
             call()

@@ -115,9 +115,10 @@ def test_migrated_runs_the_job_on_its_vwn(
 ) -> None:
     vwn = slurm.take_vwn()
     vwns.append(vwn)
+    made = time.time()
     adapter.close_host(vwn)
     slurm.start_node(vwn)
-    eventually(lambda: adapter.host_ready(vwn), f"{vwn} never joined")
+    eventually(lambda: adapter.host_ready(vwn, made), f"{vwn} never joined")
     job = through_glue(slurm, jobs)
     adapter.migrate(job, vwn)
     answer(slurm, job, BaitOutcome.MIGRATED)

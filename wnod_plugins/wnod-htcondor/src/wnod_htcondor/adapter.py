@@ -48,7 +48,7 @@ JOB_STATES: Mapping[int, JobState] = {
 _ON_A_HOST = (2, 6, 7)
 _OVER = (3, 4)
 
-SLOT_ATTRS = ("Name", "Machine", "State", "Activity", "JobId", VWN_ATTR, OPEN_KNOB)
+SLOT_ATTRS = ("Name", "Machine", "State", "Activity", "JobId", "DaemonStartTime", VWN_ATTR, OPEN_KNOB)
 
 
 class HTCondorBatchSystem(BatchSystem):
@@ -170,8 +170,13 @@ class HTCondorBatchSystem(BatchSystem):
                 raise result.error(f"answered for machine {machine!r}, not {hostname!r}")
         return slots
 
-    def host_ready(self, hostname: str) -> bool:
-        return any(slot.optional_string("State") == "Unclaimed" for slot in self._slots(hostname))
+    def host_ready(self, hostname: str, since: float) -> bool:
+        # A startd started before `since` is an earlier VWN's: the collector keeps a gone
+        # machine's ads until they expire (CLASSAD_LIFETIME).
+        return any(
+            slot.optional_string("State") == "Unclaimed" and (slot.optional_integer("DaemonStartTime") or 0) >= int(since)
+            for slot in self._slots(hostname)
+        )
 
     def hosts(self) -> Sequence[BatchHost]:
         by_machine: dict[str, list[Ad]] = {}

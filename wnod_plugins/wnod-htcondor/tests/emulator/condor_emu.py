@@ -53,6 +53,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,7 +149,7 @@ class Pool:
                     "MyType": "Machine", "TargetType": "Job", "Name": name, "Machine": machine,
                     "SlotID": n, "SlotType": "Static", "State": "Unclaimed", "Activity": "Idle",
                     "Cpus": 1, "Memory": 2048, "Arch": "X86_64", "OpSys": "LINUX",
-                    "Start": expr(_START[kind]),
+                    "Start": expr(_START[kind]), "DaemonStartTime": int(time.time()),
                 }
                 if kind == "vwn":
                     ad["WnodVwn"] = True

@@ -178,15 +178,19 @@ class LsfBatchSystem(BatchSystem):
 
     # -- hosts ---------------------------------------------------------------------------------------
 
-    def host_ready(self, hostname: str) -> bool:
+    def host_ready(self, hostname: str, since: float) -> bool:
         record = self._host_record(hostname)
-        if record is None:
+        if record is None or record.get("STATUS", "").lower() in _NOT_JOINED:
+            self.notes.seen_gone(hostname)
             return False
         if self.notes.closing(hostname):
             # Closed by wnod before LSF knew it: closed now, before anyone is told it is ready.
             self.runner.check("badmin", "hclose", "-C", CLOSE_COMMENT, hostname)
             self.notes.set_closing(hostname, False)
-        return record.get("STATUS", "").lower() not in _NOT_JOINED
+        # LSF shows no registration time: the host is the VWN made at `since` only if its name
+        # was seen gone after that (else the "ok" may be an earlier VWN's, not yet noticed gone).
+        gone = self.notes.gone_at(hostname)
+        return gone is not None and gone >= since
 
     def close_host(self, hostname: str) -> None:
         name = self._hostname(hostname)
@@ -196,6 +200,7 @@ class LsfBatchSystem(BatchSystem):
         elif _HOST_UNKNOWN.search(out.output):
             # A dynamic host that has not joined yet: closed as soon as it does (host_ready).
             self.notes.set_closing(name, True)
+            self.notes.seen_gone(name)
         else:
             raise out.error()
 

@@ -6,7 +6,10 @@
   (LSF records the ``-C`` reason of ``bstop``/``bkill`` for ``bhist -l``, but no ``-o``
   field shows it).
 - For a host: that wnod closed it before LSF knew it (a dynamic host that has not joined
-  yet cannot be closed with ``badmin hclose``); the close is done when it joins.
+  yet cannot be closed with ``badmin hclose``); the close is done when it joins. And when
+  the adapter last saw it gone (unknown to LSF, or its daemons down): LSF shows no time a
+  host's batch daemons registered, so a registration counts for a VWN made at `since` only
+  if the name was seen gone after `since` (an earlier VWN of the name may still show ``ok``).
 
 One small file each under the state directory, written whole and renamed into place, so
 another process (``wnod`` commands beside the daemon) and a restarted daemon read them.
@@ -44,6 +47,7 @@ class Notes:
     def __init__(self, directory: Path):
         self._jobs = directory / "jobs"
         self._closing = directory / "closing"
+        self._gone = directory / "gone"
         self._lock = threading.Lock()
         self._pruned_at = 0.0
 
@@ -103,6 +107,18 @@ class Notes:
             _write(path, "")
         else:
             path.unlink(missing_ok=True)
+
+
+    def seen_gone(self, hostname: str) -> None:
+        """Note that `hostname` is gone now (unknown to LSF, or not joined)."""
+        _write(self._gone / _name(hostname), repr(time.time()))
+
+    def gone_at(self, hostname: str) -> float | None:
+        """When `hostname` was last seen gone, if ever."""
+        try:
+            return float((self._gone / _name(hostname)).read_text())
+        except (OSError, ValueError):
+            return None
 
 
 def _name(key: str) -> str:

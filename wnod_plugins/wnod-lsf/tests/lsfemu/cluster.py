@@ -91,9 +91,9 @@ class Cluster:
         """A host joins (its sbatchd reports), or is declared in lsf.cluster (`status` "unavail")."""
         with self.state() as data:
             host = data["hosts"].setdefault(name, {"status": status, "comment": ""})
-            if status == "ok" and host["status"] in ("unavail", "unreach"):
+            if status == "ok":
                 host["status"] = "closed_Adm" if host.get("closed") else "ok"
-            elif host["status"] != status and not host.get("closed"):
+            else:  # down shows as down, whether an admin closed the host or not (bhosts(1) STATUS)
                 host["status"] = status
 
     def dispatch(self, key: str, host: str | None = None) -> str:

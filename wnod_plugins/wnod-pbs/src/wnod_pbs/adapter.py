@@ -190,9 +190,12 @@ class PbsBatchSystem(BatchSystem):
         matches = [r for r in records if r.name == hostname]
         return matches[0] if matches else None
 
-    def host_ready(self, hostname: str) -> bool:
+    def host_ready(self, hostname: str, since: float) -> bool:
         node = self._node(hostname)
-        return node is not None and not set(node_state_words(node.state)) & NOT_JOINED
+        if node is None or set(node_state_words(node.state)) & NOT_JOINED:
+            return False
+        # A state held since before `since` is an earlier VWN's registration under the same name.
+        return node.since is not None and node.since >= int(since)
 
     def hosts(self) -> Sequence[BatchHost]:
         records, _ = self._nodes()

@@ -53,7 +53,11 @@ def nodes(text: str) -> tuple[list[NodeRecord], set[str]]:
         jobs_ = node.get("jobs", [])
         if not isinstance(jobs_, list) or not all(isinstance(j, str) for j in jobs_):
             raise Garbled(f"node {name}: jobs should be a list of ids, got {jobs_!r}")
+        changed = node.get("last_state_change_time")
+        if changed is not None and (isinstance(changed, bool) or not isinstance(changed, int | float)):
+            raise Garbled(f"node {name}: last_state_change_time should be a number, got {changed!r}")
         records.append(NodeRecord(
-            name=str(name), state=str(node["state"]), comment=str(node.get("comment", "")), jobs=tuple(jobs_)
+            name=str(name), state=str(node["state"]), comment=str(node.get("comment", "")), jobs=tuple(jobs_),
+            since=None if changed is None else float(changed),
         ))
     return records, unknown

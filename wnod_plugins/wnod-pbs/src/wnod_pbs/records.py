@@ -127,3 +127,7 @@ class NodeRecord:
     state: str
     comment: str = ""
     jobs: tuple[str, ...] = ()
+    since: float | None = None
+    """From when its state holds, as far as PBS shows (OpenPBS: ``last_state_change_time``; Torque:
+    the MOM's ``rectime`` less its ``uptime``, when it booted): tells an earlier VWN's
+    registration under the same name from the new VWN's."""

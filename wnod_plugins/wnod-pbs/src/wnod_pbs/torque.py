@@ -98,6 +98,17 @@ def jobs_text(text: str) -> dict[str, JobRecord]:
     return found
 
 
+def _booted(status: str, name: str) -> float | None:
+    """When the node's MOM host booted, from its status (``rectime`` less ``uptime``), if it says."""
+    values = dict(item.partition("=")[::2] for item in status.split(",") if "=" in item)
+    try:
+        return float(values["rectime"]) - float(values["uptime"])
+    except KeyError:
+        return None
+    except ValueError:
+        raise Garbled(f"node {name}: status has rectime={values.get('rectime')!r}, uptime={values.get('uptime')!r}")
+
+
 def nodes_xml(text: str) -> list[NodeRecord]:
     """The nodes of ``pbsnodes -x`` output."""
     records: list[NodeRecord] = []
@@ -114,5 +125,6 @@ def nodes_xml(text: str) -> list[NodeRecord]:
             job = slot.partition("/")[2] or slot
             if job not in jobs:
                 jobs.append(job)
-        records.append(NodeRecord(name=name, state=state, comment=fields.get("note", ""), jobs=tuple(jobs)))
+        records.append(NodeRecord(name=name, state=state, comment=fields.get("note", ""), jobs=tuple(jobs),
+                                  since=_booted(fields.get("status", ""), name)))
     return records

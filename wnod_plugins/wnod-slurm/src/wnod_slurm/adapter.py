@@ -195,9 +195,12 @@ class SlurmBatchSystem(BatchSystem):
             f" (NodeName=... in partition {self.options.vwn_partition or 'of its jobs'})"
         )
 
-    def host_ready(self, hostname: str) -> bool:
-        # Drained is fine: wnod closed it itself, and migrate opens it to its job only.
-        return self._node(hostname).responding
+    def host_ready(self, hostname: str, since: float) -> bool:
+        # Drained is fine: wnod closed it itself, and migrate opens it to its job only. A slurmd
+        # started before `since` is an earlier VWN's: slurmctld shows a gone node as up until
+        # SlurmdTimeout. Slurm stamps it in whole seconds.
+        node = self._node(hostname)
+        return node.responding and node.slurmd_started is not None and node.slurmd_started >= int(since)
 
     def hosts(self) -> Sequence[BatchHost]:
         nodes = self._nodes()

@@ -389,6 +389,8 @@ class SlurmNode:
     registered: bool = False
     """Its slurmd has registered since slurmctld started."""
     partitions: tuple[str, ...] = ()
+    slurmd_started: int | None = None
+    """When its slurmd started (unix seconds), as slurmctld last heard: which incarnation registered."""
 
     @property
     def responding(self) -> bool:
@@ -444,4 +446,5 @@ def _node_from_json(node: object, index: int) -> SlurmNode:
         reason=_text(node, "reason", where),
         registered=bool(started) if "slurmd_start_time" in node else True,
         partitions=tuple(str(p) for p in partitions),
+        slurmd_started=started or None,
     )
