@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.daemon.run import socket_answers
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.testing.fakes import EXIT_CODES
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem, SharedFakeHypervisor
@@ -90,7 +91,8 @@ class Host:
     def start_daemon(self, *args: str) -> None:
         self.daemon = self.wnod("daemon", *args, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
-        while not (self.tmp / "run" / "wnod.sock").exists():
+        # A socket that answers: a killed daemon leaves its socket file behind.
+        while not socket_answers(self.tmp / "run" / "wnod.sock"):
             assert self.daemon.poll() is None, self.read_log()
             assert time.monotonic() < deadline, self.read_log()
             time.sleep(0.05)

@@ -4,8 +4,12 @@ Real `wnod daemon` processes with the shared fakes (test_daemon_kill's host): a 
 its VWN, the daemon is killed, its records go — then a new daemon starts.
 """
 
+import os
+import signal
+import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +88,34 @@ def test_with_reap_strays_the_admin_gets_what_they_asked_for(host: Host) -> None
     wait_for(lambda: not host.hypervisor.domains(), 20, "the stray destroyed", host)
     assert "as the admin asked (--reap-strays)" in host.read_log()
     assert host.stop_daemon() == 0
+
+
+def test_a_stop_that_comes_while_strays_are_reaped_waits_for_the_reaping_and_exits_cleanly(host: Host) -> None:
+    """systemd's stop may come at any moment of the start; it must not cut a reconciliation in two."""
+    _job, vwn_id = running_job(host)
+    lose(host, "deleted")
+    path = host.hypervisor.store.path
+    fakes = sqlite3.connect(path, isolation_level=None)
+    fakes.execute("BEGIN IMMEDIATE")  # the new daemon's first call to the hypervisor waits for this lock
+    try:
+        daemon = host.daemon = host.wnod("daemon", "--reap-strays", stdout=host.log, stderr=host.log)
+        wait_for(lambda: uses(daemon.pid, path), 30, "the daemon reconciling with the hypervisor", host)
+        time.sleep(0.3)
+        daemon.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        fakes.rollback()
+        fakes.close()
+    assert host.daemon.wait(30) == 0, host.read_log()
+    assert not host.hypervisor.domains(), "the reaping the admin asked for was finished"
+    log = host.read_log()
+    assert "asked to stop while starting" in log and log.rstrip().endswith("stopped"), log
+
+
+def uses(pid: int, path: Path) -> bool:
+    """Whether process `pid` has the file at `path` open."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False

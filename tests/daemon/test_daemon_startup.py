@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from wnod_core.daemon.run import socket_answers
 from wnod_core.testing.requirements import missing_module, require
 
 WNOD = Path(sys.executable).parent / "wnod"
@@ -89,7 +91,7 @@ class Daemons:
         process = self.start(config)
         socket_file = socket_file or self.tmp / "run" / "wnod.sock"
         deadline = time.monotonic() + 30
-        while not _answers(socket_file):
+        while not socket_answers(socket_file):
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "the daemon did not come up"
             time.sleep(0.05)
@@ -104,15 +106,6 @@ class Daemons:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(10)
-
-
-def _answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.fixture
@@ -272,7 +265,7 @@ def test_a_second_daemon_on_the_same_records_exits_3_naming_the_first(daemons: D
     out = daemons.fails(second_config)
     assert f"PID {first.pid}" in out and "state" in out
     assert not other.exists()
-    assert _answers(daemons.tmp / "run" / "wnod.sock"), "the first daemon's socket was touched"
+    assert socket_answers(daemons.tmp / "run" / "wnod.sock"), "the first daemon's socket was touched"
     assert first.poll() is None
 
 
@@ -284,7 +277,7 @@ def test_a_second_daemon_on_the_same_socket_never_replaces_it(daemons: Daemons, 
                              text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     assert process.returncode == EXIT_STARTUP_FAILED, process.stdout + process.stderr
     assert "already listens" in process.stdout + process.stderr
-    assert _answers(daemons.tmp / "run" / "wnod.sock") and first.poll() is None
+    assert socket_answers(daemons.tmp / "run" / "wnod.sock") and first.poll() is None
 
 
 def test_the_daemon_says_it_started_and_stops_with_0(daemons: Daemons) -> None:

@@ -106,13 +106,18 @@ class Daemon:
         self.listeners = Listeners(Guard(limits))
 
     async def serve(self) -> int:
-        await self.start()
         # Signals belong to the program, not to start(): a daemon embedded in a test thread has none.
+        # Taken before starting: a stop that comes during reconciliation (which may destroy strays
+        # the admin asked to reap) waits for it to end, then shuts down like any stop, instead of
+        # the default action killing the process between two of its steps.
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         loop.set_exception_handler(self._loop_trouble)
+        await self.start()
+        if self.stop.is_set():
+            LOG.info("asked to stop while starting")
         try:
             await self.stop.wait()
         finally:
@@ -233,7 +238,7 @@ class Daemon:
                 f"daemon.socket: {path} exists and is not a socket ({kind}); wnod replaces only the stale"
                 " socket of a daemon that is gone: remove it, or choose another path"
             )
-        if _answers(path):
+        if socket_answers(path):
             raise StartupError(f"another wnod daemon already listens on {path}")
         path.unlink()  # left by a daemon that was killed
 
@@ -272,7 +277,9 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: take the new VM types, resolvers and policy; keep the old ones if it is wrong."""
-        assert self.engine is not None
+        if self.engine is None or self.rounds is None:
+            LOG.error("reload refused: the daemon is still starting; send SIGHUP again once it serves")
+            return
         try:
             fresh = Site.open(self.config_file, self.site.plugins, self.site.dirs)
             fresh.check()
@@ -304,7 +311,8 @@ class Daemon:
         LOG.info("stopped")
 
 
-def _answers(path: Path) -> bool:
+def socket_answers(path: Path) -> bool:
+    """Whether a daemon listens on the Unix socket at `path` (a killed one leaves the file behind)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.settimeout(1)
         try:
