@@ -13,6 +13,7 @@ from wnod_core.model import JobState
 from wnod_slurm.adapter import SlurmBatchSystem
 from wnod_slurm.options import SlurmOptions
 from wnod_slurm.parse import (
+    REQUEUE_HELD,
     Unreadable,
     expand_hostlist,
     fields_from_text,
@@ -66,6 +67,17 @@ def test_a_job_of_scontrol_text_reads_with_spaces_in_its_comments() -> None:
     assert read.comment == "vmtype:atlas"
     assert (read.cpus, read.walltime, read.memory) == (4, 26 * 3600, 10 * 2**20)
     assert read.state is JobState.HELD
+
+
+def test_a_requeuehold_reads_the_same_in_text_and_json_and_apart_from_a_users_hold() -> None:
+    # As Slurm 22.05.8 shows a job `scontrol requeuehold` took off its node, then one its owner held.
+    [text] = jobs_from_text(TEXT.replace("Reason=JobHeldAdmin", "Reason=job_requeued_in_held_state"))
+    held = {**JOB_0038, "job_state": "PENDING", "priority": 0, "state_reason": "JobHeldUser"}
+    [requeued] = jobs_from_json(doc({**held, "state_description": "job requeued in held state"}))
+    [users] = jobs_from_json(doc({**held, "state_description": ""}))
+    assert text.reason == requeued.reason == REQUEUE_HELD
+    assert users.reason == "JobHeldUser"
+    assert text.state is requeued.state is users.state is JobState.HELD
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,15 @@ from wnod_core.model import JobFacts, JobState
 
 from .commands import Runner
 from .options import SlurmOptions
-from .parse import SlurmJob, SlurmNode, Unreadable, jobs_from_json, jobs_from_text, nodes_from_json
+from .parse import (
+    REQUEUE_HELD,
+    SlurmJob,
+    SlurmNode,
+    Unreadable,
+    jobs_from_json,
+    jobs_from_text,
+    nodes_from_json,
+)
 from .unix import groups_of
 
 LOG = logging.getLogger("wnod.slurm")
@@ -58,8 +66,7 @@ _NOT_FOUND = re.compile(r"invalid job id|job id .* not found|unknown job", re.IG
 _FINISHED = re.compile(r"already finished|already completed", re.IGNORECASE)
 _FROM = re.compile(r"\s*\[from=([A-Za-z0-9_.-]+)\]\s*\Z")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
-_REQUEUE_HELD = "job requeued in held state"
-_WNOD_HOLDS = frozenset({"JobHeldAdmin", _REQUEUE_HELD})
+_WNOD_HOLDS = frozenset({"JobHeldAdmin", REQUEUE_HELD})
 _ON_NODES = (JobState.RUNNING, JobState.SUSPENDED)
 COMMENT_MAX = 400
 
@@ -310,7 +317,7 @@ class SlurmBatchSystem(BatchSystem):
                     raise result.error(f"failed binding job {job_id} to {hostname}")
         if self._node(hostname).closed:
             self._scontrol("update", f"NodeName={hostname}", "State=RESUME", what=f"opening {hostname} to job {job_id}")
-        if requeued or job.reason == _REQUEUE_HELD:
+        if requeued or job.reason == REQUEUE_HELD:
             self._release_hold(job_id)
         if requeued:
             self._hasten(job_id, hostname)
@@ -393,7 +400,11 @@ class SlurmBatchSystem(BatchSystem):
         elif job.admin_comment != comment:
             self._scontrol("update", f"JobId={job_id}", f"AdminComment={comment}", what=f"noting job {job_id}")
         after = self._job(job_id)
-        if requeued or (after.state is JobState.HELD and after.reason in _WNOD_HOLDS):
+        # A requeuehold of an earlier migrate may not be through yet (the job still completing
+        # on its bait, its Prolog waiting): released now, it goes to pending when it is, not held.
+        # Never hastened, unlike a migrated job: back on the same bait within its credential
+        # lifetime, it would start there without its Prolog, outside any VWN.
+        if requeued or after.reason == REQUEUE_HELD or (after.state is JobState.HELD and after.reason in _WNOD_HOLDS):
             self._release_hold(job_id)
 
     def hold(self, job_id: str, reason: str) -> None:

@@ -90,7 +90,23 @@ def _expand_one(item: str) -> list[str]:
 
 # -- jobs ----------------------------------------------------------------------------------------
 
-_HELD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin", "job requeued in held state", "launch failed requeued held"})
+REQUEUE_HELD = "job requeued in held state"
+"""The reason of a job `scontrol requeuehold` took off its node, in both forms: Slurm shows it
+as `Reason=job_requeued_in_held_state` in text, and as `state_reason: JobHeldUser` with this
+`state_description` in JSON (where a user's own hold has no description)."""
+
+_HELD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin", REQUEUE_HELD, "launch failed requeued held"})
+
+
+def _json_reason(job: Mapping[str, Any], where: str) -> str:
+    reason = _text(job, "state_reason", where)
+    if reason == "JobHeldUser" and _text(job, "state_description", where) == REQUEUE_HELD:
+        return REQUEUE_HELD
+    return reason
+
+
+def _text_reason(value: str) -> str:
+    return REQUEUE_HELD if value == "job_requeued_in_held_state" else value
 
 _STATES: Mapping[str, JobState] = {
     "PENDING": JobState.PENDING,
@@ -218,7 +234,7 @@ def _job_from_json(job: object, index: int) -> SlurmJob:
             gid=_number(job.get("group_id"), f"{where}.group_id"),
             partition=_text(job, "partition", where),
             states=_states(job.get("job_state"), f"{where}.job_state"),
-            reason=_text(job, "state_reason", where),
+            reason=_json_reason(job, where),
             comment=_text(job, "comment", where),
             admin_comment=_text(job, "admin_comment", where),
             cpus=max(1, _number(job.get("cpus"), f"{where}.cpus") or 1),
@@ -352,7 +368,7 @@ def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
         gid=gid,
         partition=_null(f.get("Partition", "")),
         states=states,
-        reason=_null(f.get("Reason", "")),
+        reason=_text_reason(_null(f.get("Reason", ""))),
         comment=_null(f.get("Comment", "")),
         admin_comment=_null(f.get("AdminComment", "")),
         cpus=max(1, int(cpus)) if cpus.isdigit() else 1,
