@@ -4,7 +4,7 @@
     .venv/bin/python docs/generate.py --check   # exit 1 naming every stale file
 
 - docs/configuration.md is, whole, the output of ``wnod --no-plugins config reference``.
-- In docs/hooks.md and docs/cli.md, the text between ``<!-- generated: NAME -->`` and
+- In docs/hooks.md, docs/cli.md and docs/architecture.md, the text between ``<!-- generated: NAME -->`` and
   ``<!-- end generated: NAME -->`` is made here from the hookspecs, the records, the
   interfaces and the click command tree; the prose around it is written by hand.
 
@@ -355,6 +355,34 @@ def cli_reference() -> str:
     return "\n".join(_squeeze(lines)).strip() + "\n"
 
 
+# -- docs/architecture.md: the protocol's tables ----------------------------------------------------
+
+
+def protocol_reference() -> str:
+    """The moves of a job's flight and of a VWN's life, as the engine's tables allow them."""
+    from wnod_core.model.events import JobStep
+    from wnod_core.model.flight import FINAL_STEPS, next_steps
+    from wnod_core.model.vwn import VwnState, legal_moves
+
+    lines = ["A job's flight (`JobStep`):", "", "| step | may go to | means |", "| --- | --- | --- |"]
+    for step in JobStep:
+        moves = ", ".join(f"`{s}`" for s in JobStep if s in next_steps(step)) or "—"
+        final = " (final)" if step in FINAL_STEPS else ""
+        lines.append(f"| `{step}`{final} | {moves} | {_cell(_member_doc(JobStep, step))} |")
+    lines += ["", "A VWN's life (`VwnState`):", "", "| state | may go to | means |", "| --- | --- | --- |"]
+    for state in VwnState:
+        moves = ", ".join(f"`{s}`" for s in VwnState if s in legal_moves(state)) or "—"
+        lines.append(f"| `{state}` | {moves} | {_cell(_member_doc(VwnState, state))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _member_doc(enum_class: type, member: object) -> str:
+    """The docstring written under an enum member in its class's source."""
+    source = inspect.getsource(enum_class)
+    match = re.search(rf'^\s+{member.name} = "[^"]*"\n\s+"""(.*?)"""', source, re.M | re.S)  # type: ignore[attr-defined]
+    return " ".join(match.group(1).split()) if match else ""
+
+
 # -- docs/configuration.md ----------------------------------------------------------------------------
 
 
@@ -384,10 +412,12 @@ def expected_files() -> dict[Path, str]:
     """Each generated file with the text it must have now."""
     hooks = DOCS / "hooks.md"
     cli_md = DOCS / "cli.md"
+    architecture = DOCS / "architecture.md"
     return {
         DOCS / "configuration.md": configuration_reference(),
         hooks: splice(hooks.read_text(), "hooks", hooks_reference()),
         cli_md: splice(cli_md.read_text(), "commands", cli_reference()),
+        architecture: splice(architecture.read_text(), "protocol", protocol_reference()),
     }
 
 

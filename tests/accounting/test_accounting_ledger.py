@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 
 from wnod_core.accounting import SCHEMA, AccountingLedger
@@ -37,24 +38,15 @@ def journey(job_id: str, steps: list[JobStep], **facts: object) -> list[JobStepp
     flight = JobFlight.entered(job_id, "bait01", T0)
     events = [stepped(flight)]
     for n, step in enumerate(steps, start=1):
-        flight = flight.at_step(step, T0 + n, **facts)
+        # Any sequence the ledger may hear (it keeps no protocol of its own): set outright.
+        at = T0 + n
+        flight = attrs.evolve(flight, step=step, updated_at=at, times=(*flight.times, (step.value, at)), **facts)
         events.append(stepped(flight))
     return events
 
 
 def stepped(flight: JobFlight) -> JobStepped:
-    return JobStepped(
-        job_id=flight.job_id,
-        step=flight.step,
-        at=flight.updated_at,
-        host=HOST,
-        user=flight.user,
-        vm_type=flight.vm_type,
-        vwn_id=flight.vwn_id,
-        reused=flight.reused,
-        detail=flight.detail,
-        times=flight.times,
-    )
+    return JobStepped.of(flight, HOST)
 
 
 def lines(path: Path) -> list[dict]:
@@ -109,11 +101,12 @@ def test_a_job_wnod_gave_back_is_recorded_with_its_outcome_and_nulls_for_what_ne
     ledger_path, outcome
 ):
     ledger = AccountingLedger(ledger_path)
-    for event in journey("77", [JobStep.RESOLVED, outcome], user="bob", detail="no room"):
+    # Handed back as the engine does it: intent recorded first, then the outcome once confirmed.
+    for event in journey("77", [JobStep.RESOLVED, JobStep.GIVING_BACK, outcome], user="bob", detail="no room"):
         ledger.wnod_job_step(event)
 
     [record] = lines(ledger_path)
-    assert (record["outcome"], record["detail"], record["at"]) == (outcome.value, "no room", T0 + 2)
+    assert (record["outcome"], record["detail"], record["at"]) == (outcome.value, "no room", T0 + 3)
     assert (record["vm_type"], record["vwn_id"], record["reused"]) == (None, None, None)
     assert record["times"] == {
         "bait_entered": T0,

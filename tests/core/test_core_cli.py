@@ -357,7 +357,7 @@ def test_vm_types_json(run, site_config, cli_plugins, site_resolvers) -> None:
         "cpuset": None,
         "boot_timeout": "10m",
         "image_version": "",
-        "reuse": {"max_reuses": 100, "idle_ttl": "30m", "scratch_reset": True},
+        "reuse": {"max_reuses": 100, "idle_ttl": "30m", "scratch_reset": True, "reuse_scope": "user"},
     }
     assert (cms["name"], cms["vcpus"]) == ("cms", 2)
 

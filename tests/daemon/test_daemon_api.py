@@ -243,8 +243,8 @@ def invoke(site: Site, *args: str, env: dict[str, str] | None = None):
 
 
 def test_wnod_bait_exits_with_the_batch_systems_code_for_the_outcome(site: Site, fakes: FakePlugin) -> None:
-    from wnod_core.testing.fakes import EXIT_CODES
     from wnod_core.interfaces import BaitOutcome
+    from wnod_core.testing.fakes import EXIT_CODES
 
     job = fakes.batch.submit("alice", queue="blue")
     environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")
@@ -272,8 +272,8 @@ def test_wnod_bait_outside_a_hook_says_what_is_missing(site: Site) -> None:
 
 
 def test_wnod_bait_without_a_daemon_puts_the_job_back_when_time_is_up(site: Site, fakes: FakePlugin) -> None:
-    from wnod_core.testing.fakes import EXIT_CODES
     from wnod_core.interfaces import BaitOutcome
+    from wnod_core.testing.fakes import EXIT_CODES
 
     job = fakes.batch.submit("alice", queue="blue")
     environ = fakes.batch.dispatch_to_bait(job.job_id, "bait01")

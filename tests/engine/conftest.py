@@ -123,7 +123,8 @@ def vm_types(max_reuses: int = 100, idle_ttl: str = "30m", boot_timeout: str = "
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[Host]:
-    batch = FakeBatchSystem()
+    clock = Clock()
+    batch = FakeBatchSystem(clock=clock)  # one clock for the engine and the world around it
     holder: dict[str, Host] = {}
 
     def joined(spec) -> None:
@@ -137,7 +138,7 @@ def host(tmp_path: Path) -> Iterator[Host]:
         engine=EngineSection(poll_interval="0.01s", boot_retries=1),
         vm_types=vm_types(),
     )
-    h = Host(batch, hypervisor, Heard(), Clock(), tmp_path / "state" / "wnod.db", policy)
+    h = Host(batch, hypervisor, Heard(), clock, tmp_path / "state" / "wnod.db", policy)
     holder["host"] = h
     h.new_engine()
     yield h

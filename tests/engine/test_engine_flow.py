@@ -3,14 +3,12 @@
 import asyncio
 
 import attrs
-
 import pytest
 
 from wnod_core.config.schema import BootFailure
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState, VwnState
 from wnod_core.model.events import JobStep
-
 
 
 def run(coro):
@@ -130,17 +128,19 @@ def test_a_job_cancelled_while_its_vwn_boots_leaves_the_vwn_idle_for_the_next(ho
     assert host.batch.bound_to(job) is None
 
 
-def test_a_vwn_that_never_joins_is_destroyed_retried_then_the_job_fails_with_the_reason(host):
+def test_a_vwn_that_never_joins_is_destroyed_retried_then_the_job_goes_back_to_pending_never_failed(host):
+    """A boot fails for a reason of the host or its image, not of the job: the job is not cancelled."""
     host.joins = False
     host.reconfigure(boot_timeout=0.1)
     job = host.submit("blue")
     answer = run(host.bait(job))
-    assert answer.outcome is BaitOutcome.REFUSED
+    assert answer.outcome is BaitOutcome.RETRY
     assert "no VWN after 2 tries" in answer.reason and "did not join" in answer.reason
     assert len(host.hypervisor.calls_to("create")) == 2  # boot_retries = 1
     assert host.hypervisor.running() == []
     assert all(v.state is VwnState.DESTROYED for v in host.engine.parts.store.vwns(alive=False))
-    assert host.batch.calls_to("fail") == [(job, answer.reason)]
+    assert host.batch.calls_to("fail") == []
+    assert host.batch.calls_to("release")[-1][0] == job and host.batch.bound_to(job) is None
 
 
 def test_site_policy_may_release_a_job_whose_vwn_never_joins(host):
@@ -301,7 +301,7 @@ def test_a_job_still_shown_on_its_bait_after_the_migration_is_not_taken_as_run_e
 def test_a_daemon_killed_right_after_reusing_an_idle_vwn_does_not_give_the_job_a_second_one(host):
     # Found by tests/engine/test_engine_stateful.py: killed between taking the idle VWN for the
     # job (READY, its job) and recording VWN_ASSIGNED, the job resumed at RESOLVED and got a new
-    # VWN while the first stayed READY for it.
+    # VWN while the first stayed READY for it. Both are one transaction now: killed right after it.
     class Killed(BaseException):
         pass
 
@@ -313,20 +313,20 @@ def test_a_daemon_killed_right_after_reusing_an_idle_vwn_does_not_give_the_job_a
         await host.engine.round()
         [idle] = host.engine.vwns()
         assert idle.state is VwnState.IDLE
-        parts = host.engine.parts
-        move = parts.move
+        store = host.engine.parts.store
+        write = store.write
 
-        def dying_move(vwn, state, **changes):
-            after = move(vwn, state, **changes)
-            if state is VwnState.READY:
-                raise Killed(state)
-            return after
+        def dying_write(**records):
+            write(**records)
+            if any(after.state is VwnState.READY for _before, after in records.get("moves", ())):
+                raise Killed()
 
-        parts.move = dying_move
+        store.write = dying_write
         second = host.submit("blue")
         with pytest.raises(Killed):
             await host.bait(second)
-        assert host.engine.parts.store.job(second).step is JobStep.RESOLVED
+        flight = store.job(second)
+        assert (flight.step, flight.vwn_id) == (JobStep.VWN_ASSIGNED, idle.id), "the VWN and the job's step, together"
         engine = host.new_engine()
         await engine.start()
         answer = await host.bait(second)
@@ -448,7 +448,7 @@ def test_plugin_calls_run_on_the_engines_own_threads_until_it_closes(host):
     assert names and all(n.startswith("wnod-plugin") for n in names)
     host.engine.close(wait=True)
     with pytest.raises(RuntimeError):
-        host.engine.parts.executor.submit(print)
+        host.engine.parts.calls.executor.submit(print)
 
 
 def test_a_boot_outlasting_bait_timeout_requeues_the_job_without_waiting_for_boot_timeout(host):
@@ -460,17 +460,26 @@ def test_a_boot_outlasting_bait_timeout_requeues_the_job_without_waiting_for_boo
     assert host.engine.vwns() == [] and host.batch.calls_to("fail") == []
 
 
-# -- what is busy --------------------------------------------------------------------------------
+# -- one guard per VWN ---------------------------------------------------------------------------
 
 
-def test_a_vwn_two_parts_hold_stays_busy_until_both_let_go(host):
-    busy = host.engine.parts.busy
-    busy.add("v1")
-    busy.add("v1")
-    busy.discard("v1")
-    assert "v1" in busy
-    busy.discard("v1")
-    assert "v1" not in busy and list(busy) == []
+def test_a_guard_is_held_until_its_holder_lets_go_and_may_be_taken_again_by_it(host):
+    guards = host.engine.parts.guards
+
+    async def flow():
+        async with guards.acting_on("v1"):
+            async with guards.acting_on("v1"):  # the same task again: a destroy inside a finish, say
+                assert guards.held("v1")
+            assert guards.held("v1"), "let go by the inner holder only"
+
+            async def other() -> bool:
+                async with guards.if_free("v1") as free:
+                    return free
+
+            assert await asyncio.create_task(other()) is False, "another task passes it by"
+        assert not guards.held("v1")
+
+    run(flow())
 
 
 def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
@@ -479,10 +488,19 @@ def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
     async def flow():
         job = host.submit("blue")
         vwn_id = (await host.bait(job)).vwn_id
-        host.engine.parts.busy.add(vwn_id)
+        held, let_go = asyncio.Event(), asyncio.Event()
+
+        async def acting() -> None:
+            async with host.engine.parts.guards.acting_on(vwn_id):
+                held.set()
+                await let_go.wait()
+
+        task = asyncio.create_task(acting())
+        await held.wait()
         with pytest.raises(WnodError, match="being acted on; try again"):
             await host.engine.destroy_vwn(vwn_id)
-        host.engine.parts.busy.discard(vwn_id)
+        let_go.set()
+        await task
         await host.engine.destroy_vwn(vwn_id)
         return job, vwn_id
 

@@ -3,6 +3,7 @@
 import asyncio
 import sqlite3
 
+import attrs
 import pytest
 
 from wnod_core.engine import Store, StoreError, StrayDecision
@@ -11,39 +12,21 @@ from wnod_core.interfaces import BaitOutcome, DomainState, VwnSpec
 from wnod_core.model import Vwn, VwnState
 from wnod_core.model.events import JobStep
 from wnod_core.model.flight import JobFlight
+from wnod_core.testing.kills import Killed, kill_after
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-class Killed(BaseException):
-    """The daemon dies: not an Exception, so nothing in the engine can catch it."""
+def _at(flight: JobFlight, step: JobStep, now: float, **changes) -> JobFlight:
+    """A record as it may stand after any number of steps: the store takes what it is given."""
+    return attrs.evolve(flight, step=step, updated_at=now, times=(*flight.times, (step.value, now)), **changes)
 
 
 def die_after(parts, target) -> None:
     """Make the engine die right after it records `target` (a job step or a VWN state)."""
-    step, move, new_vwn = parts.step, parts.move, parts.new_vwn
-
-    def dying_step(flight, at, **changes):
-        after = step(flight, at, **changes)
-        if at is target:
-            raise Killed(target)
-        return after
-
-    def dying_move(vwn, state, **changes):
-        after = move(vwn, state, **changes)
-        if state is target:
-            raise Killed(target)
-        return after
-
-    def dying_new_vwn(*args, **kwargs):
-        vwn = new_vwn(*args, **kwargs)
-        if target is VwnState.CREATING:
-            raise Killed(target)
-        return vwn
-
-    parts.step, parts.move, parts.new_vwn = dying_step, dying_move, dying_new_vwn
+    kill_after(parts.store, target)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +119,7 @@ class TestStore:
         store = Store(path)
         vwn = Vwn(id="a", host="h", vm_type="t", state=VwnState.CREATING, created_at=1.0, updated_at=1.0, slot=2)
         store.add_vwn(vwn)
-        store.save_job(JobFlight.entered("42", "bait01", 1.0).at_step(JobStep.RESOLVED, 2.0, vm_type="t"))
+        store.save_job(_at(JobFlight.entered("42", "bait01", 1.0), JobStep.RESOLVED, 2.0, vm_type="t"))
         store.close()
         again = Store(path)
         assert again.vwn("a") == vwn
@@ -172,7 +155,7 @@ class TestStore:
 
     def test_finished_jobs_can_be_forgotten_but_jobs_in_flight_cannot(self, tmp_path):
         store = Store(tmp_path / "wnod.db")
-        store.save_job(JobFlight.entered("1", "b", 1.0).at_step(JobStep.ENDED, 2.0))
+        store.save_job(_at(JobFlight.entered("1", "b", 1.0), JobStep.ENDED, 2.0))
         store.save_job(JobFlight.entered("2", "b", 1.0))
         assert store.forget_jobs_before(10.0) == 1
         assert [f.job_id for f in store.jobs(in_flight=False)] == ["2"]
@@ -182,10 +165,10 @@ class TestStore:
         for vwn_id, state, slot in (("dead", VwnState.DESTROYED, 3), ("live", VwnState.RUNNING, 4)):
             store.add_vwn(Vwn(id=vwn_id, host="h", vm_type="t", state=state, created_at=1.0, updated_at=1.0, slot=slot))
         entered = JobFlight.entered("1", "b", 1.0)
-        store.save_job(entered.at_step(JobStep.MIGRATED, 2.0, vwn_id="dead"))
-        store.save_job(JobFlight.entered("2", "b", 1.0).at_step(JobStep.STARTED, 2.0, vwn_id="live"))
-        store.save_job(JobFlight.entered("3", "b", 1.0).at_step(JobStep.REQUEUED, 2.0, vwn_id="dead"))
-        store.save_job(JobFlight.entered("4", "b", 1.0).at_step(JobStep.RESOLVED, 2.0))
+        store.save_job(_at(entered, JobStep.MIGRATED, 2.0, vwn_id="dead"))
+        store.save_job(_at(JobFlight.entered("2", "b", 1.0), JobStep.STARTED, 2.0, vwn_id="live"))
+        store.save_job(_at(JobFlight.entered("3", "b", 1.0), JobStep.REQUEUED, 2.0, vwn_id="dead"))
+        store.save_job(_at(JobFlight.entered("4", "b", 1.0), JobStep.RESOLVED, 2.0))
         found = store.jobs_of_destroyed_vwns([JobStep.MIGRATED, JobStep.STARTED, JobStep.GIVING_BACK])
         assert [(f.job_id, f.step, v.id, v.slot) for f, v in found] == [("1", JobStep.MIGRATED, "dead", 3)]
         assert store.jobs_of_destroyed_vwns([JobStep.STARTED]) == []

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from wnod_core.model.vmtype import check_image_name, check_name
 
 
@@ -39,9 +40,9 @@ def _plugins() -> dict[str, tuple[Callable[[str], bool], str]]:
     from wnod_libvirt.storage import check_vwn_id
     from wnod_lsf.notes import _name
     from wnod_pbs.formats import is_job_id
+    from wnod_site_groupfile.table import GROUP_RE
     from wnod_slurm.options import _WORD as SLURM_WORD
     from wnod_xl.backend import VWN_ID_RE
-    from wnod_site_groupfile.table import GROUP_RE
 
     return {
         "libvirt VWN id": (_raises(check_vwn_id), "hv01-s1-abcdef"),

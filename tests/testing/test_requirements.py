@@ -1,6 +1,7 @@
 """A test that lacks something of the machine skips on a developer's machine and fails under CI."""
 
 import pytest
+
 from wnod_core.testing.requirements import missing_commands, missing_file, missing_module, require
 
 

@@ -131,8 +131,9 @@ def jobs_command(wnod: CliContext, as_json: bool) -> None:
     emit_table(
         ["JOB", "USER", "TYPE", "STEP", "VWN", "SINCE", "DETAIL"],
         [
-            [j["job_id"], j["user"], j["vm_type"] or "-", j["step"], j["vwn_id"] or "-",
-             datetime.fromtimestamp(j["updated_at"]).strftime("%H:%M:%S"), j["detail"]]
+            [j["job_id"], j["user"], j["vm_type"] or "-", j["step"] + (" STUCK" if j.get("stuck_since") else ""),
+             j["vwn_id"] or "-", datetime.fromtimestamp(j["updated_at"]).strftime("%H:%M:%S"),
+             j["detail"] + (f" (the batch system: {j['stuck_why']})" if j.get("stuck_since") else "")]
             for j in jobs
         ],
     )
@@ -187,6 +188,13 @@ def status_command(wnod: CliContext, as_json: bool) -> None:
     click.echo(f"VWNs: {states}; jobs in flight: {status['jobs_in_flight']}")
     for vwn_id, why in status.get("quarantined", {}).items():
         click.echo(f"QUARANTINED VWN {vwn_id} (running, no record; no new jobs here until settled): {why}")
+    for job_id, why in status.get("stuck_jobs", {}).items():
+        click.echo(f"STUCK job {job_id}: the batch system does not take it back (wnod keeps asking): {why}")
+    breaker = status.get("breaker", {})
+    if breaker.get("host", "closed") != "closed":
+        click.echo(f"BOOTS FAILING on this host ({breaker['host']}): no new VWN, baits closed: {breaker.get('why', '')}")
+    for vm_type, state in breaker.get("types", {}).items():
+        click.echo(f"BOOTS FAILING for VM type {vm_type} ({state}): no new VWN of it for now")
     click.echo(f"capacity: {cap['vwns']['used']}/{cap['vwns']['total']} VWNs, "
                f"{cap['vcpus']['used']}/{cap['vcpus']['total']} vCPUs, "
                f"{cap['memory']['used'] // 2**20}/{cap['memory']['total'] // 2**20} MiB")

@@ -49,6 +49,15 @@ class HostSection:
     max_vwns: int = documented(
         "Most VWNs alive on this host at once.", default=8, validator=attrs.validators.ge(1)
     )
+    baits: tuple[str, ...] = documented(
+        "This host's bait nodes, as the batch system names them: while this host's VWN boots keep"
+        " failing (see `engine.breaker_failures`) wnod closes them, so that jobs go to other hosts,"
+        " and opens them again once a boot works.",
+        factory=tuple,
+        converter=tuple,
+        validator=lambda _i, _a, v: _check_hostnames(v),
+        metadata={"default": "none"},
+    )
 
 
 @attrs.frozen
@@ -85,10 +94,11 @@ class ResolverEntry:
 
 
 class BootFailure(enum.StrEnum):
-    """What becomes of a job whose VWN failed to boot on every try."""
+    """What becomes of a job whose VWN failed to boot on every try. A boot fails for a reason of
+    the host or of the image, never of the job: the job is not ended for it."""
 
-    FAIL = "fail"
-    """End the job without running it, with the reason shown to its owner."""
+    REQUEUE = "requeue"
+    """Put it back to pending, for the batch system to send it elsewhere (or here again later)."""
     RELEASE = "release"
     """Let it run on the bait as an ordinary job, outside any VWN."""
 
@@ -109,9 +119,37 @@ class EngineSection:
         validator=attrs.validators.ge(0),
     )
     on_boot_failure: BootFailure = documented(
-        "What to do with a job once every try has failed: `fail` it with the reason, or `release` it"
-        " to run outside a VWN.",
-        default=BootFailure.FAIL,
+        "What to do with a job once every try to boot its VWN has failed: `requeue` it (back to"
+        " pending, for another host), or `release` it to run outside a VWN. A boot fails for a reason"
+        " of the host or its image: the job is never ended for it.",
+        default=BootFailure.REQUEUE,
+    )
+    breaker_failures: int = documented(
+        "Boots in a row, of any VM type, that may fail on this host before it takes no new VWN (and"
+        " closes `host.baits`) for `breaker_backoff`; then one boot is tried, and the host opens again"
+        " if it works.",
+        default=5,
+        validator=attrs.validators.ge(1),
+    )
+    breaker_type_failures: int = documented(
+        "Boots in a row of one VM type that may fail before that type gets no new VWN here for"
+        " `breaker_backoff` (its idle VWNs are still reused).",
+        default=3,
+        validator=attrs.validators.ge(1),
+    )
+    breaker_backoff: Seconds = documented(
+        "How long a host (or a VM type) whose boots keep failing waits before it tries one again; it"
+        " doubles while the tries fail, up to an hour.",
+        default=Seconds(300),
+        converter=parse_duration,
+        validator=longer_than_zero,
+    )
+    job_retention: Seconds = documented(
+        "How long the records keep a job wnod is done with (`wnod jobs` no longer lists it at once);"
+        " the accounting ledger keeps every job's history for good.",
+        default=Seconds(7 * 86400),
+        converter=parse_duration,
+        validator=longer_than_zero,
     )
     poll_interval: Seconds = documented(
         "How often the batch system and the hypervisor are asked how jobs and VWNs are doing.",
@@ -136,6 +174,12 @@ class EngineSection:
         converter=parse_duration,
         validator=longer_than_zero,
     )
+
+
+def _check_hostnames(names: tuple[str, ...]) -> None:
+    for name in names:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}", name):
+            raise ValueError(f"expected host names (letters, digits, '.', '_', '-'), got {name!r}")
 
 
 def _check_hostname_pattern(value: str) -> None:

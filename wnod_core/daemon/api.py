@@ -227,6 +227,8 @@ async def status(request: web.Request) -> web.Response:
             "vwns": dict(Counter(v.state.value for v in alive)),
             "jobs_in_flight": len(engine.jobs()),
             "quarantined": {vwn_id: q.why for vwn_id, q in engine.parts.quarantine.items()},
+            "stuck_jobs": {f.job_id: f.stuck_why for f in engine.jobs() if f.stuck_since},
+            "breaker": engine.parts.breaker.report(),
             "capacity": {
                 "vcpus": {"used": sum(c for c, _ in sizes), "total": policy.capacity.vcpus},
                 "memory": {"used": sum(m for _, m in sizes), "total": policy.capacity.memory},
@@ -291,6 +293,8 @@ def job_json(flight: JobFlight) -> dict[str, Any]:
         "detail": flight.detail,
         "times": dict(flight.times),
         "updated_at": flight.updated_at,
+        "stuck_since": flight.stuck_since or None,
+        "stuck_why": flight.stuck_why,
     }
 
 

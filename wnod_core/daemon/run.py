@@ -287,8 +287,7 @@ class Daemon:
         except WnodError as exc:
             LOG.error("reload refused, the running configuration stays: %s", exc)
             return
-        parts = self.engine.parts
-        parts.policy, parts.chain = HostPolicy.from_config(fresh.config), chain
+        self.engine.reconfigure(HostPolicy.from_config(fresh.config), chain)
         for section in ("batch", "hypervisor", "daemon"):
             if getattr(fresh.config, section) != getattr(self.site.config, section):
                 LOG.warning("[%s] changed: it takes effect at the next restart", section)

@@ -8,18 +8,22 @@ they are atomic with respect to each other.
 
 import asyncio
 
+from ..chain import ResolverChain
 from ..errors import VwnNotFound, WnodError
 from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
-from . import strays
+from . import giveback, lifecycle
+from . import strays as strays_
 from .flow import BaitAnswer, JobDriver
-from .parts import LOG, Parts
+from .parts import LOG, HostPolicy, Parts
 from .reconcile import Reconciled, reconcile
 from .strays import StrayDecision
-from .upkeep import check_vwn, settle_jobs
+from .upkeep import check_vwns, prune, settle_jobs
 
 DRAINED = "drained"
+PRUNE_EVERY = 3600.0
+"""Seconds between two prunings of the jobs wnod is done with."""
 
 _MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
 """Steps after which the job's driver is done and the upkeep follows it."""
@@ -31,6 +35,7 @@ class Engine:
         self._drivers: dict[str, asyncio.Task[BaitAnswer]] = {}
         """One placement per job, however many baits ask for it."""
         self._wake = asyncio.Event()
+        self._pruned = 0.0
 
     # -- the flow --------------------------------------------------------------------------------
 
@@ -72,20 +77,26 @@ class Engine:
                 self._driver(flight.job_id, flight.bait_host)
 
     async def round(self) -> None:
-        """One pass of upkeep over every VWN of this host."""
-        await strays.recheck(self.parts)
-        for vwn in self.parts.store.vwns():
-            await check_vwn(self.parts, vwn)
-        await settle_jobs(self.parts, skip=self._drivers)  # live: a driver may start meanwhile
+        """One pass of upkeep over every VWN and every job of this host."""
+        p = self.parts
+        await strays_.recheck(p)
+        await check_vwns(p)
+        await settle_jobs(p, skip=self._drivers)  # live: a driver may start meanwhile
+        if p.clock() - self._pruned > PRUNE_EVERY:
+            self._pruned = p.clock()
+            forgotten = prune(p)
+            if forgotten:
+                LOG.info("forgot %d job(s) done with for longer than engine.job_retention", forgotten)
 
     async def run_rounds(self, stop: asyncio.Event) -> None:
         """Rounds every ``engine.poll_interval`` (sooner after a notice) until `stop` is set."""
         while not stop.is_set():
+            # Cleared before the round, not after: a notice that arrives during it wakes the next.
+            self._wake.clear()
             try:
                 await self.round()
             except Exception:  # a round must never end the daemon: the next one tries again
                 LOG.exception("upkeep round failed")
-            self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             await asyncio.wait(waiters, timeout=self.parts.policy.engine.poll_interval,
                                return_when=asyncio.FIRST_COMPLETED)
@@ -96,6 +107,11 @@ class Engine:
         """Until no placement is under way (tests, graceful shutdown)."""
         while self._drivers:
             await asyncio.gather(*list(self._drivers.values()), return_exceptions=True)
+
+    def reconfigure(self, policy: HostPolicy, chain: ResolverChain) -> None:
+        """Take a new policy and resolver chain (SIGHUP): placements from now on use them; VWNs
+        made before keep what they were made with."""
+        self.parts.policy, self.parts.chain = policy, chain
 
     # -- the admin -------------------------------------------------------------------------------
 
@@ -118,19 +134,16 @@ class Engine:
             return await self._destroy_quarantined(vwn_id)
         if vwn is None or vwn.state is VwnState.DESTROYED:
             raise VwnNotFound(f"no VWN {vwn_id} on host {p.policy.host}")
-        if vwn.id in p.busy:
-            # A driver or the upkeep is acting on it now: a destroy under it would race its moves.
-            raise WnodError(f"VWN {vwn_id} is being acted on; try again in a few seconds")
-        job_id = vwn.job_id
-        p.busy.add(vwn.id)
-        try:
-            vwn = await p.destroy(vwn, "the admin asked")
-        finally:
-            p.busy.discard(vwn.id)
+        async with p.guards.if_free(vwn.id) as free:
+            if not free:
+                # A driver or the upkeep is acting on it now: a destroy under it would race its moves.
+                raise WnodError(f"VWN {vwn_id} is being acted on; try again in a few seconds")
+            job_id = vwn.job_id
+            vwn = await lifecycle.destroy(p, p.store.vwn(vwn_id) or vwn, "the admin asked")
         flight = p.store.job(job_id) if job_id else None
         # A job still being placed notices its VWN is gone and tries again by itself.
         if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:
-            await p.give_back(flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
+            await giveback.give_back(p, flight, JobStep.REQUEUED, f"its VWN {vwn_id} was destroyed by the admin")
         return vwn
 
     async def _destroy_quarantined(self, vwn_id: str) -> Vwn:
@@ -138,7 +151,7 @@ class Engine:
         p = self.parts
         quarantined = p.quarantine[vwn_id]
         LOG.warning("destroying quarantined VWN %s, as the admin asked: %s", vwn_id, quarantined.why)
-        await p.call(p.hypervisor.destroy, vwn_id)
+        await p.calls(p.hypervisor.destroy, vwn_id)
         del p.quarantine[vwn_id]
         info, now = quarantined.info, p.clock()
         return Vwn(id=vwn_id, host=p.policy.host, vm_type=info.vm_type, state=VwnState.DESTROYED, created_at=now,

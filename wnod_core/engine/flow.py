@@ -1,21 +1,35 @@
-"""One job's way from its bait to its VWN: resolve, place, boot, wait, migrate.
+"""One job's way from its bait to its VWN, a handler per step of its flight.
 
-The driver reads where the job stands from the records and takes the next step, again
-and again, until it has an answer for the bait. Because it starts from the records, a
-daemon restarted in the middle picks the job up where it was.
+| step           | handler      | what happens                                                      |
+| -------------- | ------------ | ----------------------------------------------------------------- |
+| bait_entered   | ``resolve``  | the batch system's facts, then the resolver chain: a VM type, or refused |
+| resolved       | ``place``    | an idle VWN reused, a new one recorded, idle ones evicted, or the host is full |
+| vwn_assigned   | ``bring_up`` | closed to other jobs, its domain made, waited for until it joined  |
+| vwn_ready      | ``migrate``  | the job bound to the VWN, and to it alone                         |
+| giving_back    | ``hand_back``| the batch system asked to take the job back (requeue, release, fail) |
+| migrated, started, the final steps | — | the bait's answer; the upkeep follows the job to its end |
+
+The driver reads where the job stands from the records and runs the handler of that step,
+again and again, until the job reaches a step with none: then the bait has its answer.
+Because it starts from the records, a daemon restarted in the middle picks the job up where
+it was. The steps a flight may take are one table (``model.flight``); the handlers only
+choose among them.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import attrs
 
 from ..config.schema import BootFailure
 from ..errors import BatchSystemError, HypervisorError, JobNotFound
 from ..interfaces import BaitOutcome, DomainState
-from ..model import Refused, VmType, Vwn, VwnState
+from ..model import JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
 from ..text import one_line
+from . import giveback, lifecycle
+from .calls import host_fence, job_fence, vwn_fence
 from .parts import LOG, Parts
 from .placement import Create, Evict, Full, Reuse, place
 
@@ -38,6 +52,7 @@ _OUTCOME_OF_STEP = {
     JobStep.RELEASED: BaitOutcome.RELEASED,
     JobStep.REQUEUED: BaitOutcome.RETRY,
 }
+_MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
 
 
 class JobDriver:
@@ -50,26 +65,35 @@ class JobDriver:
         p = self.parts
         flight = p.store.job(self.job_id)
         if flight is None or flight.is_over:
-            flight = p.step(JobFlight.entered(self.job_id, self.bait_host, p.clock()), JobStep.BAIT_ENTERED)
+            flight = p.records.enter(self.job_id, self.bait_host)
+        elif flight.step in _MIGRATED:
+            return await self.asked_again(flight)
         try:
-            while True:
-                answer, flight = await self._advance(flight)
-                if answer is not None:
-                    return answer
+            while flight.step in HANDLERS:
+                if self._waited_too_long(flight):
+                    flight = await self._requeue(flight, "waited too long for a VWN (longer than engine.bait_timeout)")
+                else:
+                    flight = await HANDLERS[flight.step](self, flight)
+                if flight.step is JobStep.GIVING_BACK:
+                    break  # asked once; not confirmed yet: the rounds ask again, the bait has its answer
+            return self._answer(flight)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a plugin breaking its contract: never leave the job stuck
             LOG.exception("job %s: unexpected failure at step %s", self.job_id, flight.step)
             reason = f"wnod failed on this host: {one_line(exc)}"
             try:
-                flight = await p.give_back(flight, JobStep.REQUEUED, reason)
+                flight = p.store.job(self.job_id) or flight
+                if flight.step is not JobStep.GIVING_BACK and not flight.is_over:
+                    flight = await giveback.give_back(p, flight, JobStep.REQUEUED, reason)
             except Exception:  # even the give-back broke: the bait still gets its answer
                 LOG.exception("job %s: could not give the job back", self.job_id)
                 return BaitAnswer(outcome=BaitOutcome.RETRY, reason=reason, vm_type=flight.vm_type)
             return self._answer(flight)
 
     def _answer(self, flight: JobFlight, vwn: Vwn | None = None) -> BaitAnswer:
-        if flight.step in (JobStep.MIGRATED, JobStep.STARTED):
+        if flight.step in _MIGRATED:
+            vwn = vwn or self.parts.store.vwn(flight.vwn_id)
             outcome = BaitOutcome.MIGRATED
             reason = f"moved to VWN {flight.vwn_id}" + (f" ({vwn.hostname})" if vwn and vwn.hostname else "")
         elif flight.step is JobStep.GIVING_BACK:  # the batch system is told again later
@@ -85,169 +109,161 @@ class JobDriver:
             hostname=(vwn.hostname or "") if vwn else "",
         )
 
-    async def _advance(self, flight: JobFlight) -> tuple[BaitAnswer | None, JobFlight]:
-        p = self.parts
-        if flight.is_over:
-            return self._answer(flight), flight
-        if flight.step is JobStep.GIVING_BACK:  # a give-back a kill or the batch system cut short
-            flight = await p.finish_give_back(flight)
-            return self._answer(flight), flight
-        if flight.step is JobStep.BAIT_ENTERED:
-            return None, await self._resolve(flight)
-        if self._waited_too_long(flight):
-            return None, await self._requeue(flight, "waited too long for a VWN (longer than engine.bait_timeout)")
-        if flight.step is JobStep.RESOLVED:
-            return None, await self._place(flight)
-        vwn = p.store.vwn(flight.vwn_id) if flight.vwn_id else None
-        if flight.step is JobStep.VWN_ASSIGNED:
-            return None, await self._bring_up(flight, vwn)
-        if flight.step is JobStep.VWN_READY:
-            return None, await self._migrate(flight, vwn)
-        # MIGRATED or STARTED: asked again (the bait retried, or the job came back to a bait).
-        if vwn is not None and vwn.state is VwnState.READY and vwn.job_id == flight.job_id and vwn.hostname:
-            await self._try_migrate(vwn.hostname)
-        return self._answer(flight, vwn), flight
-
     def _waited_too_long(self, flight: JobFlight) -> bool:
-        return flight.step in (JobStep.RESOLVED, JobStep.VWN_ASSIGNED) and self._past_bait_timeout(flight)
+        steps = (JobStep.RESOLVED, JobStep.VWN_ASSIGNED, JobStep.VWN_READY)
+        return flight.step in steps and self._past_bait_timeout(flight)
 
     def _past_bait_timeout(self, flight: JobFlight) -> bool:
         entered = flight.time_of(JobStep.BAIT_ENTERED) or flight.updated_at
         return self.parts.clock() - entered > self.parts.policy.engine.bait_timeout
 
-    # -- resolve ---------------------------------------------------------------------------------
+    # -- bait_entered: resolve ------------------------------------------------------------------
 
-    async def _resolve(self, flight: JobFlight) -> JobFlight:
+    async def resolve(self, flight: JobFlight) -> JobFlight:
         p = self.parts
         try:
-            facts = await p.call(p.batch.job_facts, self.job_id)
+            facts = await p.calls(p.batch.job_facts, self.job_id)
         except JobNotFound:
-            return p.step(flight, JobStep.ENDED, detail="the batch system no longer knows this job")
+            return p.records.step(flight, JobStep.ENDED, detail="the batch system no longer knows this job")
         except BatchSystemError as exc:
-            return await p.give_back(flight, JobStep.REQUEUED, f"could not read the job's facts: {exc}")
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not read the job's facts: {exc}")
         if facts.state.is_over:
-            return p.step(flight, JobStep.ENDED, user=facts.user, detail=f"the job is already {facts.state}")
-        flight = attrs.evolve(flight, user=facts.user)
-        decision = await p.call(p.chain.resolve, facts)
+            return p.records.step(flight, JobStep.ENDED, user=facts.user, detail=f"the job is already {facts.state}")
+        flight = attrs.evolve(flight, user=facts.user, group=facts.primary_group or "")
+        decision = await p.calls(p.chain.resolve, facts)
         if isinstance(decision, Refused):
-            return await p.give_back(flight, JobStep.REFUSED, decision.reason)
-        return p.step(flight, JobStep.RESOLVED, vm_type=decision.vm_type, detail=decision.reason)
+            return await giveback.give_back(p, flight, JobStep.REFUSED, decision.reason)
+        return p.records.step(flight, JobStep.RESOLVED, vm_type=decision.vm_type, detail=decision.reason)
 
-    # -- place -----------------------------------------------------------------------------------
+    # -- resolved: place ------------------------------------------------------------------------
 
-    async def _place(self, flight: JobFlight) -> JobFlight:
+    async def place(self, flight: JobFlight) -> JobFlight:
         p = self.parts
         if p.store.setting("drained") == "yes":
-            return await p.give_back(flight, JobStep.REQUEUED, f"host {p.policy.host} is drained by its admin")
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, f"host {p.policy.host} is drained by its admin")
         if p.quarantine:  # it cannot count what its unrecorded VWNs hold: no new job may overbook it
-            return await p.give_back(
-                flight, JobStep.REQUEUED,
+            return await giveback.give_back(
+                p, flight, JobStep.REQUEUED,
                 f"host {p.policy.host} has {len(p.quarantine)} VWN(s) it has no record of (quarantined:"
                 " see `wnod status`); it takes no new job until they are settled",
             )
         vm_type = p.policy.vm_types.get(flight.vm_type)
         if vm_type is None:  # the config was reloaded meanwhile: decide again
-            return p.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
-        placement = place(
-            vm_type, p.store.vwns(), p.policy.vm_types, p.policy.capacity, p.busy, p.held_slots()
-        )
+            return p.records.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
+        vwns = p.store.vwns()
+        # Busy: acted on now, or named by a call that timed out and may still land on it.
+        busy = [v.id for v in vwns if p.guards.held(v.id) or (v.hostname and p.calls.fenced(host_fence(v.hostname)))]
+        placement = place(vm_type, vwns, p.policy.vm_types, p.policy.capacity, busy, lifecycle.held_slots(p),
+                          owner=(flight.user, flight.group))
         if isinstance(placement, Reuse):
             vwn = placement.vwn
-            p.move(vwn, VwnState.READY, job_id=self.job_id, reuse_count=vwn.reuse_count + 1)
-            return p.step(flight, JobStep.VWN_ASSIGNED, vwn_id=vwn.id, reused=True, detail="idle VWN reused")
-        if isinstance(placement, Create):
-            vwn = p.new_vwn(vm_type, placement.slot, self.job_id)
-            return p.step(
-                flight, JobStep.VWN_ASSIGNED, vwn_id=vwn.id, reused=False, attempts=flight.attempts + 1,
-                detail=f"new VWN in slot {placement.slot}",
+            _, flight = p.records.commit(
+                move=(vwn, VwnState.READY, {"job_id": self.job_id, "reuse_count": vwn.reuse_count + 1,
+                                            "last_user": flight.user, "last_group": flight.group}),
+                step=(flight, JobStep.VWN_ASSIGNED, {"vwn_id": vwn.id, "reused": True, "detail": "idle VWN reused"}),
             )
-        if isinstance(placement, Evict):
-            # Recorded as DESTROYING at once, so no other job takes them meanwhile; then ask again.
-            victims = [p.move(v, VwnState.DESTROYING) for v in placement.victims]
-            p.busy.update(v.id for v in victims)
-            try:
-                await asyncio.gather(*(p.destroy(v, f"room needed for a {vm_type.name} VWN") for v in victims))
-            finally:
-                p.busy.difference_update(v.id for v in victims)
-            return flight
-        assert isinstance(placement, Full)
-        return await p.give_back(flight, JobStep.REQUEUED, placement.reason)
+            return flight  # type: ignore[return-value]
+        if isinstance(placement, Full):
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, placement.reason)
+        refused = p.breaker.may_boot(vm_type.name)
+        if refused:
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, refused)
+        if isinstance(placement, Create):
+            _, flight = p.records.new_vwn(
+                vm_type, placement.slot, p.policy.hostname(placement.slot), self.job_id,
+                step=(flight, JobStep.VWN_ASSIGNED, {"reused": False, "attempts": flight.attempts + 1,
+                                                     "detail": f"new VWN in slot {placement.slot}"}),
+            )
+            return flight  # type: ignore[return-value]
+        assert isinstance(placement, Evict)
+        # Recorded as DESTROYING at once, so no other job takes them meanwhile; then ask again.
+        victims = [p.records.move(v, VwnState.DESTROYING) for v in placement.victims]
+        await asyncio.gather(*(lifecycle.destroy(p, v, f"room needed for a {vm_type.name} VWN") for v in victims))
+        return flight
 
-    # -- boot ------------------------------------------------------------------------------------
+    # -- vwn_assigned: bring up -----------------------------------------------------------------
 
-    async def _bring_up(self, flight: JobFlight, vwn: Vwn | None) -> JobFlight:
+    async def bring_up(self, flight: JobFlight) -> JobFlight:
         p = self.parts
+        vwn = p.store.vwn(flight.vwn_id) if flight.vwn_id else None
         if vwn is None or not vwn.is_alive or vwn.job_id != self.job_id:
-            return await self._boot_failed(flight, "its VWN was lost")
-        p.busy.add(vwn.id)
-        try:
+            return await self._boot_failed(flight, "its VWN was lost", host_fault=False)
+        async with p.guards.acting_on(vwn.id):
+            vwn = p.store.vwn(vwn.id) or vwn  # as it is now that it is ours
             if vwn.state is VwnState.CREATING:
                 try:
                     # Closed before it exists: once its batch daemon joins, no job but the one
                     # migrated to it may start there.
-                    await p.call(p.batch.close_host, vwn.hostname)
+                    await p.calls(p.batch.close_host, vwn.hostname, fences=[host_fence(vwn.hostname or "")])
                 except BatchSystemError as exc:
-                    await p.destroy(vwn, "could not be closed to other jobs")
+                    await lifecycle.destroy(p, vwn, "could not be closed to other jobs")
                     return await self._boot_failed(flight, f"VWN could not be closed to other jobs: {exc}")
                 try:
-                    await p.call(p.hypervisor.create, p.spec(vwn))
+                    await p.calls(p.hypervisor.create, lifecycle.spec(p, vwn),
+                                  fences=[vwn_fence(vwn.id), host_fence(vwn.hostname or "")],
+                                  undo=self._undo_late_create(vwn.id))
                 except HypervisorError as exc:
-                    await p.destroy(vwn, "creation failed")
+                    await lifecycle.destroy(p, vwn, "creation failed")
                     return await self._boot_failed(flight, f"VWN could not be created: {one_line(exc)}")
-                vwn = p.move(vwn, VwnState.BOOTING)
-            if vwn.state is VwnState.BOOTING:
-                failure, job_over = await self._wait_ready(vwn, flight)
-                if failure:
-                    await p.destroy(vwn, failure)
-                    if job_over:
-                        return p.step(flight, JobStep.ENDED, detail=job_over)
-                    return await self._boot_failed(flight, failure)
-                vwn = p.move(vwn, VwnState.READY, job_id=None if job_over else self.job_id)
-                if job_over:
-                    await p.finish(vwn, job_over)
-                    return p.step(flight, JobStep.ENDED, detail=job_over)
-            if vwn.state is VwnState.READY and vwn.job_id == self.job_id:
-                if flight.reused and not await self._still_serves(vwn):
-                    await p.destroy(vwn, "idle VWN found dead when reused")
-                    return p.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail="reused VWN was dead")
-                return p.step(flight, JobStep.VWN_READY, detail=f"VWN {vwn.id} joined as {vwn.hostname}")
-            return await self._boot_failed(flight, f"its VWN is {vwn.state}")
-        finally:
-            p.busy.discard(vwn.id)
+                # Its incarnation is its record's time (before it was closed and made): no
+                # registration of its name from before then is its own.
+                vwn = p.records.move(vwn, VwnState.BOOTING)
+            if vwn.state is VwnState.BOOTING or (vwn.state is VwnState.READY and flight.reused):
+                return await self._until_joined(flight, vwn)
+            return await self._boot_failed(flight, f"its VWN is {vwn.state}", host_fault=False)
 
-    async def _still_serves(self, vwn: Vwn) -> bool:
+    async def _until_joined(self, flight: JobFlight, vwn: Vwn) -> JobFlight:
+        """Wait until the VWN's batch daemon — this incarnation's, not an earlier VWN's under its
+        name — has joined; then the VWN is READY for the job, in the same transaction as its step."""
         p = self.parts
-        try:
-            running = await p.call(p.hypervisor.state, vwn.id) is DomainState.RUNNING
-            return running and bool(vwn.hostname) and await p.call(p.batch.host_ready, vwn.hostname, vwn.created_at)
-        except (HypervisorError, BatchSystemError):
-            return False
+        vm_type: VmType = p.policy.vm_types[vwn.vm_type]
+        reused = vwn.state is VwnState.READY
+        failure, job_over = await self._wait_ready(vwn, flight, p.clock() + vm_type.boot_timeout)
+        if failure:
+            await lifecycle.destroy(p, vwn, failure)
+            if reused:  # an idle VWN that no longer serves: try again, with another
+                return p.records.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail=f"reused VWN: {failure}")
+            if job_over:
+                return p.records.step(flight, JobStep.ENDED, detail=job_over)
+            return await self._boot_failed(flight, failure)
+        if not reused:
+            await p.breaker.booted(vwn.vm_type)
+        if job_over:
+            if vwn.state is VwnState.BOOTING:
+                vwn = p.records.move(vwn, VwnState.READY, job_id=None)
+            await lifecycle.finish(p, vwn, job_over, flight_step=(flight, JobStep.ENDED, {"detail": job_over}))
+            return p.store.job(self.job_id) or flight
+        detail = {"detail": f"VWN {vwn.id} joined as {vwn.hostname}"}
+        if vwn.state is VwnState.BOOTING:
+            _, stepped = p.records.commit(move=(vwn, VwnState.READY, {"job_id": self.job_id}),
+                                          step=(flight, JobStep.VWN_READY, detail))
+            return stepped  # type: ignore[return-value]
+        return p.records.step(flight, JobStep.VWN_READY, **detail)
 
-    async def _wait_ready(self, vwn: Vwn, flight: JobFlight) -> tuple[str, str]:
+    async def _wait_ready(self, vwn: Vwn, flight: JobFlight, deadline: float) -> tuple[str, str]:
         """Poll until the VWN has joined the batch system.
 
-        Returns (failure, job_over): failure is why the VWN is no good ("" when it is
-        ready); job_over says the job ended meanwhile ("" while it still wants the VWN).
-        A job that ends while its VWN boots does not stop the boot: a ready VWN is kept
-        idle for the next job of its type.
+        Returns (failure, job_over): failure is why the VWN is no good ("" when it is ready);
+        job_over says the job ended meanwhile ("" while it still wants the VWN). A job that ends
+        while its VWN boots does not stop the boot: a ready VWN is kept idle for the next job of
+        its type.
         """
         p = self.parts
         vm_type: VmType = p.policy.vm_types[vwn.vm_type]
-        deadline = vwn.updated_at + vm_type.boot_timeout
         job_over = ""
         while True:
             try:
-                state = await p.call(p.hypervisor.state, vwn.id)
+                state = await p.calls(p.hypervisor.state, vwn.id)
                 if state is not DomainState.RUNNING:
-                    return f"its domain is {state} while booting", job_over
-                if vwn.hostname and await p.call(p.batch.host_ready, vwn.hostname, vwn.created_at):
+                    return f"its domain is {state} while it boots", job_over
+                if vwn.hostname and await p.calls(p.batch.host_ready, vwn.hostname, vwn.incarnation):
                     return "", job_over
             except (HypervisorError, BatchSystemError) as exc:  # passing: asked again until the deadline
                 LOG.warning("VWN %s: cannot tell whether it is ready yet: %s", vwn.id, exc)
             if not job_over:
                 job_over = await self._job_gone()
             if p.clock() >= deadline:
-                return f"VWN did not join the batch system within {vm_type.boot_timeout:.0f}s", job_over
+                return f"VWN did not join the batch system within {vm_type.boot_timeout:g}s", job_over
             if self._past_bait_timeout(flight):  # _boot_failed puts the job back to pending
                 return "VWN did not join the batch system before engine.bait_timeout", job_over
             await asyncio.sleep(p.policy.engine.poll_interval)
@@ -255,65 +271,137 @@ class JobDriver:
     async def _job_gone(self) -> str:
         p = self.parts
         try:
-            facts = await p.call(p.batch.job_facts, self.job_id)
+            facts = await p.calls(p.batch.job_facts, self.job_id)
         except JobNotFound:
             return "the job left the batch system while its VWN booted"
         except BatchSystemError:
             return ""  # cannot tell now; asked again at the next poll
         return f"the job was {facts.state} while its VWN booted" if facts.state.is_over else ""
 
-    async def _boot_failed(self, flight: JobFlight, reason: str) -> JobFlight:
+    def _undo_late_create(self, vwn_id: str) -> Callable[[], Awaitable[None]]:
+        async def undo() -> None:
+            # The create wnod gave up on made the domain after all: its record is gone or going.
+            p = self.parts
+            vwn = p.store.vwn(vwn_id)
+            if vwn is None or not vwn.is_alive:
+                await p.calls(p.hypervisor.destroy, vwn_id)
+
+        return undo
+
+    async def _boot_failed(self, flight: JobFlight, reason: str, *, host_fault: bool = True) -> JobFlight:
+        """A VWN for the job could not be brought up: another try, or the job goes back to pending.
+        A boot fails for a reason of the host or its image, never of the job."""
         p = self.parts
         LOG.warning("job %s: %s (try %d)", self.job_id, reason, flight.attempts)
+        if host_fault and flight.vm_type:
+            await p.breaker.failed(flight.vm_type, reason)
         if self._past_bait_timeout(flight):
-            return await self._requeue(
-                flight, f"waited too long for a VWN (longer than engine.bait_timeout); last: {reason}"
-            )
+            return await self._requeue(flight, f"waited too long for a VWN (longer than engine.bait_timeout); last: {reason}")
         if flight.attempts <= p.policy.engine.boot_retries:
-            return p.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail=f"trying again: {reason}")
-        return await self._abandon(flight, f"no VWN after {flight.attempts} tries; last: {reason}")
+            return p.records.step(flight, JobStep.RESOLVED, vwn_id="", reused=None, detail=f"trying again: {reason}")
+        await self._drop_vwn(flight, reason)
+        why = f"no VWN after {flight.attempts} tries; last: {reason}"
+        if p.policy.engine.on_boot_failure is BootFailure.RELEASE:
+            return await giveback.give_back(p, flight, JobStep.RELEASED, f"{why}; runs outside a VWN by site policy")
+        return await giveback.give_back(p, flight, JobStep.REQUEUED, f"{why}; back to pending, for another host")
 
     async def _requeue(self, flight: JobFlight, reason: str) -> JobFlight:
         await self._drop_vwn(flight, reason)
-        return await self.parts.give_back(flight, JobStep.REQUEUED, reason)
+        return await giveback.give_back(self.parts, flight, JobStep.REQUEUED, reason)
 
     async def _drop_vwn(self, flight: JobFlight, reason: str) -> None:
         p = self.parts
         if flight.vwn_id:
             vwn = p.store.vwn(flight.vwn_id)
             if vwn is not None and vwn.is_alive and vwn.job_id == self.job_id:
-                await p.destroy(vwn, reason)
+                await lifecycle.destroy(p, vwn, reason)
 
-    async def _abandon(self, flight: JobFlight, reason: str) -> JobFlight:
+    # -- vwn_ready: migrate ---------------------------------------------------------------------
+
+    async def migrate(self, flight: JobFlight) -> JobFlight:
         p = self.parts
-        await self._drop_vwn(flight, reason)
-        if p.policy.engine.on_boot_failure is BootFailure.RELEASE:
-            return await p.give_back(flight, JobStep.RELEASED, f"{reason}; runs outside a VWN by site policy")
-        return await p.give_back(flight, JobStep.FAILED, reason)
-
-    # -- migrate ---------------------------------------------------------------------------------
-
-    async def _migrate(self, flight: JobFlight, vwn: Vwn | None) -> JobFlight:
-        p = self.parts
+        vwn = p.store.vwn(flight.vwn_id) if flight.vwn_id else None
         if vwn is None or vwn.state is not VwnState.READY or vwn.job_id != self.job_id or not vwn.hostname:
-            return await self._boot_failed(flight, "its VWN was lost before the job moved")
-        p.busy.add(vwn.id)
-        try:
+            return await self._boot_failed(flight, "its VWN was lost before the job moved", host_fault=False)
+        if p.calls.fenced(job_fence(self.job_id)):
+            # A release of this job that timed out may still land: it would unbind the job again.
+            await asyncio.sleep(p.policy.engine.poll_interval)
+            return flight
+        async with p.guards.acting_on(vwn.id):
             try:
-                await p.call(p.batch.migrate, self.job_id, vwn.hostname)
+                facts = await p.calls(p.batch.job_facts, self.job_id)
             except JobNotFound:
-                await p.finish(vwn, "its job left before it moved")
-                return p.step(flight, JobStep.ENDED, detail="the job left the batch system before it moved")
+                facts = None
             except BatchSystemError as exc:
-                await p.finish(vwn, "its job could not be moved")
-                return await p.give_back(flight, JobStep.REQUEUED, f"could not move the job: {exc}")
-            return p.step(flight, JobStep.MIGRATED, detail=f"bound to {vwn.hostname}")
-        finally:
-            p.busy.discard(vwn.id)
+                await lifecycle.finish(p, vwn, "its job could not be moved")
+                return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not read the job's facts: {exc}")
+            if facts is None or facts.state.is_over:
+                detail = "the job left the batch system before it moved"
+                await lifecycle.finish(p, vwn, "its job left before it moved", flight_step=(flight, JobStep.ENDED, {"detail": detail}))
+                return p.store.job(self.job_id) or flight
+            elsewhere = [h for h in facts.exec_hosts if h != self.bait_host] if facts.state is JobState.RUNNING else []
+            if elsewhere:
+                # Migrate acts on a job wherever it runs: never on one the batch system ran elsewhere.
+                detail = f"the batch system runs it on {', '.join(elsewhere)}, not on its bait"
+                await lifecycle.finish(p, vwn, "its job runs elsewhere", flight_step=(flight, JobStep.RELEASED, {"detail": detail}))
+                return p.store.job(self.job_id) or flight
+            try:
+                await p.calls(p.batch.migrate, self.job_id, vwn.hostname,
+                              fences=[job_fence(self.job_id), host_fence(vwn.hostname)],
+                              undo=self._undo_late_migrate(vwn.id))
+            except JobNotFound:
+                detail = "the job left the batch system before it moved"
+                await lifecycle.finish(p, vwn, "its job left before it moved", flight_step=(flight, JobStep.ENDED, {"detail": detail}))
+                return p.store.job(self.job_id) or flight
+            except BatchSystemError as exc:
+                await lifecycle.finish(p, vwn, "its job could not be moved")
+                return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not move the job: {exc}")
+            return p.records.step(flight, JobStep.MIGRATED, detail=f"bound to {vwn.hostname}")
 
-    async def _try_migrate(self, hostname: str) -> None:
+    def _undo_late_migrate(self, vwn_id: str) -> Callable[[], Awaitable[None]]:
+        async def undo() -> None:
+            # The migrate wnod gave up on bound the job after all: unless the records say it is
+            # moved to that VWN, it must not stay bound to its host name.
+            p = self.parts
+            flight = p.store.job(self.job_id)
+            if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:
+                return
+            try:
+                await p.calls(p.batch.release, self.job_id, "wnod gave up on moving it to a VWN")
+            except JobNotFound:
+                pass
+
+        return undo
+
+    async def asked_again(self, flight: JobFlight) -> BaitAnswer:
+        """A bait asks for a job the records have on its VWN already (its hook retried, or the
+        batch system sent the job to the bait again): bound again if it really is on the bait."""
         p = self.parts
-        try:
-            await p.call(p.batch.migrate, self.job_id, hostname)
-        except BatchSystemError as exc:  # the upkeep sees the job's fate on its next pass
-            LOG.warning("job %s: migrating again failed: %s", self.job_id, exc)
+        vwn = p.store.vwn(flight.vwn_id)
+        if vwn is not None and vwn.state is VwnState.READY and vwn.job_id == flight.job_id and vwn.hostname:
+            try:
+                facts = await p.calls(p.batch.job_facts, self.job_id)
+                if facts.state is JobState.RUNNING and facts.exec_hosts == (self.bait_host,):
+                    async with p.guards.acting_on(vwn.id):
+                        await p.calls(p.batch.migrate, self.job_id, vwn.hostname,
+                                      fences=[job_fence(self.job_id), host_fence(vwn.hostname)],
+                                      undo=self._undo_late_migrate(vwn.id))
+            except BatchSystemError as exc:  # the upkeep sees the job's fate on its next pass
+                LOG.warning("job %s: migrating again failed: %s", self.job_id, exc)
+        return self._answer(flight, vwn)
+
+    # -- giving_back: hand back -----------------------------------------------------------------
+
+    async def hand_back(self, flight: JobFlight) -> JobFlight:
+        """A give-back a kill or the batch system cut short: ask again."""
+        return await giveback.finish_give_back(self.parts, flight)
+
+
+HANDLERS: dict[JobStep, Callable[[JobDriver, JobFlight], Awaitable[JobFlight]]] = {
+    JobStep.BAIT_ENTERED: JobDriver.resolve,
+    JobStep.RESOLVED: JobDriver.place,
+    JobStep.VWN_ASSIGNED: JobDriver.bring_up,
+    JobStep.VWN_READY: JobDriver.migrate,
+    JobStep.GIVING_BACK: JobDriver.hand_back,
+}
+"""The driver's handler of each step; at any other step the bait has its answer."""

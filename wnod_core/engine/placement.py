@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import attrs
 
-from ..model import HostCapacity, VmType, Vwn, VwnState
+from ..model import HostCapacity, ReuseScope, VmType, Vwn, VwnState
 
 
 @attrs.frozen
@@ -53,6 +53,17 @@ def has_size_of(vwn: Vwn, vm_type: VmType) -> bool:
     return not vwn.vcpus or (vwn.vcpus, vwn.memory) == (vm_type.vcpus, vm_type.memory)
 
 
+def may_serve(vwn: Vwn, vm_type: VmType, user: str, group: str) -> bool:
+    """Whether idle `vwn` may take a job of `user` (primary group `group`), by its type's reuse scope.
+    A VWN that never ran a job is anyone's; outside the "user" scope it was restarted after each job."""
+    scope = vm_type.reuse.reuse_scope
+    if scope is ReuseScope.TYPE or not vwn.last_user:
+        return True
+    if scope is ReuseScope.GROUP:
+        return vwn.last_group == group
+    return vwn.last_user == user
+
+
 def used_slots(vwns: Sequence[Vwn]) -> set[int]:
     return {vwn.slot for vwn in vwns if vwn.state is not VwnState.DESTROYED and vwn.slot}
 
@@ -64,17 +75,22 @@ def place(
     capacity: HostCapacity,
     busy: Collection[str] = (),
     held_slots: Collection[int] = (),
+    owner: tuple[str, str] = ("", ""),
 ) -> Placement:
-    """The best home for a job of `vm_type` given every VWN of this host (any state).
+    """The best home for a job of `vm_type`, owned by `owner` (user, primary group), given every
+    VWN of this host (any state).
 
-    VWNs in `busy` are being looked at by the upkeep (which may be about to reap them):
-    they are neither reused nor evicted, but they count against the capacity. Slots in
-    `held_slots` are free but not given out: a job may still be bound to their host name.
+    VWNs in `busy` are being acted on (their guard is held): they are neither reused nor
+    evicted, but they count against the capacity. Slots in `held_slots` are free but not given
+    out: a job may still be bound to their host name, or a late call act on it.
     """
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
     free = [v for v in alive if v.id not in busy]
     idle = [v for v in free if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
-    current = [v for v in idle if v.image_version == vm_type.image_version and has_size_of(v, vm_type)]
+    current = [
+        v for v in idle
+        if v.image_version == vm_type.image_version and has_size_of(v, vm_type) and may_serve(v, vm_type, *owner)
+    ]
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
         return Reuse(min(current, key=lambda v: (v.updated_at, v.id)))

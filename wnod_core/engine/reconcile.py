@@ -2,8 +2,10 @@
 
 import attrs
 
-from ..interfaces import DomainState
+from ..interfaces import DomainInfo, DomainState
 from ..model import Vwn, VwnState
+from ..text import one_line
+from . import lifecycle
 from .parts import LOG, Parts
 from .strays import StrayDecision, settle
 from .upkeep import settle_jobs
@@ -30,33 +32,23 @@ class Reconciled:
 
 
 async def reconcile(parts: Parts, strays_decision: StrayDecision = StrayDecision.NONE) -> Reconciled:
+    """Make the records and the hypervisor agree. Best effort, record by record: what cannot be
+    settled now (the hypervisor fails on one VWN) is left as the records say, and the rounds
+    finish it (a VWN DESTROYING is destroyed again, one CLEANING cleaned again)."""
     p = parts
-    domains = {d.vwn_id: d for d in await p.call(p.hypervisor.domains)}
+    domains = {d.vwn_id: d for d in await p.calls(p.hypervisor.domains)}
     ours = {k: d for k, d in domains.items() if d.host == p.policy.host}
     others = sorted(set(domains) - set(ours))
     adopted, lost = [], []
     records = p.store.vwns()
     for vwn in records:
-        domain = ours.get(vwn.id)
-        alive = domain is not None and domain.state in (DomainState.RUNNING, DomainState.PAUSED)
-        if vwn.state is VwnState.CREATING:
-            if alive:  # the domain was made before the crash: carry on with the boot
-                p.move(vwn, VwnState.BOOTING)
-                adopted.append(vwn.id)
-            else:
-                await p.destroy(vwn, "its creation was interrupted")
-                lost.append(vwn.id)
-        elif vwn.state is VwnState.DESTROYING:
-            await p.destroy(vwn, "its destruction was interrupted")
-        elif alive:
-            adopted.append(vwn.id)
-            if vwn.state in (VwnState.READY, VwnState.RUNNING) and not _owned(p, vwn):
-                # Killed between taking an idle VWN for a job and recording the job's step: the
-                # job resumes from before it had a VWN, so give this one back first, or it gets two.
-                await p.finish(vwn, "no job in flight for it after a restart")
-        else:
-            await p.destroy(vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
-            lost.append(vwn.id)
+        try:
+            kept = await _settle_record(p, vwn, ours.get(vwn.id))
+        except Exception as exc:  # one VWN's trouble must not stop the others being settled
+            LOG.warning("VWN %s: not settled at start, the rounds will: %s", vwn.id, one_line(exc))
+            continue
+        if kept is not None:
+            (adopted if kept else lost).append(vwn.id)
     # Jobs moved to a VWN that is now gone, whenever it went (even by a destroy a kill cut short).
     await settle_jobs(p)
     known = {v.id for v in records if v.state is not VwnState.DESTROYED}
@@ -69,6 +61,29 @@ async def reconcile(parts: Parts, strays_decision: StrayDecision = StrayDecision
         adopted=tuple(adopted), lost=tuple(lost), strays=tuple(strays), strays_adopted=settled.adopted,
         quarantined=settled.quarantined, reaped=settled.reaped, others=tuple(others),
     )
+
+
+async def _settle_record(p: Parts, vwn: Vwn, domain: DomainInfo | None) -> bool | None:
+    """One recorded VWN against its domain: True when it is kept, False when it is lost, None
+    when its record only needed finishing."""
+    alive = domain is not None and domain.state in (DomainState.RUNNING, DomainState.PAUSED)
+    if vwn.state is VwnState.CREATING:
+        if alive:  # the domain was made before the crash: carry on with the boot
+            p.records.move(vwn, VwnState.BOOTING)
+            return True
+        await lifecycle.destroy(p, vwn, "its creation was interrupted")
+        return False
+    if vwn.state is VwnState.DESTROYING:
+        await lifecycle.destroy(p, vwn, "its destruction was interrupted")
+        return None
+    if not alive:
+        await lifecycle.destroy(p, vwn, f"its domain is {domain.state if domain else 'missing'} after a restart")
+        return False
+    if vwn.state in (VwnState.READY, VwnState.RUNNING) and not _owned(p, vwn):
+        # Killed between taking an idle VWN for a job and recording the job's step (an older wnod,
+        # which wrote them apart): the job resumes from before it had a VWN; give this one back first.
+        await lifecycle.finish(p, vwn, "no job in flight for it after a restart")
+    return True
 
 
 def _owned(p: Parts, vwn: Vwn) -> bool:

@@ -12,7 +12,7 @@ commits, but then the host's VWNs are gone too and reconciliation sees that.
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,8 +21,9 @@ from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
-SCHEMA_VERSION = 2
-"""1: the first. 2: jobs.giving_back_as, vwns.version, vwns.vcpus and vwns.memory."""
+SCHEMA_VERSION = 3
+"""1: the first. 2: jobs.giving_back_as, vwns.version, vwns.vcpus and vwns.memory. 3: vwns.booted_at,
+vwns.last_user, vwns.last_group, jobs.stuck_since and jobs.stuck_why."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -39,7 +40,10 @@ CREATE TABLE IF NOT EXISTS vwns (
     slot INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT 0,
     vcpus INTEGER NOT NULL DEFAULT 0,
-    memory INTEGER NOT NULL DEFAULT 0
+    memory INTEGER NOT NULL DEFAULT 0,
+    booted_at REAL NOT NULL DEFAULT 0,
+    last_user TEXT NOT NULL DEFAULT '',
+    last_group TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS vwns_by_state ON vwns (state);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -48,13 +52,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     bait_host TEXT NOT NULL,
     updated_at REAL NOT NULL,
     user TEXT NOT NULL DEFAULT '',
+    owner_group TEXT NOT NULL DEFAULT '',
     vm_type TEXT NOT NULL DEFAULT '',
     vwn_id TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     reused INTEGER,
     detail TEXT NOT NULL DEFAULT '',
     times TEXT NOT NULL DEFAULT '[]',
-    giving_back_as TEXT NOT NULL DEFAULT ''
+    giving_back_as TEXT NOT NULL DEFAULT '',
+    stuck_since REAL NOT NULL DEFAULT 0,
+    stuck_why TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (step);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,17 +74,26 @@ _ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
         ("vwns", "vcpus", "INTEGER NOT NULL DEFAULT 0"),
         ("vwns", "memory", "INTEGER NOT NULL DEFAULT 0"),
     ),
+    3: (
+        ("vwns", "booted_at", "REAL NOT NULL DEFAULT 0"),
+        ("vwns", "last_user", "TEXT NOT NULL DEFAULT ''"),
+        ("vwns", "last_group", "TEXT NOT NULL DEFAULT ''"),
+        ("jobs", "owner_group", "TEXT NOT NULL DEFAULT ''"),
+        ("jobs", "stuck_since", "REAL NOT NULL DEFAULT 0"),
+        ("jobs", "stuck_why", "TEXT NOT NULL DEFAULT ''"),
+    ),
 }
 """The columns each schema version added to the one before: (table, column, declaration).
 Their defaults read as "not known" for the rows an older wnod wrote."""
 
 _VWN_COLUMNS = (
     "id", "host", "vm_type", "state", "created_at", "updated_at", "hostname", "job_id", "reuse_count",
-    "image_version", "slot", "version", "vcpus", "memory",
+    "image_version", "slot", "version", "vcpus", "memory", "booted_at", "last_user", "last_group",
 )
 _JOB_COLUMNS = (
-    "job_id", "step", "bait_host", "updated_at", "user", "vm_type", "vwn_id", "attempts", "reused", "detail",
-    "times", "giving_back_as",
+    "job_id", "step", "bait_host", "updated_at", "user", "owner_group", "vm_type", "vwn_id", "attempts", "reused",
+    "detail",
+    "times", "giving_back_as", "stuck_since", "stuck_why",
 )
 
 
@@ -140,34 +156,55 @@ class Store:
 
     # -- VWNs ------------------------------------------------------------------------------------
 
-    def add_vwn(self, vwn: Vwn) -> None:
-        """Record a new VWN; its id must be new."""
-        with self._lock, self._transaction() as db:
-            try:
-                db.execute(
-                    f"INSERT INTO vwns ({', '.join(_VWN_COLUMNS)}) VALUES ({', '.join('?' * len(_VWN_COLUMNS))})",
-                    _vwn_row(vwn),
-                )
-            except sqlite3.IntegrityError:
-                raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
+    def write(
+        self,
+        *,
+        new: Sequence[Vwn] = (),
+        moves: Sequence[tuple[Vwn, Vwn]] = (),
+        jobs: Sequence[JobFlight] = (),
+    ) -> None:
+        """Record `new` VWNs, `moves` of recorded ones (before, after) and `jobs`, all in one
+        transaction: a change that spans several records is never half recorded, whenever the
+        daemon is killed. Every write of the records comes through here.
 
-    def adopt(self, vwn: Vwn, flight: JobFlight | None) -> None:
-        """Record a VWN found running without a record, and the job found running in it, at once:
-        a daemon killed in between must not find the one without the other."""
+        Raises IllegalTransition when a new VWN's id is taken, or a moved VWN is no longer
+        `before` (same state, same version) in the records: two writers acting on one VWN.
+        """
         with self._lock, self._transaction() as db:
-            try:
-                db.execute(
-                    f"INSERT INTO vwns ({', '.join(_VWN_COLUMNS)}) VALUES ({', '.join('?' * len(_VWN_COLUMNS))})",
-                    _vwn_row(vwn),
+            for vwn in new:
+                try:
+                    db.execute(
+                        f"INSERT INTO vwns ({', '.join(_VWN_COLUMNS)}) VALUES ({', '.join('?' * len(_VWN_COLUMNS))})",
+                        _vwn_row(vwn),
+                    )
+                except sqlite3.IntegrityError:
+                    raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
+            for before, after in moves:
+                assert before.id == after.id
+                cursor = db.execute(
+                    f"UPDATE vwns SET {', '.join(f'{c} = ?' for c in _VWN_COLUMNS[1:])}"
+                    " WHERE id = ? AND state = ? AND version = ?",
+                    (*_vwn_row(after)[1:], after.id, before.state.value, before.version),
                 )
-            except sqlite3.IntegrityError:
-                raise IllegalTransition(f"VWN {vwn.id} is already recorded") from None
-            if flight is not None:
+                if cursor.rowcount != 1:
+                    raise IllegalTransition(
+                        f"VWN {before.id} is no longer {before.state} (version {before.version}) in the records:"
+                        " something else changed it meanwhile"
+                    )
+            for flight in jobs:
                 db.execute(
                     f"INSERT OR REPLACE INTO jobs ({', '.join(_JOB_COLUMNS)})"
                     f" VALUES ({', '.join('?' * len(_JOB_COLUMNS))})",
                     _job_row(flight),
                 )
+
+    def add_vwn(self, vwn: Vwn) -> None:
+        """Record a new VWN; its id must be new."""
+        self.write(new=[vwn])
+
+    def adopt(self, vwn: Vwn, flight: JobFlight | None) -> None:
+        """Record a VWN found running without a record, and the job found running in it, at once."""
+        self.write(new=[vwn], jobs=[flight] if flight else [])
 
     def has_history(self) -> bool:
         """Whether any VWN was ever recorded here (destroyed ones included): an empty store next to
@@ -182,18 +219,7 @@ class Store:
 
         Raises IllegalTransition: two writers acting on the same VWN.
         """
-        assert before.id == after.id
-        with self._lock, self._transaction() as db:
-            cursor = db.execute(
-                f"UPDATE vwns SET {', '.join(f'{c} = ?' for c in _VWN_COLUMNS[1:])}"
-                " WHERE id = ? AND state = ? AND version = ?",
-                (*_vwn_row(after)[1:], after.id, before.state.value, before.version),
-            )
-            if cursor.rowcount != 1:
-                raise IllegalTransition(
-                    f"VWN {before.id} is no longer {before.state} (version {before.version}) in the records:"
-                    " something else changed it meanwhile"
-                )
+        self.write(moves=[(before, after)])
 
     def vwn(self, vwn_id: str) -> Vwn | None:
         with self._lock:
@@ -212,12 +238,7 @@ class Store:
     # -- jobs ------------------------------------------------------------------------------------
 
     def save_job(self, flight: JobFlight) -> None:
-        with self._lock, self._transaction() as db:
-            db.execute(
-                f"INSERT OR REPLACE INTO jobs ({', '.join(_JOB_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(_JOB_COLUMNS))})",
-                _job_row(flight),
-            )
+        self.write(jobs=[flight])
 
     def job(self, job_id: str) -> JobFlight | None:
         with self._lock:
@@ -290,7 +311,8 @@ def _truncated(path: Path) -> str:
 def _vwn_row(vwn: Vwn) -> tuple[object, ...]:
     return (
         vwn.id, vwn.host, vwn.vm_type, vwn.state.value, vwn.created_at, vwn.updated_at, vwn.hostname, vwn.job_id,
-        vwn.reuse_count, vwn.image_version, vwn.slot, vwn.version, vwn.vcpus, vwn.memory,
+        vwn.reuse_count, vwn.image_version, vwn.slot, vwn.version, vwn.vcpus, vwn.memory, vwn.booted_at,
+        vwn.last_user, vwn.last_group,
     )
 
 
@@ -302,10 +324,10 @@ def _vwn_of(row: tuple[object, ...]) -> Vwn:
 
 def _job_row(flight: JobFlight) -> tuple[object, ...]:
     return (
-        flight.job_id, flight.step.value, flight.bait_host, flight.updated_at, flight.user, flight.vm_type,
+        flight.job_id, flight.step.value, flight.bait_host, flight.updated_at, flight.user, flight.group, flight.vm_type,
         flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
         json.dumps([list(t) for t in flight.times]),
-        flight.giving_back_as.value if flight.giving_back_as else "",
+        flight.giving_back_as.value if flight.giving_back_as else "", flight.stuck_since, flight.stuck_why,
     )
 
 
@@ -315,4 +337,5 @@ def _job_of(row: tuple[object, ...]) -> JobFlight:
     values["reused"] = None if values["reused"] is None else bool(values["reused"])
     values["times"] = tuple((str(s), float(t)) for s, t in json.loads(str(values["times"])))
     values["giving_back_as"] = JobStep(values["giving_back_as"]) if values["giving_back_as"] else None
+    values["group"] = values.pop("owner_group")
     return JobFlight(**values)  # type: ignore[arg-type]

@@ -70,7 +70,7 @@ async def settle(parts: Parts, strays: list[DomainInfo], decision: StrayDecision
         for info in strays:
             LOG.warning("destroying domain %s (%s), as the admin asked (--reap-strays): no record explains it",
                         info.vwn_id, info.hostname or "no host name")
-            await p.call(p.hypervisor.destroy, info.vwn_id)
+            await p.calls(p.hypervisor.destroy, info.vwn_id)
             p.quarantine.pop(info.vwn_id, None)
         return Settled(reaped=tuple(d.vwn_id for d in strays))
     if decision is StrayDecision.NONE and not p.store.has_history():
@@ -110,7 +110,7 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
     if taken:
         return f"its slot {slot} ({info.hostname}) is taken by VWN {taken[0].id}: two VWNs under one host name"
     try:
-        hosts = await p.call(p.batch.hosts)
+        hosts = await p.calls(p.batch.hosts)
     except BatchSystemError as exc:
         return f"cannot ask the batch system what runs on {info.hostname} yet: {exc}"
     jobs = next((h.jobs for h in hosts if h.name == info.hostname), ())
@@ -121,7 +121,7 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
     flight = None
     if jobs:
         try:
-            facts = await p.call(p.batch.job_facts, jobs[0])
+            facts = await p.calls(p.batch.job_facts, jobs[0])
         except JobNotFound:
             facts = None
         except BatchSystemError as exc:
@@ -133,6 +133,7 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
                 bait_host="",
                 updated_at=now,
                 user=facts.user,
+                group=facts.primary_group or "",
                 vm_type=info.vm_type,
                 vwn_id=info.vwn_id,
                 detail=f"found running in VWN {info.vwn_id} ({info.hostname}), which had no record: adopted",
@@ -152,6 +153,8 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
         slot=slot,
         vcpus=vm_type.vcpus if vm_type else 0,
         memory=vm_type.memory if vm_type else 0,
+        last_user=flight.user if flight else "",
+        last_group=flight.group if flight else "",
     )
     p.store.adopt(vwn, flight)
     LOG.warning("VWN %s (%s) ran without a record: adopted, %s", vwn.id, vwn.hostname,
@@ -160,9 +163,7 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
 
 
 def _slot_of(p: Parts, hostname: str) -> int | None:
-    if not hostname:
-        return None
-    return next((s for s in range(1, p.policy.capacity.max_vwns + 1) if p.policy.hostname(s) == hostname), None)
+    return p.policy.slot_of(hostname) if hostname else None
 
 
 async def recheck(parts: Parts) -> None:
@@ -170,7 +171,7 @@ async def recheck(parts: Parts) -> None:
     p = parts
     if not p.quarantine:
         return
-    domains = {d.vwn_id: d for d in await p.call(p.hypervisor.domains)}
+    domains = {d.vwn_id: d for d in await p.calls(p.hypervisor.domains)}
     for vwn_id in list(p.quarantine):
         info = domains.get(vwn_id)
         if info is None:

@@ -2,10 +2,38 @@
 
 import attrs
 
+from ..errors import IllegalTransition
 from .events import JobStep
 
 FINAL_STEPS = frozenset({JobStep.ENDED, JobStep.REFUSED, JobStep.RELEASED, JobStep.REQUEUED, JobStep.FAILED})
 """Steps after which wnod has nothing more to do for the job."""
+
+_S = JobStep
+_OVER = frozenset({_S.ENDED, _S.GIVING_BACK})
+"""From any step before the end: the job may end on its own, or wnod may hand it back."""
+_NEXT: dict[JobStep, frozenset[JobStep]] = {
+    # resolve: a VM type, or refused (handed back); or the job is gone already
+    _S.BAIT_ENTERED: frozenset({_S.RESOLVED}) | _OVER,
+    # place: a VWN (reused or new), or handed back (host full, drained); decide again if the
+    # VM type was reconfigured away
+    _S.RESOLVED: frozenset({_S.VWN_ASSIGNED, _S.BAIT_ENTERED}) | _OVER,
+    # bring up: joined; or that VWN failed and another is tried
+    _S.VWN_ASSIGNED: frozenset({_S.VWN_READY, _S.RESOLVED}) | _OVER,
+    # migrate: bound to its VWN; or the VWN was lost just before and another is tried
+    _S.VWN_READY: frozenset({_S.MIGRATED, _S.RESOLVED}) | _OVER,
+    # follow: it starts there; or it runs elsewhere after all (released)
+    _S.MIGRATED: frozenset({_S.STARTED, _S.RELEASED}) | _OVER,
+    _S.STARTED: frozenset({_S.RELEASED}) | _OVER,
+    # hand back: once the batch system confirms, the step it was for (asked again meanwhile)
+    _S.GIVING_BACK: frozenset({_S.REQUEUED, _S.RELEASED, _S.FAILED, _S.REFUSED, _S.GIVING_BACK}),
+    # a job wnod is done with that a bait sends again: a new flight
+    **{final: frozenset({_S.BAIT_ENTERED}) for final in FINAL_STEPS},
+}
+"""Every step a job's flight may take next: the whole protocol of a job, in one table."""
+
+
+def next_steps(step: JobStep) -> frozenset[JobStep]:
+    return _NEXT[step]
 
 
 @attrs.frozen
@@ -21,6 +49,8 @@ class JobFlight:
     bait_host: str
     updated_at: float
     user: str = ""
+    group: str = ""
+    """Its owner's primary group, as the batch system says: what the reuse scope "group" goes by."""
     vm_type: str = ""
     vwn_id: str = ""
     attempts: int = 0
@@ -33,6 +63,11 @@ class JobFlight:
     """When it reached each step, in order: ``(step, unix time)`` pairs."""
     giving_back_as: JobStep | None = None
     """At ``GIVING_BACK``: the final step the job reaches once the batch system has it back."""
+    stuck_since: float = 0.0
+    """At ``GIVING_BACK``: when the batch system had refused to take the job back for longer than
+    ``engine.bait_timeout`` (0: it is not stuck). wnod goes on asking and keeps the job's slot."""
+    stuck_why: str = ""
+    """The batch system's last refusal, while stuck."""
 
     @classmethod
     def entered(cls, job_id: str, bait_host: str, now: float) -> "JobFlight":
@@ -45,7 +80,11 @@ class JobFlight:
         )
 
     def at_step(self, step: JobStep, now: float, **changes: object) -> "JobFlight":
-        return attrs.evolve(self, step=step, updated_at=now, times=(*self.times, (step.value, now)), **changes)
+        """This flight at `step`; raises IllegalTransition for a step its protocol cannot take."""
+        if step not in _NEXT[self.step]:
+            raise IllegalTransition(f"job {self.job_id}: cannot go from {self.step} to {step}")
+        times = ((step.value, now),) if step is JobStep.BAIT_ENTERED and self.is_over else (*self.times, (step.value, now))
+        return attrs.evolve(self, step=step, updated_at=now, times=times, **changes)
 
     @property
     def is_over(self) -> bool:

@@ -68,6 +68,26 @@ class Network(enum.StrEnum):
     """The VWN gets whatever network the hypervisor backend gives it."""
 
 
+class ReuseScope(enum.StrEnum):
+    """Whose job an idle VWN may take next."""
+
+    USER = "user"
+    """Only the same user's: what her last job left behind is hers."""
+    GROUP = "group"
+    """Only a job of a user of the same primary group."""
+    TYPE = "type"
+    """Any job of its VM type."""
+
+
+def _check_scope(policy: "ReusePolicy", _attr: object, scope: ReuseScope) -> None:
+    if scope is not ReuseScope.USER and not policy.scratch_reset:
+        raise ValueError(
+            f'reuse_scope "{scope}" hands a VWN to another user\'s job: it needs scratch_reset = true, so that'
+            " it is restarted on a fresh scratch disk first (no process, no file of the last job's owner"
+            " survives); or keep reuse_scope = \"user\""
+        )
+
+
 @attrs.frozen
 class ReusePolicy:
     """What happens to a VWN when its job ends."""
@@ -83,7 +103,17 @@ class ReusePolicy:
         converter=parse_duration,
     )
     scratch_reset: bool = documented(
-        "Wipe the read-write scratch disk before the VWN takes its next job.", default=True
+        "Wipe the read-write scratch disk before the VWN takes its next job (the backend restarts the"
+        " guest on a fresh disk: no process of the last job survives it either).",
+        default=True,
+    )
+    reuse_scope: ReuseScope = documented(
+        '"user": an idle VWN takes only its last job\'s owner\'s jobs; "group": her primary group\'s;'
+        ' "type": any job of its type. "group" and "type" need `scratch_reset` (a job must not see what'
+        " another user's job left).",
+        default=ReuseScope.USER,
+        converter=ReuseScope,
+        validator=_check_scope,
     )
 
 

@@ -72,12 +72,24 @@ class Vwn:
     """The memory it was made with, in bytes (0: not recorded, as for `vcpus`)."""
     version: int = 0
     """How many moves it made: the records take a move only from the version it was made from."""
+    booted_at: float = 0.0
+    """When its domain last (re)started, at creation or at a scratch reset (0: at `created_at`):
+    only a batch registration from then on is this VWN's (host names are reused)."""
+    last_user: str = ""
+    """The owner of the last job it ran ("" before its first): reuse is scoped by it."""
+    last_group: str = ""
+    """That owner's primary group."""
 
     def moved_to(self, state: VwnState, now: float, **changes: object) -> "Vwn":
         """This VWN in `state`; raises IllegalTransition for a move its life cannot make."""
         if state not in _LEGAL[self.state]:
             raise IllegalTransition(f"VWN {self.id}: cannot go from {self.state} to {state}")
         return attrs.evolve(self, state=state, updated_at=now, version=self.version + 1, **changes)
+
+    @property
+    def incarnation(self) -> float:
+        """Since when the domain now running exists: what the batch system's registration must not predate."""
+        return self.booted_at or self.created_at
 
     @property
     def is_alive(self) -> bool:

@@ -37,9 +37,10 @@ class FakeHypervisor(Recorded, Hypervisor):
 
     Domains are named by their VWN id. Tests drive what a real hypervisor does on its own:
     ``crash`` and ``power_off`` a VWN, ``add_foreign`` a domain wnod did not make (which
-    ``domains`` never lists and no call ever touches). `on_create` and `on_destroy` are
-    told of each VWN made or removed, after the fact and outside the fake's lock; a test
-    uses them to have the VWN join or leave a fake batch system, as its guest would.
+    ``domains`` never lists and no call ever touches). `on_create` is told of each VWN's
+    guest booting (made, or restarted by ``reset_scratch``), `on_destroy` of each one removed,
+    after the fact and outside the fake's lock; a test uses them to have the VWN's batch daemon
+    join the fake batch system (anew after a restart), or leave it, as its guest would.
 
     With `reports_events` (the default) ``watch`` delivers every state change to its
     callbacks, from the thread that caused it; without, ``watch`` returns False and the
@@ -80,6 +81,13 @@ class FakeHypervisor(Recorded, Hypervisor):
     def power_off(self, vwn_id: str, detail: str = "shut down") -> None:
         """The VWN's guest shuts itself down; its domain stays, SHUTOFF, until destroyed."""
         self._set_state(vwn_id, DomainState.SHUTOFF, detail)
+
+    def pause(self, vwn_id: str) -> None:
+        """An admin pauses the VWN's domain (``virsh suspend``): it exists, and runs nothing."""
+        self._set_state(vwn_id, DomainState.PAUSED, "paused")
+
+    def resume(self, vwn_id: str) -> None:
+        self._set_state(vwn_id, DomainState.RUNNING, "resumed")
 
     def add_foreign(self, name: str, state: DomainState = DomainState.RUNNING) -> None:
         """A domain someone else made on this hypervisor: wnod must neither list nor touch it."""
@@ -151,6 +159,8 @@ class FakeHypervisor(Recorded, Hypervisor):
         if was_running:
             self._emit(DomainEvent(vwn_id, DomainState.SHUTOFF, "scratch reset"))
         self._emit(DomainEvent(vwn_id, DomainState.RUNNING, "scratch reset"))
+        if self._on_create is not None:  # the guest booted again: its batch daemon registers anew
+            self._on_create(domain.spec)
 
     def destroy(self, vwn_id: str) -> None:
         self._enter("destroy", vwn_id)

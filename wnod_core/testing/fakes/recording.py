@@ -13,6 +13,10 @@ from typing import Any
 import attrs
 
 
+class _CallerKilled(Exception):
+    """A slowed call whose caller died: it ends without its effect."""
+
+
 @attrs.frozen
 class Call:
     """One call of an interface method: ``Call("migrate", ("1001", "vwn-1"))``."""
@@ -51,6 +55,7 @@ class Recorded:
         self._rec_calls: list[Call] = []
         self._rec_failures: dict[str, list[_Injected]] = {}
         self._rec_hooks: dict[str, list[Hook]] = {}
+        self._rec_killed = threading.Event()
 
     def _enter(self, method: str, *args: Any) -> None:
         """Log a call, run its hooks, then raise the failure injected for it, if any.
@@ -77,7 +82,9 @@ class Recorded:
                 if injected.remaining == 0:
                     queue.pop(0)
         if injected.delay:
-            time.sleep(injected.delay)  # outside the lock: the rest of the fake goes on meanwhile
+            # Outside the lock: the rest of the fake goes on meanwhile.
+            if self._rec_killed.wait(injected.delay):
+                raise _CallerKilled(f"fake: {method} died with the process that called it")
         if injected.error is not None:
             raise injected.error
 
@@ -122,6 +129,12 @@ class Recorded:
         self._rec_check(method)
         with self._rec_lock:
             self._rec_failures.setdefault(method, []).append(_Injected(None, times, delay=seconds))
+
+    def kill_slow_calls(self) -> None:
+        """The process that made the slowed calls under way dies: they die with it (as the commands
+        of a killed daemon do) and take no effect. Calls slowed from now on are slow again."""
+        self._rec_killed.set()
+        self._rec_killed = threading.Event()
 
     def clear_failures(self) -> None:
         with self._rec_lock:

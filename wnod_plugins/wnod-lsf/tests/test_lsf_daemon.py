@@ -55,6 +55,9 @@ boot_timeout = "30s"
 [vm_types.atlas]
 image = "atlas.img"
 boot_timeout = "30s"
+# LSF shows no registration time: a guest restarted for a scratch reset counts as joined again only
+# once LSF saw it gone (docs/lsf.md). Kept without a reset, reused by its owner (reuse_scope "user").
+reuse = {{ scratch_reset = false }}
 
 [[resolvers]]
 use = "requested"

@@ -17,7 +17,6 @@ from .config import Console, Disk, Domain, Identity, Interface, OsBoot, Serial
 from .options import Flavour, LibvirtOptions
 from .storage import ImageStore, ScratchDisks, check_vwn_id
 
-
 _HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*\Z")
 _TRAILING_NUMBER = re.compile(r"(\d+)\Z")
 _USER_NIC_SLOT = "0x1e"

@@ -1,0 +1,158 @@
+"""Plugin calls: blocking calls run in worker threads, each bounded by ``engine.plugin_timeout``,
+and what a call that timed out may still do after wnod stopped waiting.
+
+A thread cannot be stopped: a ``migrate`` that outlived its timeout still binds the job, a
+``create`` still makes the domain, a ``release`` still unbinds — later, when wnod has moved
+on. A call with an effect therefore names what it touches (its *fences*: a host name, a job,
+a VWN). When it times out, those stay fenced until it has ended: placement hands out no VWN
+and no slot whose host name is fenced, and migrates no job that is. If the abandoned call
+then succeeds after all, its *undo* runs (release the job again, destroy the domain again)
+before the fences lift. So no VWN or slot goes to another job while a call about it may land.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import attrs
+
+from ..errors import BatchSystemError, HypervisorError, PluginError, WnodError
+from ..interfaces import BatchSystem, Hypervisor
+
+LOG = logging.getLogger("wnod.engine")
+
+T = TypeVar("T")
+
+PLUGIN_THREADS = 256
+"""Plugin calls under way at once, at most. Generous: a call that hangs holds its thread for
+good, and must cost one VWN or job, never the threads every other one needs."""
+
+
+def host_fence(hostname: str) -> str:
+    return f"host:{hostname}"
+
+
+def job_fence(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def vwn_fence(vwn_id: str) -> str:
+    return f"vwn:{vwn_id}"
+
+
+Undo = Callable[[], Awaitable[None]]
+"""What to do when an abandoned call succeeds after all: make its late effect harmless."""
+
+
+@attrs.define
+class Abandoned:
+    """A call that timed out but may still land."""
+
+    what: str
+    fences: tuple[str, ...]
+    undo: Undo | None
+
+
+class PluginCalls:
+    """The engine's worker threads, and the calls that outlived their timeout."""
+
+    def __init__(self, timeout: Callable[[], float], batch: BatchSystem, hypervisor: Hypervisor):
+        self._timeout = timeout
+        self._batch = batch
+        self._hypervisor = hypervisor
+        self.executor = ThreadPoolExecutor(max_workers=PLUGIN_THREADS, thread_name_prefix="wnod-plugin")
+        """The engine's own pool: a hung plugin cannot take the event loop's default executor (and
+        whatever else uses it) down with it."""
+        self._closed = False
+        self._fenced: Counter[str] = Counter()
+        self.abandoned: list[Abandoned] = []
+        """Calls that timed out and have not ended yet, oldest first."""
+        self._undoing: set[asyncio.Task[None]] = set()
+
+    async def __call__(
+        self, function: Callable[..., T], *args: Any, fences: Iterable[str] = (), undo: Undo | None = None
+    ) -> T:
+        """Run a plugin's blocking `function(*args)` in a worker thread, for at most
+        ``engine.plugin_timeout``; a call that takes longer raises its plugin's error
+        (BatchSystemError, HypervisorError, PluginError), so the usual handling applies.
+
+        `fences`: what the call's effect touches (``host_fence`` and the like); they stay fenced
+        from its timeout until it ends, and `undo` runs first if it then succeeded.
+        """
+        if self._closed:  # a task that outlived close() (a cancel can be lost): it stops here
+            raise asyncio.CancelledError("the engine is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, partial(function, *args))
+        timeout = self._timeout()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            what = f"{getattr(function, '__qualname__', function)}{_shown(args)}"
+            fences = tuple(fences)
+            if fences:
+                self._abandon(future, Abandoned(what, fences, undo))
+            raise self._error_of(function)(f"{what} took longer than engine.plugin_timeout ({timeout:g}s)") from None
+
+    def fenced(self, fence: str) -> bool:
+        """Whether a call that timed out may still change what `fence` names."""
+        return self._fenced[fence] > 0
+
+    def _abandon(self, future: "asyncio.Future[Any]", call: Abandoned) -> None:
+        LOG.warning("%s was given up on; it may still take effect: %s stay fenced until it ends",
+                    call.what, ", ".join(call.fences))
+        self.abandoned.append(call)
+        self._fenced.update(call.fences)
+        future.add_done_callback(lambda done: self._landed(done, call))
+
+    def _landed(self, future: "asyncio.Future[Any]", call: Abandoned) -> None:
+        succeeded = not future.cancelled() and future.exception() is None
+        if succeeded and call.undo is not None and not self._closed:
+            LOG.warning("%s ended after wnod gave up on it; undoing what it did", call.what)
+            task = asyncio.get_running_loop().create_task(self._undo(call))
+            self._undoing.add(task)
+            task.add_done_callback(self._undoing.discard)
+        else:
+            self._lift(call)
+
+    async def _undo(self, call: Abandoned) -> None:
+        assert call.undo is not None
+        try:
+            await call.undo()
+        except (WnodError, asyncio.CancelledError) as exc:
+            # Left fenced: what it touched is not handed out until an admin or a later round sees to it.
+            LOG.error("undoing the late %s failed; %s stay fenced: %s", call.what, ", ".join(call.fences), exc)
+            return
+        except Exception:
+            LOG.exception("undoing the late %s failed; %s stay fenced", call.what, ", ".join(call.fences))
+            return
+        self._lift(call)
+
+    def _lift(self, call: Abandoned) -> None:
+        if call in self.abandoned:
+            self.abandoned.remove(call)
+        self._fenced.subtract(call.fences)
+        self._fenced += Counter()  # drop the keys that reached zero
+
+    def _error_of(self, function: Callable[..., Any]) -> type[WnodError]:
+        owner = getattr(function, "__self__", None)
+        if owner is self._batch or isinstance(owner, BatchSystem):
+            return BatchSystemError
+        if owner is self._hypervisor or isinstance(owner, Hypervisor):
+            return HypervisorError
+        return PluginError
+
+    def close(self, *, wait: bool = False) -> None:
+        """Take no more calls; those queued are dropped. `wait`: until running ones return."""
+        self._closed = True
+        for task in list(self._undoing):
+            task.cancel()
+        self.executor.shutdown(wait=wait, cancel_futures=True)
+
+
+def _shown(args: tuple[Any, ...]) -> str:
+    words = [a for a in args if isinstance(a, str | int | float)]
+    return f"({', '.join(map(str, words))})" if words else ""

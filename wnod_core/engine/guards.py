@@ -1,0 +1,76 @@
+"""One guard per VWN: whatever acts on a VWN — a job's driver, the upkeep, the admin — holds its
+guard while it does, so two never act on one VWN at once.
+
+A driver waits for the guard (the upkeep holds one briefly); the upkeep and the admin's
+destroy pass by a VWN someone holds and look again later; placement neither reuses nor evicts
+a held VWN. The guard is re-entrant for the task that holds it: a driver that holds its VWN
+may destroy it, which takes the same guard.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+
+
+@attrs.define
+class _Guard:
+    lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+    owner: "asyncio.Task[object] | None" = None
+    depth: int = 0
+
+
+class Guards:
+    def __init__(self) -> None:
+        self._guards: dict[str, _Guard] = {}
+
+    def held(self, vwn_id: str) -> bool:
+        """Whether some task acts on `vwn_id` now."""
+        guard = self._guards.get(vwn_id)
+        return guard is not None and guard.lock.locked()
+
+    def held_by_another(self, vwn_id: str) -> bool:
+        guard = self._guards.get(vwn_id)
+        return guard is not None and guard.lock.locked() and guard.owner is not asyncio.current_task()
+
+    @asynccontextmanager
+    async def acting_on(self, *vwn_ids: str) -> AsyncIterator[None]:
+        """Hold the guards of `vwn_ids` (waiting for them), in one order so two holders never deadlock."""
+        taken: list[str] = []
+        try:
+            for vwn_id in sorted(set(vwn_ids)):
+                await self._take(vwn_id)
+                taken.append(vwn_id)
+            yield
+        finally:
+            for vwn_id in reversed(taken):
+                self._give(vwn_id)
+
+    @asynccontextmanager
+    async def if_free(self, *vwn_ids: str) -> AsyncIterator[bool]:
+        """Hold the guards of `vwn_ids` if no other task does; yields whether it could (else holds none)."""
+        if any(self.held_by_another(vwn_id) for vwn_id in vwn_ids):
+            yield False
+            return
+        async with self.acting_on(*vwn_ids):  # free: taken without waiting
+            yield True
+
+    async def _take(self, vwn_id: str) -> None:
+        guard = self._guards.setdefault(vwn_id, _Guard())
+        me = asyncio.current_task()
+        if guard.owner is me and me is not None:
+            guard.depth += 1
+            return
+        await guard.lock.acquire()
+        guard.owner, guard.depth = me, 1
+
+    def _give(self, vwn_id: str) -> None:
+        guard = self._guards[vwn_id]
+        guard.depth -= 1
+        if guard.depth:
+            return
+        guard.owner = None
+        guard.lock.release()
+        if not guard.lock.locked() and not getattr(guard.lock, "_waiters", None):
+            del self._guards[vwn_id]

@@ -1,0 +1,121 @@
+"""A VWN's end of work: cleaned and kept for its next job, or destroyed; and which slots are free.
+
+Each move is recorded before it is acted on: a VWN is never forgotten while something of it
+may remain (it stays DESTROYING until the hypervisor confirms), and never kept while another
+job could land on it (a VWN that cannot be closed to new jobs is destroyed).
+"""
+
+import attrs
+
+from ..errors import BatchSystemError, HypervisorError
+from ..interfaces import VwnSpec
+from ..model import VmType, Vwn, VwnState
+from ..model.events import JobStep
+from ..text import one_line
+from .calls import host_fence, vwn_fence
+from .parts import LOG, Parts
+from .placement import has_size_of
+
+
+def spec(p: Parts, vwn: Vwn) -> VwnSpec:
+    vm_type = p.policy.vm_types[vwn.vm_type]
+    if vwn.vcpus and not has_size_of(vwn, vm_type):  # made before a reload resized its type
+        vm_type = attrs.evolve(vm_type, vcpus=vwn.vcpus, memory=vwn.memory)
+    return VwnSpec(vwn_id=vwn.id, vm_type=vm_type, host=p.policy.host, hostname=vwn.hostname or p.policy.hostname(vwn.slot))
+
+
+def worth_keeping(p: Parts, vwn: Vwn) -> tuple[bool, str]:
+    vm_type = p.policy.vm_types.get(vwn.vm_type)
+    if vm_type is None:
+        return False, f'VM type "{vwn.vm_type}" is no longer configured'
+    if vwn.image_version != vm_type.image_version:
+        return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
+    if not has_size_of(vwn, vm_type):
+        return False, (
+            f'VM type "{vwn.vm_type}" is now {vm_type.vcpus} vCPUs and {vm_type.memory} bytes'
+            f" (it was made with {vwn.vcpus} and {vwn.memory})"
+        )
+    if vwn.reuse_count >= vm_type.reuse.max_reuses:
+        return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
+    return True, ""
+
+
+async def destroy(p: Parts, vwn: Vwn, why: str) -> Vwn:
+    """Record the intent, destroy the domain and its disk, record it gone.
+
+    If the hypervisor fails, the VWN stays DESTROYING and the upkeep tries again: it is never
+    forgotten while something of it may remain. A destroy that times out fences the VWN and
+    its host name until it ends.
+    """
+    if vwn.state is VwnState.DESTROYED:
+        return vwn
+    async with p.guards.acting_on(vwn.id):
+        if vwn.state is not VwnState.DESTROYING:
+            # The job stays on the record until the VWN is gone: a daemon killed meanwhile still
+            # knows whose VWN it was (the rounds requeue a migrated job whose VWN is going).
+            vwn = p.records.move(vwn, VwnState.DESTROYING)
+        LOG.info("destroying VWN %s (%s): %s", vwn.id, vwn.hostname, why)
+        try:
+            await p.calls(p.hypervisor.destroy, vwn.id, fences=_fences(vwn))
+        except HypervisorError as exc:
+            LOG.warning("VWN %s not destroyed yet, will try again: %s", vwn.id, exc)
+            return vwn
+        return p.records.move(vwn, VwnState.DESTROYED, job_id=None)
+
+
+async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None) -> Vwn:
+    """The VWN's job is over (or never came): close it, then keep it idle or destroy it.
+
+    `flight_step` (flight, step, changes): the job's step recorded in the same transaction as
+    the VWN's move to CLEANING, so that no kill leaves one without the other."""
+    async with p.guards.acting_on(vwn.id):
+        if vwn.state in (VwnState.READY, VwnState.RUNNING):
+            vwn, _ = p.records.commit(move=(vwn, VwnState.CLEANING, {"job_id": None}), step=flight_step)
+        elif flight_step is not None:
+            p.records.commit(step=flight_step)
+        if vwn.state is not VwnState.CLEANING:
+            return vwn
+        if vwn.hostname:
+            try:
+                await p.calls(p.batch.close_host, vwn.hostname, fences=[host_fence(vwn.hostname)])
+            except BatchSystemError as exc:
+                # A VWN that may still take jobs must not be kept: another job could land on it.
+                return await destroy(p, vwn, f"could not be closed to new jobs: {exc}")
+        keep, reason = worth_keeping(p, vwn)
+        if not keep:
+            return await destroy(p, vwn, f"{why}; {reason}")
+        vm_type: VmType = p.policy.vm_types[vwn.vm_type]
+        changes = {}
+        if vm_type.reuse.scratch_reset:
+            restarted = p.clock()
+            try:
+                await p.calls(p.hypervisor.reset_scratch, vwn.id, fences=_fences(vwn))
+            except HypervisorError as exc:
+                return await destroy(p, vwn, f"scratch disk could not be reset: {one_line(exc)}")
+            # The guest restarted: only a registration from now on is its batch daemon's.
+            changes["booted_at"] = restarted
+        return p.records.move(vwn, VwnState.IDLE, **changes)
+
+
+def held_slots(p: Parts) -> set[int]:
+    """Slots not to give out now, though no alive VWN holds them:
+
+    - slots of gone VWNs whose host name a job may still be bound to (moved there, not handed
+      back to the batch system yet): a new VWN there would get the name, and the job with it;
+    - slots whose host name a call that timed out may still act on (a late close, migrate, create).
+    """
+    # Asked at every placement: one query for the few such jobs, not a read of every job in
+    # flight and of each one's VWN (that made a burst of placements quadratic).
+    steps = (JobStep.MIGRATED, JobStep.STARTED, JobStep.GIVING_BACK)
+    held = {
+        vwn.slot
+        for flight, vwn in p.store.jobs_of_destroyed_vwns(steps)
+        if flight.time_of(JobStep.MIGRATED) is not None
+    }
+    if p.calls.abandoned:
+        held |= {s for s in range(1, p.policy.capacity.max_vwns + 1) if p.calls.fenced(host_fence(p.policy.hostname(s)))}
+    return held
+
+
+def _fences(vwn: Vwn) -> list[str]:
+    return [vwn_fence(vwn.id), *([host_fence(vwn.hostname)] if vwn.hostname else [])]
