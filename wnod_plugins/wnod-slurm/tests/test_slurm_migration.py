@@ -5,8 +5,6 @@ for its daemon, while the adapter acts as the engine would.
 """
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from wnod_core.errors import JobNotFound
@@ -14,35 +12,11 @@ from wnod_core.interfaces import BaitRequest
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import SlurmBatchSystem
-from wnod_slurm.testing import BAIT, LocalSlurm, publish
+from wnod_slurm.testing import BAIT, LocalSlurm, caught_on_bait, end_prolog, eventually
 
 pytestmark = pytest.mark.slow
 
 USER = "daemon"
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            assert answer, f"{what} (waited {timeout:g}s)"
-            return answer
-        time.sleep(0.25)
-
-
-def caught_on_bait(slurm: LocalSlurm, jobs: list[str], *options: str) -> str:
-    """A job submitted as the user, dispatched to the bait, its Prolog held open."""
-    job_id = slurm.submit(USER, *options)
-    jobs.append(job_id)
-    (slurm.dir / "catch" / job_id).touch()
-    slurm.run(["scontrol", "release", job_id])
-    eventually((slurm.dir / "catch" / f"{job_id}.bait").exists, f"job {job_id} never reached the bait's Prolog")
-    return job_id
-
-
-def end_prolog(slurm: LocalSlurm, job_id: str, code: int = 0) -> None:
-    publish(slurm.dir / "catch" / f"{job_id}.go", str(code))
 
 
 def joined_vwn(slurm: LocalSlurm, adapter: SlurmBatchSystem, vwns: list[str]) -> str:
@@ -179,3 +153,23 @@ def test_bait_request_reads_the_real_prologs_environment(
     environ = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     assert "PATH" not in environ or environ["PATH"] in ("", "/bin:/usr/bin"), "Prologs run without a usable PATH"
     assert adapter.bait_request(environ, ()) == BaitRequest(job_id=job, bait_host=BAIT)
+
+
+def test_a_job_released_while_its_requeuehold_is_not_through_is_not_left_held(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    vwn = joined_vwn(slurm, adapter, vwns)
+    job = caught_on_bait(slurm, jobs)
+    # A migrate that took the job off its bait and then failed (the controller went away before
+    # the bind): the requeue waits for the bait's Prolog, which waits for wnod's answer.
+    slurm.run(["scontrol", "requeuehold", job])
+    adapter.release(job, "could not move the job")
+    end_prolog(slurm, job, 0)
+    # Back to pending, not held: dispatched again (to the bait, the only node open to it).
+    again = slurm.dir / "catch" / f"{job}.bait"
+    eventually(again.exists, f"job {job} stayed {adapter.job_facts(job).state}, never dispatched again", timeout=60)
+    # The requeue Slurm still owed may come after that dispatch: then the job is sent once more.
+    # Either way it ends up running on its bait, never held, never on the VWN.
+    eventually(lambda: adapter.job_facts(job).exec_hosts == (BAIT,) and adapter.job_facts(job).state is JobState.RUNNING,
+               f"job {job} never ran again on its bait", timeout=60)
+    assert vwn not in adapter.job_facts(job).exec_hosts

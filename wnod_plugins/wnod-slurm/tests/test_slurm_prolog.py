@@ -8,7 +8,6 @@ command with no daemon to answer. Whatever the outcome, the bait is never draine
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import EXIT_CODES, SlurmBatchSystem
-from wnod_slurm.testing import BAIT, PUBLISH, LocalSlurm, publish
+from wnod_slurm.testing import BAIT, PUBLISH, LocalSlurm, eventually, publish
 
 USER = "daemon"
 GLUE = Path(__file__).resolve().parents[3] / "contrib" / "slurm" / "wnod-prolog"
@@ -30,16 +29,6 @@ i=0
 while [ ! -e "$D/$SLURM_JOB_ID.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
 exit "$(/bin/cat "$D/$SLURM_JOB_ID.go" 2>/dev/null || echo 1)"
 """
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            assert answer, f"{what} (waited {timeout:g}s)"
-            return answer
-        time.sleep(0.25)
 
 
 def install_glue(slurm: LocalSlurm, wnod: str, extra: str = "") -> None:

@@ -7,11 +7,13 @@ daemon is started in the foreground by this process and stopped by its PID.
 Nodes: one bait ("bait1", partition "short", the default) and a pool of pre-declared
 VWN nodes (partition "wnod", RootOnly and hidden) whose slurmd is started only when a
 test has a VWN "join". Each VWN name serves one test, so no test sees a node another
-one stopped.
+one stopped. Tests that run a whole engine take a hypervisor host name (``take_host``) whose
+two VWN slots' names are declared too.
 
 The Prolog of every node is a test switch: for a job with a file ``catch/<id>`` the bait's
-Prolog waits until ``catch/<id>.go`` appears and exits with the number in it, standing for
-``wnod bait`` waiting for its daemon; with ``glue/<id>`` it runs ``glue/prolog`` (the real
+Prolog writes ``catch/<id>.bait``, waits until ``catch/<id>.go`` appears and exits with the
+number in it, standing for ``wnod bait`` waiting for its daemon (it removes both as it exits,
+so that each time the job comes to the bait it is held anew); with ``glue/<id>`` it runs ``glue/prolog`` (the real
 contrib/slurm/wnod-prolog, set up by the test); any other job starts at once.
 """
 
@@ -25,16 +27,22 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 BAIT = "bait1"
 BAIT_PARTITION = "short"
 VWN_PARTITION = "wnod"
 VWN_POOL = 128
+ENGINE_HOSTS = 8
+"""Hypervisor hosts declared for tests that run a whole engine: ``hv1`` .. ``hv8``, each with the
+VWN names ``hv<i>-vwn1`` and ``hv<i>-vwn2`` (the engine's default ``{host}-vwn{slot}``)."""
 VWN_PARTITION_OPTIONS = "Hidden=YES"
 """Not RootOnly or AllowGroups: Slurm then refuses to run a user's job there at all."""
 DAEMONS = ("munged", "slurmctld", "slurmd")
+CRED_EXPIRE = 15
+"""Seconds: Slurm's credential lifetime here, and so its requeue delay."""
 SBIN = Path("/usr/sbin")
 
 
@@ -50,13 +58,20 @@ PROLOG = """#!/bin/sh
 D={dir}
 {publish}
 [ "$SLURMD_NODENAME" = "{bait}" ] || exit 0
-publish "$D/catch/$SLURM_JOB_ID.bait" echo "$SLURMD_NODENAME"
-if [ -e "$D/catch/$SLURM_JOB_ID" ]; then
+C="$D/catch/$SLURM_JOB_ID"
+if [ -e "$C" ]; then
+    /bin/rm -f "$C.go"  # an answer left from an earlier dispatch is not this one's
+    publish "$C.bait" echo "$SLURMD_NODENAME"
     i=0
-    while [ ! -e "$D/catch/$SLURM_JOB_ID.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
-    publish "$D/catch/$SLURM_JOB_ID.env" /usr/bin/env
-    exit "$(/bin/cat "$D/catch/$SLURM_JOB_ID.go" 2>/dev/null || echo 0)"
+    while [ ! -e "$C.go" ] && [ $i -lt 1200 ]; do /bin/sleep 0.1; i=$((i+1)); done
+    publish "$C.env" /usr/bin/env
+    code=$(/bin/cat "$C.go" 2>/dev/null || echo 0)
+    # Answered: the next dispatch of the job is held again, until its own answer.
+    /bin/rm -f "$C.bait"
+    /bin/mv -f "$C.go" "$C.went" 2>/dev/null
+    exit "$code"
 fi
+publish "$D/catch/$SLURM_JOB_ID.bait" echo "$SLURMD_NODENAME"
 [ -e "$D/glue/$SLURM_JOB_ID" ] && exec "$D/glue/prolog"
 exit 0
 """
@@ -111,11 +126,15 @@ class LocalSlurm:
         # munged (as user munge) must reach its socket's directory, and jobs run as other users.
         self.dir.chmod(0o755)
         self.conf = self.dir / "slurm.conf"
+        self.pool = pool
         self.vwns = [f"vwn{i:03d}" for i in range(1, pool + 1)]
+        self.engine_hosts = [f"hv{i}" for i in range(1, ENGINE_HOSTS + 1)]
+        self.vwns += [f"{h}-vwn{slot}" for h in self.engine_hosts for slot in (1, 2)]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.prolog = self.dir / "prolog"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self._next_vwn = 0
+        self._next_host = 0
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -137,7 +156,10 @@ class LocalSlurm:
             f"SlurmctldPort={ctl_port}",
             "AuthType=auth/munge",
             "CredType=cred/munge",
-            f"AuthInfo=socket={d / 'munge' / 'munge.socket'}",
+            # cred_expire is also how long a requeued job waits before it may start again (see
+            # docs/slurm.md: the bait's slurmd would not run its Prolog again sooner): 120 s
+            # by default, shortened so that tests of jobs given back to the bait wait less.
+            f"AuthInfo=socket={d / 'munge' / 'munge.socket'},cred_expire={CRED_EXPIRE}",
             "SlurmUser=root",
             "SlurmdUser=root",
             f"StateSaveLocation={d / 'state'}",
@@ -197,10 +219,18 @@ class LocalSlurm:
             f"--log-file={m / 'munged.log'}", f"--seed-file={m / 'munged.seed'}",
         ])
         self._wait(lambda: (m / "munge.socket").exists(), timeout, "munged socket")
-        self._spawn("slurmctld", [str(SBIN / "slurmctld"), "-D", "-i", "-f", str(self.conf)])
-        self._wait(lambda: self.run(["scontrol", "ping"], check=False).returncode == 0, timeout, "slurmctld")
+        self.start_controller(timeout)
         self.start_node(BAIT)
         self.wait_node_up(BAIT, timeout)
+
+    def start_controller(self, timeout: float = 30.0) -> None:
+        """slurmctld, from the state it saved (its jobs, nodes and reservations) if it ran before."""
+        self._spawn("slurmctld", [str(SBIN / "slurmctld"), "-D", "-i", "-f", str(self.conf)])
+        self._wait(lambda: self.run(["scontrol", "ping"], check=False).returncode == 0, timeout, "slurmctld")
+
+    def stop_controller(self) -> None:
+        """Stop slurmctld as an admin's restart does (it saves its state); slurmds and jobs run on."""
+        self._stop("slurmctld")
 
     def start_node(self, name: str) -> None:
         (self.dir / "spool" / name).mkdir(exist_ok=True)
@@ -220,6 +250,43 @@ class LocalSlurm:
             time.sleep(0.3)
         self._stop(f"slurmd-{name}")
 
+    def kill_slurmd(self, name: str) -> None:
+        """The VWN's batch daemon dies (SIGKILL, nothing drained): its jobs' steps run on, and
+        slurmctld learns of it only when the node misses its pings (SlurmdTimeout)."""
+        proc = self.procs.pop(f"slurmd-{name}", None)
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    def power_off(self, name: str) -> None:
+        """The VWN's guest is gone: its slurmd and every job step it started die at once."""
+        self.kill_slurmd(name)
+        for pid in self._steps_of(name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue
+
+    def _steps_of(self, name: str) -> list[int]:
+        """slurmstepd processes of node `name`: those holding a socket in its spool directory
+        (ps cannot tell which of this host's slurmds started a step)."""
+        spool = f"{self.dir / 'spool' / name}/"
+        inodes = set()
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7].startswith(spool):
+                inodes.add(f"socket:[{fields[6]}]")
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if not proc.name.isdigit() or (proc / "comm").read_text().strip() != "slurmstepd":
+                    continue
+                if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
+
     def wait_node_up(self, name: str, timeout: float = 30.0) -> None:
         def up() -> bool:
             out = self.run(["sinfo", "-h", "-N", "-n", name, "-o", "%T"], check=False).stdout.strip()
@@ -229,11 +296,18 @@ class LocalSlurm:
 
     def take_vwn(self) -> str:
         """A VWN name no test has used yet."""
-        if self._next_vwn >= len(self.vwns):
-            raise SlurmUnavailable(f"all {len(self.vwns)} VWN names are used: raise VWN_POOL")
+        if self._next_vwn >= self.pool:
+            raise SlurmUnavailable(f"all {self.pool} VWN names are used: raise VWN_POOL")
         name = self.vwns[self._next_vwn]
         self._next_vwn += 1
         return name
+
+    def take_host(self) -> str:
+        """A hypervisor host name no test has used yet (see ENGINE_HOSTS)."""
+        if self._next_host >= len(self.engine_hosts):
+            raise SlurmUnavailable(f"all {len(self.engine_hosts)} host names are used: raise ENGINE_HOSTS")
+        self._next_host += 1
+        return self.engine_hosts[self._next_host - 1]
 
     def _stop(self, key: str, wait: float = 10.0) -> None:
         proc = self.procs.pop(key, None)
@@ -328,3 +402,35 @@ class LocalSlurm:
             if time.monotonic() > deadline:
                 raise SlurmUnavailable(f"{what}: not there within {timeout:g}s")
             time.sleep(0.2)
+
+
+# -- what the tests do with a job ------------------------------------------------------------------
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """`check()`'s first true answer, asked every quarter second; fails saying `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            assert answer, f"{what} (waited {timeout:g}s)"
+            return answer
+        time.sleep(0.25)
+
+
+def caught_on_bait(
+    slurm: LocalSlurm, jobs: list[str], *options: str, user: str = "daemon", command: str = "sleep 60"
+) -> str:
+    """A job submitted as `user`, dispatched to the bait, its Prolog held open (see ``catch``)."""
+    job_id = slurm.submit(user, *options, command=command)
+    jobs.append(job_id)
+    (slurm.dir / "catch" / job_id).touch()
+    slurm.run(["scontrol", "release", job_id])
+    eventually((slurm.dir / "catch" / f"{job_id}.bait").exists, f"job {job_id} never reached the bait's Prolog")
+    return job_id
+
+
+def end_prolog(slurm: LocalSlurm, job_id: str, code: int = 0) -> None:
+    """Let the bait's held Prolog of `job_id` exit with `code`, as the glue does with wnod bait's answer."""
+    publish(slurm.dir / "catch" / f"{job_id}.go", str(code))
+
