@@ -457,11 +457,19 @@ class HostMachine(RuleBasedStateMachine):
         self._settle()
         self._check_settled()
 
+    async def _landed(self, timeout: float = 5.0) -> None:
+        calls = self.engine.parts.calls
+        deadline = time.monotonic() + timeout
+        while self.batch.slowed_calls or self.hypervisor.slowed_calls or calls.landing:
+            assert time.monotonic() < deadline, f"slowed calls never ended: {calls.abandoned}"
+            await asyncio.sleep(0.002)
+
     def _settle(self) -> None:
         self.hypervisor.clear_failures()
         self.batch.clear_failures()
-        # Calls slowed earlier land now; their undo runs; a breaker opened by the faults closes.
-        self._run(asyncio.sleep(0.2))
+        # Calls slowed earlier land now, and their undo runs (a breaker opened by the faults
+        # closes with the clock's jump below).
+        self._run(self._landed())
         self.clock.offset += 3600
         self.next_joins = []
         for hostname in sorted(self.late):
@@ -636,7 +644,7 @@ class HostMachine(RuleBasedStateMachine):
 TestHostMachine = HostMachine.TestCase
 TestHostMachine.settings = settings(
     # A few thousand in CI; dev/soak runs as many as it is told (WNOD_STATEFUL_EXAMPLES).
-    max_examples=int(os.environ.get("WNOD_STATEFUL_EXAMPLES") or (1000 if os.environ.get("CI") else 150)),
+    max_examples=int(os.environ.get("WNOD_STATEFUL_EXAMPLES") or (2000 if os.environ.get("CI") else 150)),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

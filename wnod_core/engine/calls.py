@@ -55,6 +55,8 @@ class Abandoned:
     what: str
     fences: tuple[str, ...]
     undo: Undo | None
+    ended: bool = False
+    """The call has returned; its fences stay only while its undo runs, or if that failed."""
 
 
 class PluginCalls:
@@ -108,7 +110,13 @@ class PluginCalls:
         self._fenced.update(call.fences)
         future.add_done_callback(lambda done: self._landed(done, call))
 
+    @property
+    def landing(self) -> bool:
+        """Whether a call that timed out is still under way, or the undo of one that landed."""
+        return any(not call.ended for call in self.abandoned) or bool(self._undoing)
+
     def _landed(self, future: "asyncio.Future[Any]", call: Abandoned) -> None:
+        call.ended = True
         succeeded = not future.cancelled() and future.exception() is None
         if succeeded and call.undo is not None and not self._closed:
             LOG.warning("%s ended after wnod gave up on it; undoing what it did", call.what)

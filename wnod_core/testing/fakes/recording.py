@@ -56,6 +56,7 @@ class Recorded:
         self._rec_failures: dict[str, list[_Injected]] = {}
         self._rec_hooks: dict[str, list[Hook]] = {}
         self._rec_killed = threading.Event()
+        self._rec_slowed = 0
 
     def _enter(self, method: str, *args: Any) -> None:
         """Log a call, run its hooks, then raise the failure injected for it, if any.
@@ -83,8 +84,14 @@ class Recorded:
                     queue.pop(0)
         if injected.delay:
             # Outside the lock: the rest of the fake goes on meanwhile.
-            if self._rec_killed.wait(injected.delay):
-                raise _CallerKilled(f"fake: {method} died with the process that called it")
+            with self._rec_lock:
+                self._rec_slowed += 1
+            try:
+                if self._rec_killed.wait(injected.delay):
+                    raise _CallerKilled(f"fake: {method} died with the process that called it")
+            finally:
+                with self._rec_lock:
+                    self._rec_slowed -= 1
         if injected.error is not None:
             raise injected.error
 
@@ -129,6 +136,13 @@ class Recorded:
         self._rec_check(method)
         with self._rec_lock:
             self._rec_failures.setdefault(method, []).append(_Injected(None, times, delay=seconds))
+
+    @property
+    def slowed_calls(self) -> int:
+        """Slowed calls still waiting to act: a test waits for this to reach 0 instead of
+        sleeping for as long as the slowest might take."""
+        with self._rec_lock:
+            return self._rec_slowed
 
     def kill_slow_calls(self) -> None:
         """The process that made the slowed calls under way dies: they die with it (as the commands
