@@ -261,11 +261,7 @@ class LocalSlurm:
     def power_off(self, name: str) -> None:
         """The VWN's guest is gone: its slurmd and every job step it started die at once."""
         self.kill_slurmd(name)
-        for pid in self._steps_of(name):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                continue
+        _kill_trees(self._steps_of(name))  # the steps and their jobs: nothing of a dead guest lives on
 
     def _steps_of(self, name: str) -> list[int]:
         """slurmstepd processes of node `name`: those holding a socket in its spool directory
@@ -343,21 +339,23 @@ class LocalSlurm:
         return {int(w) for w in out.split() if w.isdigit()}
 
     def _kill_orphan_steps(self) -> None:
-        """slurmstepd processes (and their jobs) started by this Slurm's slurmds, found by their SLURM_CONF."""
+        """slurmstepd processes started by this Slurm's slurmds (found by their SLURM_CONF), and job
+        scripts run from its spool (a step killed first leaves its job to init), with all theirs."""
         mark = f"SLURM_CONF={self.conf}".encode()
+        spool = str(self.dir / "spool").encode()
+        found = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
-                if (proc / "comm").read_text().strip() != "slurmstepd":
-                    continue
-                if mark not in (proc / "environ").read_bytes().split(b"\0"):
-                    continue
-                children = (proc / "task" / proc.name / "children").read_text().split()
-                for pid in [int(proc.name), *map(int, children)]:
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError):
+                if (proc / "comm").read_text().strip() == "slurmstepd":
+                    if mark in (proc / "environ").read_bytes().split(b"\0"):
+                        found.append(int(proc.name))
+                elif spool in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
                 continue
+        _kill_trees(found)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -405,6 +403,31 @@ class LocalSlurm:
 
 
 # -- what the tests do with a job ------------------------------------------------------------------
+
+
+def _kill_trees(pids: Sequence[int]) -> None:
+    """SIGKILL `pids` and every process descended from them (found before any is killed, as a
+    killed parent's children go to init)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit():
+                # The parent is the 4th field, after a command name that may hold spaces.
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    todo, seen = list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(children.get(pid, ()))
+    for pid in seen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
