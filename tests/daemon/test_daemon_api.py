@@ -432,3 +432,18 @@ def test_vm_destroy_of_a_garbled_id_destroys_nothing_and_says_why(site: Site, fa
         states = {v["id"]: v["state"] for v in DaemonClient(socket_path(site)).get("/v1/vwns")["vwns"]}
         assert states[vwn_id] != "destroyed"
         assert DaemonClient(socket_path(site)).get("/v1/status")["drained"] is False
+
+
+def test_what_a_job_carries_reaches_the_admins_terminal_escaped(site: Site, fakes: FakePlugin) -> None:
+    """A job's owner and queue, as the batch system reports them, and the reasons made of them."""
+    placed = fakes.batch.submit("ev\x1b]0;pwned\x07il", queue="blue")
+    refused = fakes.batch.submit("alice", queue="no\x1b[2Jpe")  # refused: "queue ... is closed"
+    with Running(site):
+        moved = invoke(site, "bait", env=fakes.batch.dispatch_to_bait(placed.job_id, "bait01"))
+        bait = invoke(site, "bait", env=fakes.batch.dispatch_to_bait(refused.job_id, "bait01"))
+        jobs = invoke(site, "jobs")
+    assert "migrated" in moved.output
+    for out in (bait.output, jobs.output):
+        assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "ev\\x1b]0;pwned\\x07il" in jobs.output
+    assert "queue no\\x1b[2Jpe is closed" in bait.output

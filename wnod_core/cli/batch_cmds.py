@@ -7,6 +7,7 @@ import click
 
 from ..config.convert import unstructure
 from ..model import Resolved
+from ..text import shown
 from .context import CliContext, pass_wnod
 from .output import emit_json, emit_table, json_option
 
@@ -39,10 +40,10 @@ def batch_show_command(wnod: CliContext, job_id: str, as_json: bool) -> None:
         emit_json(data)
         return
     for key, value in data["facts"].items():
-        shown = ", ".join(value) if isinstance(value, list) else value
-        click.echo(f"{key + ':':<19} {'-' if shown in (None, '') else shown}")
+        text = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key + ':':<19} {'-' if text in (None, '') else shown(str(text))}")
     verdict = f"VM type {decision.vm_type}" if isinstance(decision, Resolved) else "refused"
-    click.echo(f"{'wnod would give:':<19} {verdict} — {decision.reason} ({decision.resolver or 'no resolver'})")
+    click.echo(shown(f"{'wnod would give:':<19} {verdict} — {decision.reason} ({decision.resolver or 'no resolver'})"))
 
 
 @batch_group.command("hosts")

@@ -12,6 +12,7 @@ from ..paths import resolve_dirs
 from ..plugins import Plugins
 from ..records import Dirs
 from ..site import Site
+from ..text import ShownFormatter
 
 
 @attrs.define
@@ -62,7 +63,9 @@ def cli_context(ctx: click.Context) -> CliContext:
 def setup_logging(verbose: int) -> None:
     """Before anything is loaded: a plugin skipped at load time is reported in wnod's voice."""
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="wnod: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ShownFormatter("wnod: %(levelname)s: %(message)s"))  # reasons come from batch systems
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 pass_wnod = click.make_pass_decorator(CliContext)

@@ -14,6 +14,7 @@ from ..daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
 from ..errors import BatchSystemError
 from ..interfaces import BaitOutcome
 from ..model import format_duration
+from ..text import shown
 from .context import CliContext, pass_wnod
 from .output import emit_json, emit_table, json_option
 from .types import DURATION
@@ -85,7 +86,7 @@ def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, 
         try:
             answer = client.post("/v1/bait", body, timeout=left)
         except DaemonUnreachable as exc:
-            click.echo(f"wnod bait: job {request.job_id}: {exc}; trying again", err=True)
+            click.echo(shown(f"wnod bait: job {request.job_id}: {exc}; trying again"), err=True)
             time.sleep(min(RETRY_EVERY, max(left, 0)))
             continue
         except DaemonRefused as exc:
@@ -95,7 +96,7 @@ def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, 
 
 
 def _bait_exit(batch, job_id: str, outcome: BaitOutcome, reason: str) -> None:  # type: ignore[no-untyped-def]
-    click.echo(f"wnod bait: job {job_id}: {outcome}: {reason}", err=True)
+    click.echo(shown(f"wnod bait: job {job_id}: {outcome}: {reason}"), err=True)
     sys.exit(batch.bait_exit_code(outcome))
 
 
@@ -152,7 +153,7 @@ def vm_destroy_command(wnod: CliContext, vwn_id: str) -> None:
     # Quoted whole: "ID?x", "ID#x" or "../drain" must reach the daemon as the id it is (and be
     # refused there), never as another path or query.
     vwn = _client(wnod, timeout=600).delete(f"/v1/vwns/{quote(vwn_id, safe='')}")
-    click.echo(f"VWN {vwn['id']} ({vwn['hostname']}) is {vwn['state']}")
+    click.echo(shown(f"VWN {vwn['id']} ({vwn['hostname']}) is {vwn['state']}"))
 
 
 @click.command("drain")
@@ -187,12 +188,13 @@ def status_command(wnod: CliContext, as_json: bool) -> None:
     states = ", ".join(f"{n} {s}" for s, n in sorted(status["vwns"].items())) or "none"
     click.echo(f"VWNs: {states}; jobs in flight: {status['jobs_in_flight']}")
     for vwn_id, why in status.get("quarantined", {}).items():
-        click.echo(f"QUARANTINED VWN {vwn_id} (running, no record; no new jobs here until settled): {why}")
+        click.echo(shown(f"QUARANTINED VWN {vwn_id} (running, no record; no new jobs here until settled): {why}"))
     for job_id, why in status.get("stuck_jobs", {}).items():
-        click.echo(f"STUCK job {job_id}: the batch system does not take it back (wnod keeps asking): {why}")
+        click.echo(shown(f"STUCK job {job_id}: the batch system does not take it back (wnod keeps asking): {why}"))
     breaker = status.get("breaker", {})
     if breaker.get("host", "closed") != "closed":
-        click.echo(f"BOOTS FAILING on this host ({breaker['host']}): no new VWN, baits closed: {breaker.get('why', '')}")
+        click.echo(shown(f"BOOTS FAILING on this host ({breaker['host']}): no new VWN, baits closed:"
+                         f" {breaker.get('why', '')}"))
     for vm_type, state in breaker.get("types", {}).items():
         click.echo(f"BOOTS FAILING for VM type {vm_type} ({state}): no new VWN of it for now")
     click.echo(f"capacity: {cap['vwns']['used']}/{cap['vwns']['total']} VWNs, "

@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import ConfigError, WnodError
+from ..text import shown
 from .context import cli_context
 
 
@@ -64,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         click.echo(f"wnod: {len(exc.problems)} configuration error(s):", err=True)
         for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {shown(str(problem))}", err=True)
         sys.exit(1)
     except WnodError as exc:
-        click.echo(f"wnod: error: {exc}", err=True)
+        click.echo(f"wnod: error: {shown(str(exc))}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 import click
 
 from ..model import JobFacts, Resolved
+from ..text import shown
 from .context import CliContext, pass_wnod
 from .output import emit_json, json_option
 
@@ -55,9 +56,9 @@ def resolve_command(
     elif isinstance(decision, Resolved):
         click.echo(f"VM type: {decision.vm_type}")
         click.echo(f"decided by: {decision.resolver}")
-        click.echo(f"because: {decision.reason}")
+        click.echo(f"because: {shown(decision.reason)}")
     else:
-        click.echo(f"refused: {decision.reason}")
+        click.echo(f"refused: {shown(decision.reason)}")
         if decision.resolver:
             click.echo(f"decided by: {decision.resolver}")
     if not resolved:
