@@ -17,3 +17,11 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     }
     documented = set(re.findall(r"^### `([A-Z]+) (/v1/\S+)`$", API_MD.read_text(), re.M))
     assert documented == served, f"docs/api.md and wnod_core/daemon/api.py disagree: {documented ^ served}"
+
+
+def test_every_route_says_the_role_it_needs() -> None:
+    from wnod_core.daemon.api import ROUTES
+
+    needed = {f"{method} {path}": str(role) for method, path, _handler, role in ROUTES}
+    documented = dict(re.findall(r"^### `([A-Z]+ /v1/\S+)`\n\nRole: \*\*(\w+)\*\*\.$", API_MD.read_text(), re.M))
+    assert documented == needed

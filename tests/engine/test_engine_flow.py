@@ -369,7 +369,7 @@ def test_a_plugin_breaking_its_contract_in_a_give_back_still_answers_the_bait(ho
     def broken(_args):
         raise RuntimeError("not a BatchSystemError")
 
-    host.batch.fail_next("job_facts", RuntimeError("fake: bug in the adapter"))
+    host.batch.fail_next("migrate", RuntimeError("fake: bug in the adapter"))
     host.batch.before("release", broken)
     job = host.submit("blue")
     answer = run(host.bait(job))

@@ -50,9 +50,10 @@ class HostSection:
         "Most VWNs alive on this host at once.", default=8, validator=attrs.validators.ge(1)
     )
     baits: tuple[str, ...] = documented(
-        "This host's bait nodes, as the batch system names them: while this host's VWN boots keep"
-        " failing (see `engine.breaker_failures`) wnod closes them, so that jobs go to other hosts,"
-        " and opens them again once a boot works.",
+        "This host's bait nodes, as the batch system names them. A bait request naming any other"
+        " node is refused, nothing done (unset: any node the job really runs on is taken for a"
+        " bait; set it). While this host's VWN boots keep failing (see `engine.breaker_failures`)"
+        " wnod closes them, so that jobs go to other hosts, and opens them again once a boot works.",
         factory=tuple,
         converter=tuple,
         validator=lambda _i, _a, v: _check_hostnames(v),
@@ -205,14 +206,34 @@ class DaemonSection:
         " Empty: the daemon's own group.",
         default="",
     )
+    admin_group: str = documented(
+        "Members of this group may use the admin routes on the socket (destroy a VWN, drain, resume),"
+        " besides root and the daemon's own user. Empty: only those two.",
+        default="",
+    )
+    bait_group: str = documented(
+        "Only members of this group (and admins) may send bait requests and job notices on the"
+        " socket: the group the batch system's hook runs as. Empty: anyone who can open the socket;"
+        " set it where the hook runs as the job's user (HTCondor, LSF without a root pre-exec) and"
+        " users can reach the socket.",
+        default="",
+    )
     listen: str = documented(
-        'Also serve the API on TCP at "address:port" (e.g. "127.0.0.1:8470"); requires `token_file`.'
-        " Empty: Unix socket only.",
+        'Also serve the API on TCP at "address:port" (e.g. "127.0.0.1:8470"); requires a token'
+        " (`token_file`, `bait_token_file` or `read_token_file`). Empty: Unix socket only.",
         default="",
         validator=lambda _i, _a, v: _check_listen(v),
     )
     token_file: str = documented(
-        "A file holding the bearer token TCP clients must send. Required with `listen`.", default=""
+        "A file holding the admin role's bearer token on TCP: every route.", default=""
+    )
+    bait_token_file: str = documented(
+        "A file holding the bait role's bearer token on TCP: bait requests, job notices and reads.",
+        default="",
+    )
+    read_token_file: str = documented(
+        "A file holding the read role's bearer token on TCP: status, VWNs and jobs only (monitoring).",
+        default="",
     )
     accounting: bool = documented(
         "Write one JSON line per job to `accounting.jsonl` in the state directory.", default=True
@@ -244,8 +265,9 @@ class DaemonSection:
     )
 
     def __attrs_post_init__(self) -> None:
-        if self.listen and not self.token_file:
-            raise ValueError("listen needs token_file: the TCP API is never open without a token")
+        if self.listen and not (self.token_file or self.bait_token_file or self.read_token_file):
+            raise ValueError("listen needs a token (token_file, bait_token_file or read_token_file): the TCP"
+                             " API is never open without one")
 
 
 def _check_listen(value: str) -> None:

@@ -6,7 +6,6 @@ are documented in docs/api.md; tests check the two agree.
 """
 
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -25,13 +24,16 @@ from ..errors import VwnNotFound, WnodError
 from ..model import Vwn
 from ..model.flight import JobFlight
 from ..text import one_line
-from .listeners import Limits, guard_middleware
+from .listeners import GuardedHandler, Limits, Peer, RefusalLog, guard_middleware
+from .roles import Role, SocketRoles, TokenRoles
 
 LOG = logging.getLogger("wnod.daemon")
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 STARTED: web.AppKey[dict[str, Any]] = web.AppKey("started", dict)
 LIMITS: web.AppKey[Limits] = web.AppKey("limits", Limits)
+REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", RefusalLog)
+ROLES: web.AppKey[SocketRoles | TokenRoles] = web.AppKey("roles", object)  # type: ignore[arg-type]
 
 MAX_BODY = 64 * 1024
 """Bytes of a request's body, at most: every body of this API is a small JSON object."""
@@ -46,16 +48,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def make_app(
-    engine: Engine, started: dict[str, Any], limits: Limits | None = None, token: str | None = None
+    engine: Engine,
+    started: dict[str, Any],
+    limits: Limits | None = None,
+    roles: SocketRoles | TokenRoles | None = None,
 ) -> web.Application:
-    """The API for `engine`. With `token`, every request must carry ``Authorization: Bearer <token>``."""
-    middlewares = [guard_middleware(), _errors_as_json] + ([_bearer(token)] if token else [])
+    """The API for `engine`. `roles` tells each caller's role: by its credentials on the Unix
+    socket (``SocketRoles``), by its bearer token on TCP (``TokenRoles``: a request without a
+    known token is a 401). A route its role does not reach is a 403 naming the role needed."""
+    middlewares = [guard_middleware(), _errors_as_json, _known_token]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[STARTED] = started
     app[LIMITS] = limits or Limits.of(DaemonSection())
-    for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler, expect_handler=_expect)
+    app[REFUSALS] = RefusalLog()
+    app[ROLES] = roles or SocketRoles()
+    for method, path, handler, role in ROUTES:
+        app.router.add_route(method, path, _needs(role, handler), expect_handler=_expect)
     # Last, so only what no route takes comes here: its 404 or 405 then passes our Expect handler
     # and the middlewares like any answer (aiohttp's own would not).
     app.router.add_route("*", "/{anything:.*}", _no_route, expect_handler=_expect)
@@ -93,18 +102,36 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return _error(500, f"the daemon failed: {one_line(exc)}")
 
 
-def _bearer(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _role_of(request: web.Request) -> tuple[Role | None, str]:
+    """The caller's role (None: no known token on TCP) and who it is, as logs say."""
+    protocol = request.protocol
+    peer = protocol.peer if isinstance(protocol, GuardedHandler) else Peer("unknown", "an unknown caller")
+    roles = request.app[ROLES]
+    if isinstance(roles, TokenRoles):
         # The header as its bytes: one that is not UTF-8 must be refused like any wrong token.
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, expected):  # constant time: the token is a secret
-            return _error(401, "missing or wrong bearer token")
+        return roles.role_of(request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")), peer.name
+    return roles.role_of(peer), peer.name
+
+
+@web.middleware
+async def _known_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On TCP, nothing (not even which routes exist) without a known token."""
+    if isinstance(request.app[ROLES], TokenRoles) and _role_of(request)[0] is None:
+        return _error(401, "missing or wrong bearer token")
+    return await handler(request)
+
+
+def _needs(role: Role, handler: Handler) -> Handler:
+    async def checked(request: web.Request) -> web.StreamResponse:
+        have, caller = _role_of(request)
+        if have is None or have < role:
+            what = f"{request.method} {request.match_info.route.resource.canonical}"
+            message = f"{what} needs the {role} role; {caller} has the {have or 'no'} role"
+            request.app[REFUSALS].refused(f"role:{caller}:{what}", f"refused: {message}")
+            return _error(403, message)
         return await handler(request)
 
-    return check
+    return checked
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -252,16 +279,17 @@ async def _no_route(request: web.Request) -> web.Response:
 NO_ROUTE = "/{anything}"
 
 ROUTES = (
-    ("POST", "/v1/bait", bait),
-    ("POST", "/v1/jobs/{job_id}/notice", notice),
-    ("GET", "/v1/jobs", jobs),
-    ("GET", "/v1/vwns", vwns),
-    ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn),
-    ("POST", "/v1/drain", drain),
-    ("POST", "/v1/resume", resume),
-    ("GET", "/v1/status", status),
+    ("POST", "/v1/bait", bait, Role.BAIT),
+    ("POST", "/v1/jobs/{job_id}/notice", notice, Role.BAIT),
+    ("GET", "/v1/jobs", jobs, Role.READ),
+    ("GET", "/v1/vwns", vwns, Role.READ),
+    ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn, Role.ADMIN),
+    ("POST", "/v1/drain", drain, Role.ADMIN),
+    ("POST", "/v1/resume", resume, Role.ADMIN),
+    ("GET", "/v1/status", status, Role.READ),
 )
-"""Every route of the API: method, path, handler (docs/api.md lists the same; tests check)."""
+"""Every route of the API: method, path, handler, the role it needs (docs/api.md lists the
+same; tests check)."""
 
 
 def vwn_json(vwn: Vwn) -> dict[str, Any]:

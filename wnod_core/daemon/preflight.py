@@ -6,6 +6,7 @@ daemon that exits 3 under systemd.
 """
 
 import grp
+import hmac
 import os
 import socket
 import stat
@@ -62,19 +63,29 @@ def daemon_problems(site: Site) -> list[Problem]:
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         problem("socket", f"{path} is too long for a Unix socket ({len(os.fsencode(path))} bytes, at most"
                           f" {MAX_SOCKET_PATH}): choose a shorter daemon.socket or runtime directory")
-    if daemon.socket_group:
-        try:
-            grp.getgrnam(daemon.socket_group)
-        except KeyError:
-            problem("socket_group", f"no group {daemon.socket_group!r} on this host")
+    for key in ("socket_group", "admin_group", "bait_group"):
+        group = getattr(daemon, key)
+        if group:
+            try:
+                grp.getgrnam(group)
+            except KeyError:
+                problem(key, f"no group {group!r} on this host")
     if daemon.listen:
         address, _, port = daemon.listen.rpartition(":")
         try:
             socket.getaddrinfo(address.strip("[]"), int(port), type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             problem("listen", f"cannot listen on {daemon.listen}: {getattr(exc, 'strerror', None) or exc}")
-        try:
-            read_token(Path(daemon.token_file))
-        except ValueError as exc:
-            problem("token_file", str(exc))
+        tokens: dict[str, str] = {}
+        for key in ("token_file", "bait_token_file", "read_token_file"):
+            if getattr(daemon, key):
+                try:
+                    token = read_token(Path(getattr(daemon, key)))
+                except ValueError as exc:
+                    problem(key, str(exc))
+                    continue
+                for other, known in tokens.items():
+                    if hmac.compare_digest(token, known):
+                        problem(key, f"the same token as daemon.{other}: each role needs a token of its own")
+                tokens[key] = token
     return problems

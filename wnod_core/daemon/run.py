@@ -30,6 +30,7 @@ from ..text import one_line
 from .api import make_app, started_json
 from .listeners import Guard, Limits, Listeners
 from .preflight import SOCKET_NAME, daemon_problems, read_token, socket_path  # noqa: F401 - SOCKET_NAME for the unit's test
+from .roles import Role, SocketRoles, TokenRoles
 
 LOG = logging.getLogger("wnod.daemon")
 
@@ -133,13 +134,16 @@ class Daemon:
             problems = daemon_problems(site)
             if problems:
                 raise ConfigError(problems)
-            token = self._token() if site.config.daemon.listen else None
+            socket_roles, token_roles = self._roles()
             site.check()
             batch, hypervisor = site.batch_system, site.hypervisor  # [batch] and [hypervisor]: required here
             store = Store(site.dirs.state / STORE_NAME)
         except WnodError as exc:
             self._unlock_records()
             raise StartupError(str(exc)) from None
+        if not site.config.host.baits:
+            LOG.warning("host.baits is not set: a bait request naming any node the job runs on is taken for"
+                        " one of this host's baits; list them (see docs/api.md)")
         if site.config.daemon.accounting:
             site.plugins.add_listener("wnod-accounting", AccountingLedger(site.dirs.state / LEDGER_NAME))
         parts = Parts(
@@ -168,9 +172,9 @@ class Daemon:
         started = started_json(found)
         try:
             limits = self.listeners.guard.limits
-            await self._listen_unix(make_app(self.engine, started, limits))
-            if token is not None:
-                await self._listen_tcp(make_app(self.engine, started, limits, token=token))
+            await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles))
+            if token_roles is not None:
+                await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles))
         except StartupError:
             await self.shutdown()  # nothing half-started is left behind
             raise
@@ -269,11 +273,27 @@ class Daemon:
                 f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror or exc}"
             ) from None
 
-    def _token(self) -> str:
+    def _roles(self) -> tuple[SocketRoles, TokenRoles | None]:
+        """Who may ask what: on the socket by the callers' groups, on TCP by one token per role."""
+        daemon = self.site.config.daemon
         try:
-            return read_token(Path(self.site.config.daemon.token_file))
+            socket_roles = SocketRoles.of(daemon.admin_group, daemon.bait_group)
         except ValueError as exc:
-            raise StartupError(f"daemon.token_file: {exc}") from None
+            raise StartupError(str(exc)) from None
+        if not daemon.listen:
+            return socket_roles, None
+        tokens = {}
+        for role, setting in ((Role.ADMIN, "token_file"), (Role.BAIT, "bait_token_file"), (Role.READ, "read_token_file")):
+            path = getattr(daemon, setting)
+            if path:
+                try:
+                    tokens[role] = read_token(Path(path))
+                except ValueError as exc:
+                    raise StartupError(f"daemon.{setting}: {exc}") from None
+        try:
+            return socket_roles, TokenRoles(tokens)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
 
     def reload(self) -> None:
         """SIGHUP: take the new VM types, resolvers and policy; keep the old ones if it is wrong."""

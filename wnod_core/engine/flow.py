@@ -2,6 +2,7 @@
 
 | step           | handler      | what happens                                                      |
 | -------------- | ------------ | ----------------------------------------------------------------- |
+| (a new request)| ``admit``    | the job must run, right now, on the bait the request names, and that bait be this host's; else answered, nothing recorded |
 | bait_entered   | ``resolve``  | the batch system's facts, then the resolver chain: a VM type, or refused |
 | resolved       | ``place``    | an idle VWN reused, a new one recorded, idle ones evicted, or the host is full |
 | vwn_assigned   | ``bring_up`` | closed to other jobs, its domain made, waited for until it joined  |
@@ -24,7 +25,7 @@ import attrs
 from ..config.schema import BootFailure
 from ..errors import BatchSystemError, HypervisorError, JobNotFound
 from ..interfaces import BaitOutcome, DomainState
-from ..model import JobState, Refused, VmType, Vwn, VwnState
+from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
 from ..text import one_line
@@ -60,11 +61,16 @@ class JobDriver:
         self.parts = parts
         self.job_id = job_id
         self.bait_host = bait_host
+        self.admitted: JobFacts | None = None
+        """The facts the request was admitted on: what ``resolve`` goes by, not asked twice."""
 
     async def run(self) -> BaitAnswer:
         p = self.parts
         flight = p.store.job(self.job_id)
         if flight is None or flight.is_over:
+            refused = await self.admit()
+            if refused is not None:
+                return refused
             flight = p.records.enter(self.job_id, self.bait_host)
         elif flight.step in _MIGRATED:
             return await self.asked_again(flight)
@@ -117,12 +123,49 @@ class JobDriver:
         entered = flight.time_of(JobStep.BAIT_ENTERED) or flight.updated_at
         return self.parts.clock() - entered > self.parts.policy.engine.bait_timeout
 
+    # -- a new request: admit --------------------------------------------------------------------
+
+    async def admit(self) -> BaitAnswer | None:
+        """Check a new bait request against the batch system; None admits it.
+
+        Anyone who reaches the daemon can send one, naming any job and any bait: without this a
+        pending job could be pulled onto a VWN, or a job running on an ordinary node taken off
+        it (migrate acts on a job wherever it runs). Whatever is refused leaves no record and
+        no call that acts on the job. Refusals other than an unknown job answer RETRY: should
+        the batch system only lag behind the bait's own hook, the job is put back to pending
+        by its hook (never cancelled for it), and dispatched again.
+        """
+        p = self.parts
+        baits = p.policy.baits
+        if baits and self.bait_host not in baits:
+            return self._refuse(BaitOutcome.RETRY, f"{self.bait_host} is not a bait of this host (host.baits:"
+                                f" {', '.join(baits)})")
+        try:
+            facts = await p.calls(p.batch.job_facts, self.job_id)
+        except JobNotFound:
+            return self._refuse(BaitOutcome.REFUSED, f"the batch system does not know job {self.job_id}")
+        except BatchSystemError as exc:
+            return self._refuse(BaitOutcome.RETRY, f"could not check where job {self.job_id} runs: {exc}")
+        except Exception as exc:  # a plugin breaking its contract: answered all the same
+            LOG.exception("job %s: the batch system's job_facts broke its contract", self.job_id)
+            return self._refuse(BaitOutcome.RETRY, f"could not check where job {self.job_id} runs: {one_line(exc)}")
+        if facts.state is not JobState.RUNNING or facts.exec_hosts != (self.bait_host,):
+            where = f" on {', '.join(facts.exec_hosts)}" if facts.exec_hosts else ""
+            return self._refuse(BaitOutcome.RETRY, f"job {self.job_id} is not dispatched to bait {self.bait_host}:"
+                                f" the batch system shows it {facts.state}{where}")
+        self.admitted = facts
+        return None
+
+    def _refuse(self, outcome: BaitOutcome, reason: str) -> BaitAnswer:
+        LOG.warning("bait request for job %s from %s refused, nothing done: %s", self.job_id, self.bait_host, reason)
+        return BaitAnswer(outcome=outcome, reason=reason)
+
     # -- bait_entered: resolve ------------------------------------------------------------------
 
     async def resolve(self, flight: JobFlight) -> JobFlight:
         p = self.parts
         try:
-            facts = await p.calls(p.batch.job_facts, self.job_id)
+            facts, self.admitted = self.admitted or await p.calls(p.batch.job_facts, self.job_id), None
         except JobNotFound:
             return p.records.step(flight, JobStep.ENDED, detail="the batch system no longer knows this job")
         except BatchSystemError as exc:

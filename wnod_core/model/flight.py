@@ -19,8 +19,9 @@ _NEXT: dict[JobStep, frozenset[JobStep]] = {
     _S.RESOLVED: frozenset({_S.VWN_ASSIGNED, _S.BAIT_ENTERED}) | _OVER,
     # bring up: joined; or that VWN failed and another is tried
     _S.VWN_ASSIGNED: frozenset({_S.VWN_READY, _S.RESOLVED}) | _OVER,
-    # migrate: bound to its VWN; or the VWN was lost just before and another is tried
-    _S.VWN_READY: frozenset({_S.MIGRATED, _S.RESOLVED}) | _OVER,
+    # migrate: bound to its VWN; or the VWN was lost just before and another is tried; or the
+    # batch system ran the job elsewhere meanwhile (released: it is left where it runs)
+    _S.VWN_READY: frozenset({_S.MIGRATED, _S.RESOLVED, _S.RELEASED}) | _OVER,
     # follow: it starts there; or it runs elsewhere after all (released)
     _S.MIGRATED: frozenset({_S.STARTED, _S.RELEASED}) | _OVER,
     _S.STARTED: frozenset({_S.RELEASED}) | _OVER,
