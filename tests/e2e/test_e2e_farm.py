@@ -3,9 +3,10 @@
 Real parts only: Slurm 22.05 (munged, slurmctld, a bait slurmd whose Prolog is
 contrib/slurm/wnod-prolog calling `wnod bait`), a private libvirtd running QEMU (TCG) guests
 built by contrib/e2e/build-image (cached between runs in $WNOD_E2E_CACHE), and `wnod daemon`
-with the Slurm adapter and the libvirt backend. Ordinary `sbatch` jobs of two users mapped to
-two VM types and of a third user no type is given; a second job of each type reuses its VWN;
-a job is cancelled while its new VWN boots. The farm's own verdict and its JSON summary are
+with the Slurm adapter and the libvirt backend. Ordinary `sbatch` jobs of three users mapped to
+two VM types and of a fourth user no type is given; a second job of each user reuses her VWN,
+and finds what her first left running there, which another user's job of the same type never
+sees; a job is cancelled while its new VWN boots. The farm's own verdict and its JSON summary are
 checked here, and that nothing of it is left running.
 """
 
@@ -69,10 +70,20 @@ def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
         assert "scratch: /dev/vdb rw" in out and "write to /scratch: ok" in out, out
         assert row["seconds"]["vwn"] > 0, row
 
-    # The second job of a type reuses the first's VWN.
+    # The second job of a user reuses her first's VWN.
     for first, second in (("alice-1", "alice-2"), ("bob-1", "bob-2")):
         assert jobs[second]["reused"] is True and jobs[second]["vwn"] == jobs[first]["vwn"], jobs[second]
         assert jobs[second]["ran_on"] == jobs[first]["ran_on"]
+
+    # What a job leaves behind stays with its owner. alice's first job left a process out of
+    # Slurm's reach (setsid); her second, in the same VWN, finds it. carol's job, of the same
+    # VM type, is not given that VWN (reuse_scope = "user") and finds nothing of alice's.
+    assert "left behind: a daemonized process" in jobs["alice-1"]["output"], jobs["alice-1"]
+    assert "found left behind: wnod-alice wnod-left-by-wnod-alice 3600" in jobs["alice-2"]["output"], jobs["alice-2"]
+    carol = jobs["carol-1"]
+    assert (carol["vm_type"], carol["reused"], carol["slurm_state"]) == ("debian-base", False, "COMPLETED"), carol
+    assert carol["vwn"] != jobs["alice-1"]["vwn"] and carol["ran_on"] != jobs["alice-1"]["ran_on"], carol
+    assert "found left behind: nothing" in carol["output"] and "user: wnod-carol" in carol["output"], carol
 
     # The user no VM type is given: refused, with the reason where she sees it.
     eve = jobs["eve-1"]

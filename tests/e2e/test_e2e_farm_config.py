@@ -73,11 +73,17 @@ def _row(label: str, user: str, **changes: object) -> dict:
     return row
 
 
+LEFT = "found left behind: wnod-alice wnod-left-by-wnod-alice 3600\n"
+
+
 def _good_run() -> list[dict]:
     return [
-        _row("alice-1", "wnod-alice"), _row("bob-1", "wnod-bob"),
+        _row("alice-1", "wnod-alice", output="hostname: node-wnod-alice\nfound left behind: nothing\n"
+             "left behind: a daemonized process\n"),
+        _row("bob-1", "wnod-bob"),
         _row("eve-1", "wnod-eve", vm_type=None, vwn=None, reused=None, outcome="refused", slurm_state="CANCELLED"),
-        _row("alice-2", "wnod-alice"), _row("bob-2", "wnod-bob"),
+        _row("alice-2", "wnod-alice", output="hostname: node-wnod-alice\n" + LEFT), _row("bob-2", "wnod-bob"),
+        _row("carol-1", "wnod-carol", output="hostname: node-wnod-carol\nfound left behind: nothing\n"),
         _row("alice-3", "wnod-alice", reused=True),
         _row("alice-4", "wnod-alice", cancelled=True, slurm_state="CANCELLED", seconds={"run": None}),
     ]
@@ -95,6 +101,9 @@ def test_the_verdict_on_a_run_that_went_as_told() -> None:
         ("eve-1", {"outcome": "ended", "vm_type": "debian-base"}, "expected refused"),
         ("alice-1", {"output": ""}, "output does not show its VWN"),
         ("alice-4", {"cancelled": False}, "nothing was cancelled"),
+        ("carol-1", {"vwn": "vwn-wnod-alice"}, "was given alice's VWN"),
+        ("carol-1", {"output": "hostname: node-wnod-carol\n" + LEFT}, "found a process another user's job left"),
+        ("alice-2", {"output": "hostname: node-wnod-alice\nfound left behind: nothing\n"}, "did not find what"),
     ],
 )
 def test_the_verdict_names_what_went_wrong(label: str, change: dict, complaint: str) -> None:
