@@ -364,7 +364,16 @@ def protocol_reference() -> str:
     from wnod_core.model.flight import FINAL_STEPS, next_steps
     from wnod_core.model.vwn import VwnState, legal_moves
 
-    lines = ["A job's flight (`JobStep`):", "", "| step | may go to | means |", "| --- | --- | --- |"]
+    lines = ["Both as diagrams (Mermaid: GitHub draws them; here they read as text), then as tables.", ""]
+    lines += ["```mermaid", "stateDiagram-v2", "    [*] --> bait_entered"]
+    lines += [f"    {step} --> {to}" for step in JobStep for to in JobStep
+              if to in next_steps(step) and not (step in FINAL_STEPS and to is JobStep.BAIT_ENTERED)]
+    lines += [f"    {step} --> [*]" for step in JobStep if step in FINAL_STEPS]
+    lines += ["```", "", "(A final step goes back to `bait_entered` when a bait sends the job again.)", ""]
+    lines += ["```mermaid", "stateDiagram-v2", "    [*] --> creating"]
+    lines += [f"    {state} --> {to}" for state in VwnState for to in VwnState if to in legal_moves(state)]
+    lines += ["    destroyed --> [*]", "```", ""]
+    lines += ["A job's flight (`JobStep`):", "", "| step | may go to | means |", "| --- | --- | --- |"]
     for step in JobStep:
         moves = ", ".join(f"`{s}`" for s in JobStep if s in next_steps(step)) or "—"
         final = " (final)" if step in FINAL_STEPS else ""
