@@ -4,9 +4,9 @@ Real parts only: Slurm 22.05 (munged, slurmctld, a bait slurmd whose Prolog is
 contrib/slurm/wnod-prolog calling `wnod bait`), a private libvirtd running QEMU (TCG) guests
 built by contrib/e2e/build-image (cached between runs in $WNOD_E2E_CACHE), and `wnod daemon`
 with the Slurm adapter and the libvirt backend. Ordinary `sbatch` jobs of three users mapped to
-two VM types and of a fourth user no type is given; a second job of each user reuses her VWN,
-and finds what her first left running there, which another user's job of the same type never
-sees; a job is cancelled while its new VWN boots. The farm's own verdict and its JSON summary are
+two VM types and of a fourth user no type is given; a second job of each user reuses her VWN
+and finds nothing her first left running there (the VWN Epilog), and another user's job of the
+same type gets a VWN of its own; a job is cancelled while its new VWN boots. The farm's own verdict and its JSON summary are
 checked here, and that nothing of it is left running.
 """
 
@@ -75,11 +75,12 @@ def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
         assert jobs[second]["reused"] is True and jobs[second]["vwn"] == jobs[first]["vwn"], jobs[second]
         assert jobs[second]["ran_on"] == jobs[first]["ran_on"]
 
-    # What a job leaves behind stays with its owner. alice's first job left a process out of
-    # Slurm's reach (setsid); her second, in the same VWN, finds it. carol's job, of the same
-    # VM type, is not given that VWN (reuse_scope = "user") and finds nothing of alice's.
-    assert "left behind: a daemonized process" in jobs["alice-1"]["output"], jobs["alice-1"]
-    assert "found left behind: wnod-alice wnod-left-by-wnod-alice 3600" in jobs["alice-2"]["output"], jobs["alice-2"]
+    # Nothing a job leaves behind outlives it in its VWN. alice's first job left a process out of
+    # Slurm's reach (setsid), running when the job ended; her second, in the same VWN, finds
+    # nothing (the VWN Epilog killed it). carol's job, of the same VM type, is not given that
+    # VWN (reuse_scope = "user") and finds nothing of alice's either.
+    assert "left behind: a daemonized process, running" in jobs["alice-1"]["output"], jobs["alice-1"]
+    assert "found left behind: nothing" in jobs["alice-2"]["output"], jobs["alice-2"]
     carol = jobs["carol-1"]
     assert (carol["vm_type"], carol["reused"], carol["slurm_state"]) == ("debian-base", False, "COMPLETED"), carol
     assert carol["vwn"] != jobs["alice-1"]["vwn"] and carol["ran_on"] != jobs["alice-1"]["ran_on"], carol

@@ -79,10 +79,11 @@ LEFT = "found left behind: wnod-alice wnod-left-by-wnod-alice 3600\n"
 def _good_run() -> list[dict]:
     return [
         _row("alice-1", "wnod-alice", output="hostname: node-wnod-alice\nfound left behind: nothing\n"
-             "left behind: a daemonized process\n"),
+             "left behind: a daemonized process, running\n"),
         _row("bob-1", "wnod-bob"),
         _row("eve-1", "wnod-eve", vm_type=None, vwn=None, reused=None, outcome="refused", slurm_state="CANCELLED"),
-        _row("alice-2", "wnod-alice", output="hostname: node-wnod-alice\n" + LEFT), _row("bob-2", "wnod-bob"),
+        _row("alice-2", "wnod-alice", output="hostname: node-wnod-alice\nfound left behind: nothing\n"),
+        _row("bob-2", "wnod-bob"),
         _row("carol-1", "wnod-carol", output="hostname: node-wnod-carol\nfound left behind: nothing\n"),
         _row("alice-3", "wnod-alice", reused=True),
         _row("alice-4", "wnod-alice", cancelled=True, slurm_state="CANCELLED", seconds={"run": None}),
@@ -103,7 +104,8 @@ def test_the_verdict_on_a_run_that_went_as_told() -> None:
         ("alice-4", {"cancelled": False}, "nothing was cancelled"),
         ("carol-1", {"vwn": "vwn-wnod-alice"}, "was given alice's VWN"),
         ("carol-1", {"output": "hostname: node-wnod-carol\n" + LEFT}, "found a process another user's job left"),
-        ("alice-2", {"output": "hostname: node-wnod-alice\nfound left behind: nothing\n"}, "did not find what"),
+        ("alice-2", {"output": "hostname: node-wnod-alice\n" + LEFT}, "found what her first left"),
+        ("alice-1", {"output": "hostname: node-wnod-alice\n"}, "did not leave its process behind"),
     ],
 )
 def test_the_verdict_names_what_went_wrong(label: str, change: dict, complaint: str) -> None:
