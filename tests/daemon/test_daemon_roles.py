@@ -162,3 +162,20 @@ def test_two_roles_with_one_token_stop_the_start(site: Site, tmp_path: Path) -> 
     with pytest.raises(StartupError, match="token"):
         with Running(with_daemon(site, tmp_path, daemon)):
             pass
+
+
+def test_a_users_groups_are_looked_up_once_a_minute_at_most() -> None:
+    from wnod_core.daemon.listeners import Peer
+    from wnod_core.daemon.roles import GROUPS_KEPT_FOR, Role, SocketRoles
+
+    now = [1000.0]
+    roles = SocketRoles(admin_gid=4242, bait_gid=4243, own_uid=1, clock=lambda: now[0])
+    caller = Peer("unix", "uid 65534", uid=65534, gid=4243)  # its own gid counts, whatever the directory says
+    assert not roles.knows(caller)
+    assert roles.role_of(caller) is Role.BAIT
+    assert roles.knows(caller), "looked up once, then remembered"
+    now[0] += GROUPS_KEPT_FOR + 1
+    assert not roles.knows(caller), "asked again after a while: group changes reach the daemon"
+    assert roles.role_of(Peer("unix", "uid 65534", uid=65534, gid=65534)) is Role.READ
+    assert roles.role_of(Peer("unix", "uid 0", uid=0, gid=0)) is Role.ADMIN and roles.knows(Peer("unix", "x", uid=1))
+    assert roles.role_of(Peer("unix", "an unknown user")) is Role.READ

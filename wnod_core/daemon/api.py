@@ -102,7 +102,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return _error(500, f"the daemon failed: {one_line(exc)}")
 
 
-def _role_of(request: web.Request) -> tuple[Role | None, str]:
+async def _role_of(request: web.Request) -> tuple[Role | None, str]:
     """The caller's role (None: no known token on TCP) and who it is, as logs say."""
     protocol = request.protocol
     peer = protocol.peer if isinstance(protocol, GuardedHandler) else Peer("unknown", "an unknown caller")
@@ -110,20 +110,23 @@ def _role_of(request: web.Request) -> tuple[Role | None, str]:
     if isinstance(roles, TokenRoles):
         # The header as its bytes: one that is not UTF-8 must be refused like any wrong token.
         return roles.role_of(request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")), peer.name
-    return roles.role_of(peer), peer.name
+    if roles.knows(peer):
+        return roles.role_of(peer), peer.name
+    # A user's groups may come from a directory (LDAP): asked in a thread, never on the loop.
+    return await asyncio.get_running_loop().run_in_executor(None, roles.role_of, peer), peer.name
 
 
 @web.middleware
 async def _known_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     """On TCP, nothing (not even which routes exist) without a known token."""
-    if isinstance(request.app[ROLES], TokenRoles) and _role_of(request)[0] is None:
+    if isinstance(request.app[ROLES], TokenRoles) and (await _role_of(request))[0] is None:
         return _error(401, "missing or wrong bearer token")
     return await handler(request)
 
 
 def _needs(role: Role, handler: Handler) -> Handler:
     async def checked(request: web.Request) -> web.StreamResponse:
-        have, caller = _role_of(request)
+        have, caller = await _role_of(request)
         if have is None or have < role:
             what = f"{request.method} {request.match_info.route.resource.canonical}"
             message = f"{what} needs the {role} role; {caller} has the {have or 'no'} role"

@@ -58,12 +58,21 @@ class SocketRoles:
             return Role.READ
         if peer.uid in (0, self.own_uid):
             return Role.ADMIN
+        if self.admin_gid is None and self.bait_gid is None:
+            return Role.BAIT  # no group to look up: anyone who can open the socket may bait
         groups = self.groups_of(peer.uid, peer.gid)
         if self.admin_gid is not None and self.admin_gid in groups:
             return Role.ADMIN
         if self.bait_gid is None or self.bait_gid in groups:
             return Role.BAIT
         return Role.READ
+
+    def knows(self, peer: Peer) -> bool:
+        """Whether `peer`'s role needs no lookup of its groups now (they are remembered, or moot)."""
+        if peer.uid is None or peer.uid in (0, self.own_uid) or (self.admin_gid is None and self.bait_gid is None):
+            return True
+        kept = self._groups.get((peer.uid, -1 if peer.gid is None else peer.gid))
+        return kept is not None and self.clock() - kept[0] < GROUPS_KEPT_FOR
 
     def groups_of(self, uid: int, gid: int | None) -> frozenset[int]:
         key = (uid, -1 if gid is None else gid)
