@@ -482,8 +482,11 @@ def test_a_guard_is_held_until_its_holder_lets_go_and_may_be_taken_again_by_it(h
     run(flow())
 
 
-def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
+def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host, monkeypatch):
+    from wnod_core.engine import engine as engine_module
     from wnod_core.errors import WnodError
+
+    monkeypatch.setattr(engine_module, "ADMIN_WAITS", 0.2)
 
     async def flow():
         job = host.submit("blue")
@@ -507,6 +510,27 @@ def test_the_admin_cannot_destroy_a_vwn_the_engine_is_acting_on(host):
     job, vwn_id = run(flow())
     assert host.engine.parts.store.vwn(vwn_id).state is VwnState.DESTROYED
     assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+
+
+def test_the_admins_destroy_waits_out_a_round_that_looks_at_the_vwn(host):
+    """CI once met a round looking at the VWN just when `wnod vm destroy` came: refused then."""
+
+    async def flow():
+        job = host.submit("blue")
+        vwn_id = (await host.bait(job)).vwn_id
+
+        async def a_round_looks() -> None:
+            async with host.engine.parts.guards.acting_on(vwn_id):
+                await asyncio.sleep(0.3)
+
+        task = asyncio.create_task(a_round_looks())
+        await asyncio.sleep(0.01)
+        assert host.engine.parts.guards.held(vwn_id)
+        destroyed = await host.engine.destroy_vwn(vwn_id)
+        await task
+        return destroyed
+
+    assert run(flow()).state is VwnState.DESTROYED
 
 
 def test_the_slot_of_a_dead_vwn_is_not_reused_while_its_job_may_still_be_bound_to_its_name(host):

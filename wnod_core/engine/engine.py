@@ -29,6 +29,10 @@ _MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
 """Steps after which the job's driver is done and the upkeep follows it."""
 
 
+ADMIN_WAITS = 5.0
+"""Seconds the admin's destroy waits for a VWN something else acts on, before it says to try again."""
+
+
 class Engine:
     def __init__(self, parts: Parts):
         self.parts = parts
@@ -134,9 +138,10 @@ class Engine:
             return await self._destroy_quarantined(vwn_id)
         if vwn is None or vwn.state is VwnState.DESTROYED:
             raise VwnNotFound(f"no VWN {vwn_id} on host {p.policy.host}")
-        async with p.guards.if_free(vwn.id) as free:
+        # A driver or the upkeep acting on it now: a destroy under it would race its moves. A
+        # round's look is over in a moment; a boot may take minutes: the admin is told so.
+        async with p.guards.within(ADMIN_WAITS, vwn.id) as free:
             if not free:
-                # A driver or the upkeep is acting on it now: a destroy under it would race its moves.
                 raise WnodError(f"VWN {vwn_id} is being acted on; try again in a few seconds")
             job_id = vwn.job_id
             vwn = await lifecycle.destroy(p, p.store.vwn(vwn_id) or vwn, "the admin asked")

@@ -1,9 +1,9 @@
 """One guard per VWN: whatever acts on a VWN — a job's driver, the upkeep, the admin — holds its
 guard while it does, so two never act on one VWN at once.
 
-A driver waits for the guard (the upkeep holds one briefly); the upkeep and the admin's
-destroy pass by a VWN someone holds and look again later; placement neither reuses nor evicts
-a held VWN. The guard is re-entrant for the task that holds it: a driver that holds its VWN
+A driver waits for the guard (the upkeep holds one briefly); the upkeep passes by a VWN someone
+holds and looks again later; the admin's destroy waits a few seconds for it, then says to try
+again; placement neither reuses nor evicts a held VWN. The guard is re-entrant for the task that holds it: a driver that holds its VWN
 may destroy it, which takes the same guard.
 """
 
@@ -55,6 +55,22 @@ class Guards:
             return
         async with self.acting_on(*vwn_ids):  # free: taken without waiting
             yield True
+
+    @asynccontextmanager
+    async def within(self, seconds: float, *vwn_ids: str) -> AsyncIterator[bool]:
+        """Hold the guards of `vwn_ids`, waiting for them at most `seconds` (a round holds one only
+        briefly); yields whether it could (else holds none)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            async with self.if_free(*vwn_ids) as free:
+                if free:
+                    yield True
+                    return
+            if loop.time() >= deadline:
+                yield False
+                return
+            await asyncio.sleep(0.02)
 
     async def _take(self, vwn_id: str) -> None:
         guard = self._guards.setdefault(vwn_id, _Guard())
