@@ -234,3 +234,32 @@ def test_a_database_of_schema_1_is_brought_up_to_date(tmp_path):
     store.update_vwn(vwn, vwn.moved_to(VwnState.DESTROYING, 3.0))
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 2
+
+
+@pytest.mark.parametrize("hypervisor_fails", [False, True])
+def test_a_domain_whose_vwn_is_recorded_destroyed_is_destroyed_again_at_start(host, hypervisor_fails):
+    """A create wnod gave up on may land after all, and a kill may come before its undo: the next
+    daemon finds a domain of a VWN its records have destroyed. It must start (found by dev/soak:
+    it tried to adopt the domain under the recorded id and could not start), destroy the domain,
+    and place no job on the host until it has."""
+    from wnod_core.errors import HypervisorError
+
+    async def flow():
+        vwn_id = (await host.bait(host.submit("blue"))).vwn_id
+        p = host.engine.parts
+        vwn = p.records.move(p.store.vwn(vwn_id), VwnState.DESTROYING)
+        p.records.move(vwn, VwnState.DESTROYED, job_id=None)  # recorded gone; the domain runs on
+        if hypervisor_fails:
+            host.hypervisor.fail_next("destroy", HypervisorError("fake: virsh destroy timed out"))
+        engine = host.new_engine()
+        found = await engine.start()
+        return vwn_id, found, engine
+
+    vwn_id, found, engine = run(flow())
+    assert vwn_id not in found.strays_adopted
+    if hypervisor_fails:
+        assert host.hypervisor.running() == [vwn_id] and vwn_id in engine.parts.quarantine
+        run(engine.round())  # the rounds try again
+    assert host.hypervisor.running() == []
+    assert not engine.parts.quarantine
+    assert engine.parts.store.vwn(vwn_id).state is VwnState.DESTROYED

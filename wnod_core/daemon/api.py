@@ -339,6 +339,7 @@ def started_json(found: Reconciled) -> dict[str, Any]:
             "strays_adopted": list(found.strays_adopted),
             "quarantined": list(found.quarantined),
             "reaped": list(found.reaped),
+            "destroyed_again": list(found.destroyed_again),
             "others": list(found.others),
         },
     }

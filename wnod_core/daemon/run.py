@@ -166,8 +166,9 @@ class Daemon:
             raise StartupError(f"reconciling with the hypervisor failed: {one_line(exc)}") from exc
         LOG.info(
             "reconciled: %d VWN(s) kept, %d lost; %d without a record: %d adopted, %d quarantined, %d destroyed"
-            " as the admin asked", len(found.adopted), len(found.lost), len(found.strays), len(found.strays_adopted),
-            len(found.quarantined), len(found.reaped),
+            " as the admin asked; %d recorded destroyed but running, destroyed again", len(found.adopted),
+            len(found.lost), len(found.strays), len(found.strays_adopted), len(found.quarantined), len(found.reaped),
+            len(found.destroyed_again),
         )
         started = started_json(found)
         try:

@@ -27,6 +27,8 @@ class Reconciled:
     """Strays left running, not adopted yet (see ``Parts.quarantine`` for why)."""
     reaped: tuple[str, ...] = ()
     """Strays destroyed because the admin said so (``--reap-strays``)."""
+    destroyed_again: tuple[str, ...] = ()
+    """Domains of VWNs the records hold as destroyed (a create that landed late): destroyed again."""
     others: tuple[str, ...] = ()
     """Domains carrying wnod's identity for another host: left alone."""
 
@@ -52,14 +54,16 @@ async def reconcile(parts: Parts, strays_decision: StrayDecision = StrayDecision
     # Jobs moved to a VWN that is now gone, whenever it went (even by a destroy a kill cut short).
     await settle_jobs(p)
     known = {v.id for v in records if v.state is not VwnState.DESTROYED}
-    strays = sorted(set(ours) - known)
+    unexplained = sorted(set(ours) - known)  # with no record, or recorded destroyed
+    strays = [vwn_id for vwn_id in unexplained if p.store.vwn(vwn_id) is None]
     # Never destroyed because no record explains them: a record can be lost, a VWN's job cannot.
-    settled = await settle(p, [ours[vwn_id] for vwn_id in strays], strays_decision)
+    settled = await settle(p, [ours[vwn_id] for vwn_id in unexplained], strays_decision)
     for vwn_id in others:
         LOG.info("leaving domain %s alone: it belongs to host %s", vwn_id, domains[vwn_id].host)
     return Reconciled(
         adopted=tuple(adopted), lost=tuple(lost), strays=tuple(strays), strays_adopted=settled.adopted,
-        quarantined=settled.quarantined, reaped=settled.reaped, others=tuple(others),
+        quarantined=settled.quarantined, reaped=settled.reaped, destroyed_again=settled.destroyed_again,
+        others=tuple(others),
     )
 
 

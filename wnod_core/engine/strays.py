@@ -14,6 +14,11 @@ systemd): none of that is a reason to kill the job. So a stray is
 - **destroyed** only on the admin's word (``wnod daemon --reap-strays``, or ``wnod vm destroy``
   of a quarantined one).
 
+A domain whose VWN the records hold as destroyed is no stray: wnod gave up on a ``create``
+that then landed, and was killed before it undid it (or the hypervisor said a destroy was done
+when it was not). No job can run there (a job is moved only to a VWN recorded ready), so it is
+destroyed again, and quarantined while that fails.
+
 A daemon that finds wnod's domains on the host and records that never held a VWN refuses to
 start without one of those words: those are not this host's records.
 """
@@ -22,7 +27,7 @@ import enum
 
 import attrs
 
-from ..errors import BatchSystemError, JobNotFound, WnodError
+from ..errors import BatchSystemError, HypervisorError, JobNotFound, WnodError
 from ..interfaces import DomainInfo, DomainState
 from ..model import JobState, Vwn, VwnState
 from ..model.events import JobStep
@@ -58,13 +63,18 @@ class Settled:
     adopted: tuple[str, ...] = ()
     quarantined: tuple[str, ...] = ()
     reaped: tuple[str, ...] = ()
+    destroyed_again: tuple[str, ...] = ()
+    """Domains of VWNs recorded destroyed: destroyed again."""
 
 
 async def settle(parts: Parts, strays: list[DomainInfo], decision: StrayDecision) -> Settled:
     """Adopt, quarantine or (on the admin's word) destroy each of `strays`."""
     p = parts
+    recorded = [d for d in strays if p.store.vwn(d.vwn_id) is not None]
+    again, still = await _destroy_again(p, recorded)
+    strays = [d for d in strays if d not in recorded]
     if not strays:
-        return Settled()
+        return Settled(quarantined=still, destroyed_again=again)
     ids = ", ".join(d.vwn_id for d in strays)
     if decision is StrayDecision.REAP:
         for info in strays:
@@ -72,7 +82,7 @@ async def settle(parts: Parts, strays: list[DomainInfo], decision: StrayDecision
                         info.vwn_id, info.hostname or "no host name")
             await p.calls(p.hypervisor.destroy, info.vwn_id)
             p.quarantine.pop(info.vwn_id, None)
-        return Settled(reaped=tuple(d.vwn_id for d in strays))
+        return Settled(reaped=tuple(d.vwn_id for d in strays), quarantined=still, destroyed_again=again)
     if decision is StrayDecision.NONE and not p.store.has_history():
         raise StraysNeedDecision(
             f"{len(strays)} domain(s) wnod made run on host {p.policy.host} ({ids}), but the records in"
@@ -94,7 +104,25 @@ async def settle(parts: Parts, strays: list[DomainInfo], decision: StrayDecision
         else:
             p.quarantine.pop(info.vwn_id, None)
             adopted.append(info.vwn_id)
-    return Settled(adopted=tuple(adopted), quarantined=tuple(quarantined))
+    return Settled(adopted=tuple(adopted), quarantined=(*still, *quarantined), destroyed_again=again)
+
+
+async def _destroy_again(p: Parts, domains: list[DomainInfo]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Destroy the domains of VWNs recorded destroyed: (destroyed, quarantined while it fails)."""
+    done, failed = [], []
+    for info in domains:
+        LOG.warning("domain %s runs, but its VWN is recorded destroyed (a create that landed after wnod gave"
+                    " up on it): destroying it again", info.vwn_id)
+        try:
+            await p.calls(p.hypervisor.destroy, info.vwn_id)
+        except HypervisorError as exc:
+            p.quarantine[info.vwn_id] = Quarantined(info, f"recorded destroyed, its domain still runs;"
+                                                          f" destroying it failed, tried again each round: {exc}")
+            failed.append(info.vwn_id)
+            continue
+        p.quarantine.pop(info.vwn_id, None)
+        done.append(info.vwn_id)
+    return tuple(done), tuple(failed)
 
 
 async def adopt(p: Parts, info: DomainInfo) -> str:
