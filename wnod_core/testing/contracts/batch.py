@@ -271,9 +271,15 @@ class BatchSystemContract:
         facts = self._facts(batch_system, job_id)
         assert not facts.state.is_over and facts.state is not JobState.HELD, "it must be scheduled as usual"
 
-    def test_hold_holds_with_the_reason_visible_and_is_idempotent(
-        self, batch_system: BatchSystem, job_id: str
-    ) -> None:
+    def test_hold_holds_with_the_reason_visible(self, batch_system: BatchSystem, job_id: str) -> None:
+        # Once: a system whose hold writes a comment of its own (PBS's qhold) must not lose wnod's.
+        reason = "wnod: no VWN could be made for this job"
+        batch_system.hold(job_id, reason)
+        facts = self._facts(batch_system, job_id)
+        assert facts.state is JobState.HELD
+        assert reason in facts.reason
+
+    def test_hold_is_idempotent(self, batch_system: BatchSystem, job_id: str) -> None:
         reason = "wnod: no VWN could be made for this job"
         batch_system.hold(job_id, reason)
         batch_system.hold(job_id, reason)

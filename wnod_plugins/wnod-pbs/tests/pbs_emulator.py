@@ -43,6 +43,7 @@ finish jobs, and make a command answer garbage once.
 
 import contextlib
 import fcntl
+import getpass
 import json
 import os
 import re
@@ -517,6 +518,8 @@ def cmd_qrerun(s, args: list[str]) -> None:
     operands = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1] != "-W"]
     for operand in operands:
         job = find_job(s, "qrerun", operand)
+        if job_is_history(s, job):
+            raise Exit(HISTJOBID & 0xFF, f"qrerun: Job has finished {job['id']}\n")
         if job["state"] not in ("R", "E"):
             raise Exit(BADSTATE & 0xFF, f"qrerun: Request invalid for state of job {job['id']}\n")
         if not job["rerunable"]:
@@ -530,9 +533,11 @@ def cmd_qhold(s, args: list[str]) -> None:
     for operand in operands:
         job = find_job(s, "qhold", operand)
         if job_is_history(s, job):
-            raise Exit(BADSTATE & 0xFF, f"qhold: Request invalid for state of job {job['id']}\n")
+            raise Exit(HISTJOBID & 0xFF, f"qhold: Job has finished {job['id']}\n")
         holds = set(job["hold"].replace("n", "")) | set(kinds)
         job["hold"] = "".join(sorted(holds, key="uos".index))
+        # As real OpenPBS does: the hold writes its own comment over whatever the job had.
+        job["comment"] = f"Job held by {getpass.getuser()} on {time.ctime()}"
         if job["state"] == "Q":
             job["state"], job["substate"] = "H", 20
 
@@ -542,6 +547,9 @@ def cmd_qrls(s, args: list[str]) -> None:
     operands = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1] != "-h"]
     for operand in operands:
         job = find_job(s, "qrls", operand)
+        if job_is_history(s, job):
+            raise Exit(HISTJOBID & 0xFF, f"qrls: Job has finished {job['id']}\n")
+        job["comment"] = ""  # real OpenPBS's qrls removes the comment
         holds = set(job["hold"].replace("n", "")) - set(kinds)
         job["hold"] = "".join(sorted(holds, key="uos".index)) or "n"
         if job["state"] == "H" and job["hold"] == "n":

@@ -66,6 +66,10 @@ FINISHED_JOB = "Job has finished"
 UNKNOWN_NODE = "Unknown node"
 
 
+class JobFinished(BatchSystemError):
+    """OpenPBS answered that the job has finished (it ended since wnod last looked)."""
+
+
 def _comment(reason: str) -> str:
     """``comment="..."`` for qalter -W: quoted, since qalter splits -W values at commas."""
     text = " ".join(reason.replace('"', "'").split())[:240]
@@ -97,6 +101,8 @@ class PbsBatchSystem(BatchSystem):
         if result.returncode != 0:
             if job_id is not None and UNKNOWN_JOB in result.stderr:
                 raise JobNotFound(f"{result.command}: PBS does not know job {job_id} ({result.stderr.strip()})")
+            if job_id is not None and FINISHED_JOB in result.stderr:
+                raise JobFinished(result.message(f"job {job_id} finished meanwhile"))
             raise result.error("failed")
         return result
 
@@ -304,12 +310,13 @@ class PbsBatchSystem(BatchSystem):
         record = self._known_job(job_id)
         if record.state.is_over:
             raise BatchSystemError(f"job {job_id} is over ({record.state}): it cannot be held")
-        self._must("qalter", "-W", _comment(reason), job_id, job_id=job_id)
+        # The comment last: OpenPBS's qhold writes its own ("Job held by root on ...") over it.
         if "o" not in record.hold_types:
             self._must("qhold", "-h", "o", job_id, job_id=job_id)
         if record.state in (JobState.RUNNING, JobState.SUSPENDED):
             # qhold(1B): a hold on a running job that cannot be checkpointed waits for a rerun.
             self._rerun(job_id)
+        self._must("qalter", "-W", _comment(reason), job_id, job_id=job_id)
 
     def fail(self, job_id: str, reason: str) -> None:
         record = self._job(job_id)
@@ -320,6 +327,8 @@ class PbsBatchSystem(BatchSystem):
             self._must("qdel", job_id, job_id=job_id)
         except JobNotFound:
             return  # it ended meanwhile
+        except JobFinished:
+            return  # it ended between the two commands: over, as asked
 
     # -- the bait ----------------------------------------------------------------------------------
 
