@@ -71,6 +71,37 @@ def test_a_migrate_that_lands_after_its_timeout_never_leaves_two_jobs_on_one_hos
     assert host.engine.parts.calls.abandoned == []
 
 
+@pytest.mark.parametrize("how", ["its undo fails once", "the daemon dies before its undo"])
+def test_a_job_is_not_recorded_given_back_while_a_late_migrate_may_still_bind_it(host, how):
+    """Found by dev/soak: the job was recorded requeued at once, the late migrate then bound it,
+    and its undo was cut short (by a restart) or failed: nothing ever unbound it again."""
+    host.reconfigure(engine={"plugin_timeout": 0.2})
+    host.batch.slow_next("migrate", 1.0)
+
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        assert answer.outcome is BaitOutcome.RETRY and "took longer" in answer.reason
+        flight = host.engine.parts.store.job(job)
+        assert flight.step is JobStep.GIVING_BACK, "not done while the migrate may still land"
+        if how == "its undo fails once":
+            host.batch.fail_next("release", BatchSystemError("fake: the controller is busy"))
+            await asyncio.sleep(1.1)  # lands; its undo fails
+            assert host.batch.bound_to(job) is not None
+        else:
+            host.engine.close()  # killed before the migrate lands (and so before any undo)
+            await asyncio.sleep(1.1)
+            assert host.batch.bound_to(job) is not None, "the command outlived its daemon and bound the job"
+            await host.new_engine().start()
+        await settle(host)
+        return job
+
+    job = run(flow())
+    assert host.batch.bound_to(job) is None, "the late binding is undone"
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+    assert host.engine.parts.calls.abandoned == []
+
+
 def test_a_create_that_lands_after_its_timeout_leaves_no_domain_behind(host):
     host.reconfigure(engine={"plugin_timeout": 0.2, "boot_retries": 0})
     host.hypervisor.slow_next("create", 0.6)

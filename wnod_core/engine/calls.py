@@ -22,6 +22,7 @@ import attrs
 
 from ..errors import BatchSystemError, HypervisorError, PluginError, WnodError
 from ..interfaces import BatchSystem, Hypervisor
+from ..text import one_line
 
 LOG = logging.getLogger("wnod.engine")
 
@@ -57,6 +58,7 @@ class Abandoned:
     undo: Undo | None
     ended: bool = False
     """The call has returned; its fences stay only while its undo runs, or if that failed."""
+    undoing: bool = False
 
 
 class PluginCalls:
@@ -120,23 +122,37 @@ class PluginCalls:
         succeeded = not future.cancelled() and future.exception() is None
         if succeeded and call.undo is not None and not self._closed:
             LOG.warning("%s ended after wnod gave up on it; undoing what it did", call.what)
-            task = asyncio.get_running_loop().create_task(self._undo(call))
-            self._undoing.add(task)
-            task.add_done_callback(self._undoing.discard)
+            self._start_undo(call)
         else:
             self._lift(call)
+
+    def retry_undos(self) -> None:
+        """Each round: undo again what a failed undo left (its fences held meanwhile)."""
+        for call in list(self.abandoned):
+            if call.ended and not call.undoing and call.undo is not None and not self._closed:
+                self._start_undo(call)
+
+    def _start_undo(self, call: Abandoned) -> None:
+        call.undoing = True
+        task = asyncio.get_running_loop().create_task(self._undo(call))
+        self._undoing.add(task)
+        task.add_done_callback(self._undoing.discard)
 
     async def _undo(self, call: Abandoned) -> None:
         assert call.undo is not None
         try:
             await call.undo()
         except (WnodError, asyncio.CancelledError) as exc:
-            # Left fenced: what it touched is not handed out until an admin or a later round sees to it.
-            LOG.error("undoing the late %s failed; %s stay fenced: %s", call.what, ", ".join(call.fences), exc)
+            # Left fenced, and tried again next round: what it touched is not handed out meanwhile.
+            LOG.error("undoing the late %s failed; %s stay fenced, tried again next round: %s", call.what,
+                      ", ".join(call.fences), one_line(exc))
             return
         except Exception:
-            LOG.exception("undoing the late %s failed; %s stay fenced", call.what, ", ".join(call.fences))
+            LOG.exception("undoing the late %s failed; %s stay fenced, tried again next round", call.what,
+                          ", ".join(call.fences))
             return
+        finally:
+            call.undoing = False
         self._lift(call)
 
     def _lift(self, call: Abandoned) -> None:

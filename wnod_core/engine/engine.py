@@ -83,6 +83,7 @@ class Engine:
     async def round(self) -> None:
         """One pass of upkeep over every VWN and every job of this host."""
         p = self.parts
+        p.calls.retry_undos()
         await strays_.recheck(p)
         await check_vwns(p)
         await settle_jobs(p, skip=self._drivers)  # live: a driver may start meanwhile

@@ -34,6 +34,11 @@ async def finish_give_back(p: Parts, flight: JobFlight) -> JobFlight:
     """
     step = flight.giving_back_as
     assert flight.step is JobStep.GIVING_BACK and step is not None, flight
+    if p.calls.fenced(job_fence(flight.job_id)):
+        # A call about the job that timed out (a migrate) may still land and bind it again: not
+        # done until it has ended. Asked again by the rounds then; and by the next daemon, should
+        # this one die before: recorded done now, a late bind would outlive both.
+        return flight
     action = p.batch.fail if step in (JobStep.FAILED, JobStep.REFUSED) else p.batch.release
     try:
         # Fenced: a release that lands after its timeout could unbind the job from its next VWN.
