@@ -102,6 +102,35 @@ def test_a_job_is_not_recorded_given_back_while_a_late_migrate_may_still_bind_it
     assert host.engine.parts.calls.abandoned == []
 
 
+def test_after_a_restart_no_job_is_placed_where_a_job_being_handed_back_may_be_bound(host):
+    """Found by dev/soak: the killed daemon's late migrate bound job 1 to the VWN's name; the next
+    daemon, whose release of job 1 was refused for a while, gave that VWN to job 2."""
+    host.reconfigure(engine={"plugin_timeout": 0.2}, max_vwns=1)
+    host.batch.slow_next("migrate", 1.0)
+
+    async def flow():
+        first = host.submit("blue")
+        answer = await host.bait(first)
+        assert answer.outcome is BaitOutcome.RETRY
+        host.engine.close()  # killed; its migrate lands after
+        await asyncio.sleep(1.1)
+        bound = host.batch.bound_to(first)
+        assert bound is not None
+        host.batch.fail_for("release", BatchSystemError("fake: the controller is busy"), 1.0)
+        await host.new_engine().start()
+        second = host.submit("blue")
+        again = await host.bait(second)
+        no_two_jobs_bound_to_one_host_name(host)
+        assert again.outcome is BaitOutcome.RETRY, again  # the host's one VWN is not free yet
+        await asyncio.sleep(1.0)
+        await settle(host)
+        return first, second
+
+    first, second = run(flow())
+    assert host.batch.bound_to(first) is None
+    assert host.engine.parts.store.job(first).step is JobStep.REQUEUED
+
+
 def test_a_create_that_lands_after_its_timeout_leaves_no_domain_behind(host):
     host.reconfigure(engine={"plugin_timeout": 0.2, "boot_retries": 0})
     host.hypervisor.slow_next("create", 0.6)

@@ -194,8 +194,11 @@ class JobDriver:
         if vm_type is None:  # the config was reloaded meanwhile: decide again
             return p.records.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
         vwns = p.store.vwns()
-        # Busy: acted on now, or named by a call that timed out and may still land on it.
-        busy = [v.id for v in vwns if p.guards.held(v.id) or (v.hostname and p.calls.fenced(host_fence(v.hostname)))]
+        # Busy: acted on now, named by a call that timed out and may still land on it, or named by
+        # a job being handed back (a migrate there may have bound it, even in a daemon since dead).
+        giving_back = p.store.vwns_of_jobs_at(JobStep.GIVING_BACK)
+        busy = [v.id for v in vwns if p.guards.held(v.id) or v.id in giving_back
+                or (v.hostname and p.calls.fenced(host_fence(v.hostname)))]
         placement = place(vm_type, vwns, p.policy.vm_types, p.policy.capacity, busy, lifecycle.held_slots(p),
                           owner=(flight.user, flight.group))
         if isinstance(placement, Reuse):
@@ -391,7 +394,7 @@ class JobDriver:
             try:
                 await p.calls(p.batch.migrate, self.job_id, vwn.hostname,
                               fences=[job_fence(self.job_id), host_fence(vwn.hostname)],
-                              undo=self._undo_late_migrate(vwn.id))
+                              undo=self._undo_late_migrate(vwn.id, vwn.hostname))
             except JobNotFound:
                 detail = "the job left the batch system before it moved"
                 await lifecycle.finish(p, vwn, "its job left before it moved", flight_step=(flight, JobStep.ENDED, {"detail": detail}))
@@ -401,14 +404,16 @@ class JobDriver:
                 return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not move the job: {exc}")
             return p.records.step(flight, JobStep.MIGRATED, detail=f"bound to {vwn.hostname}")
 
-    def _undo_late_migrate(self, vwn_id: str) -> Callable[[], Awaitable[None]]:
+    def _undo_late_migrate(self, vwn_id: str, hostname: str) -> Callable[[], Awaitable[None]]:
         async def undo() -> None:
             # The migrate wnod gave up on bound the job after all: unless the records say it is
-            # moved to that VWN, it must not stay bound to its host name.
+            # moved to that VWN, it must not stay bound to its host name. The host first: the
+            # migrate opened it for the job, which must not start there meanwhile.
             p = self.parts
             flight = p.store.job(self.job_id)
             if flight is not None and flight.step in _MIGRATED and flight.vwn_id == vwn_id:
                 return
+            await p.calls(p.batch.close_host, hostname)
             try:
                 await p.calls(p.batch.release, self.job_id, "wnod gave up on moving it to a VWN")
             except JobNotFound:
@@ -428,7 +433,7 @@ class JobDriver:
                     async with p.guards.acting_on(vwn.id):
                         await p.calls(p.batch.migrate, self.job_id, vwn.hostname,
                                       fences=[job_fence(self.job_id), host_fence(vwn.hostname)],
-                                      undo=self._undo_late_migrate(vwn.id))
+                                      undo=self._undo_late_migrate(vwn.id, vwn.hostname))
             except BatchSystemError as exc:  # the upkeep sees the job's fate on its next pass
                 LOG.warning("job %s: migrating again failed: %s", self.job_id, exc)
         return self._answer(flight, vwn)

@@ -100,8 +100,9 @@ async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None)
 def held_slots(p: Parts) -> set[int]:
     """Slots not to give out now, though no alive VWN holds them:
 
-    - slots of gone VWNs whose host name a job may still be bound to (moved there, not handed
-      back to the batch system yet): a new VWN there would get the name, and the job with it;
+    - slots of gone VWNs whose host name a job may still be bound to (moved there, or handed
+      back after a migrate there that may have landed, and not confirmed back by the batch
+      system yet): a new VWN there would get the name, and the job with it;
     - slots whose host name a call that timed out may still act on (a late close, migrate, create).
     """
     # Asked at every placement: one query for the few such jobs, not a read of every job in
@@ -110,7 +111,7 @@ def held_slots(p: Parts) -> set[int]:
     held = {
         vwn.slot
         for flight, vwn in p.store.jobs_of_destroyed_vwns(steps)
-        if flight.time_of(JobStep.MIGRATED) is not None
+        if flight.step is JobStep.GIVING_BACK or flight.time_of(JobStep.MIGRATED) is not None
     }
     if p.calls.abandoned:
         held |= {s for s in range(1, p.policy.capacity.max_vwns + 1) if p.calls.fenced(host_fence(p.policy.hostname(s)))}

@@ -255,6 +255,12 @@ class Store:
             rows = self._db.execute(query + " ORDER BY updated_at, job_id", params).fetchall()
         return [_job_of(r) for r in rows]
 
+    def vwns_of_jobs_at(self, step: JobStep) -> set[str]:
+        """The ids of the VWNs named by the jobs at `step` (one query, asked at every placement)."""
+        with self._lock:
+            rows = self._db.execute("SELECT vwn_id FROM jobs WHERE step = ? AND vwn_id != ''", (step.value,)).fetchall()
+        return {r[0] for r in rows}
+
     def jobs_of_destroyed_vwns(self, steps: Iterable[JobStep]) -> list[tuple[JobFlight, Vwn]]:
         """The jobs at one of `steps` whose VWN is recorded destroyed, each with that VWN.
 
