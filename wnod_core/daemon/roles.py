@@ -71,14 +71,18 @@ class SocketRoles:
         """Whether `peer`'s role needs no lookup of its groups now (they are remembered, or moot)."""
         if peer.uid is None or peer.uid in (0, self.own_uid) or (self.admin_gid is None and self.bait_gid is None):
             return True
-        kept = self._groups.get((peer.uid, -1 if peer.gid is None else peer.gid))
-        return kept is not None and self.clock() - kept[0] < GROUPS_KEPT_FOR
+        return self._kept(peer.uid, peer.gid) is not None
+
+    def _kept(self, uid: int, gid: int | None) -> frozenset[int] | None:
+        """`uid`'s groups as last looked up, while they are fresh enough."""
+        kept = self._groups.get((uid, -1 if gid is None else gid))
+        return kept[1] if kept is not None and self.clock() - kept[0] < GROUPS_KEPT_FOR else None
 
     def groups_of(self, uid: int, gid: int | None) -> frozenset[int]:
+        kept = self._kept(uid, gid)
+        if kept is not None:
+            return kept
         key = (uid, -1 if gid is None else gid)
-        kept = self._groups.get(key)
-        if kept is not None and self.clock() - kept[0] < GROUPS_KEPT_FOR:
-            return kept[1]
         groups = {gid} if gid is not None else set()
         try:
             entry = pwd.getpwuid(uid)
