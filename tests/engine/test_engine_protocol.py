@@ -15,7 +15,7 @@ import pytest
 from wnod_core.config.schema import EngineSection
 from wnod_core.errors import BatchSystemError, HypervisorError
 from wnod_core.interfaces import BaitOutcome, DomainState
-from wnod_core.model import ReusePolicy, ReuseScope, VwnState
+from wnod_core.model import JobState, ReusePolicy, ReuseScope, VwnState
 from wnod_core.model.events import JobStep
 from wnod_core.testing.kills import Killed, kill_at_write
 
@@ -42,6 +42,19 @@ async def settle(host, rounds: int = 3) -> None:
     await host.engine.wait_idle()
     for _ in range(rounds):
         await host.engine.round()
+
+
+def late_migrates_on_one_vwn(host) -> None:
+    """One VWN on the host, and the next migrate lands a second after wnod gave up on it."""
+    host.reconfigure(engine={"plugin_timeout": 0.2}, max_vwns=1)
+    host.batch.slow_next("migrate", 1.0)
+
+
+async def given_back_with_its_migrate_under_way(host) -> str:
+    job = host.submit("blue")
+    answer = await host.bait(job)
+    assert answer.outcome is BaitOutcome.RETRY and "took longer" in answer.reason, answer
+    return job
 
 
 # -- 1. a call that timed out lands later ----------------------------------------------------------
@@ -105,13 +118,10 @@ def test_a_job_is_not_recorded_given_back_while_a_late_migrate_may_still_bind_it
 def test_after_a_restart_no_job_is_placed_where_a_job_being_handed_back_may_be_bound(host):
     """Found by dev/soak: the killed daemon's late migrate bound job 1 to the VWN's name; the next
     daemon, whose release of job 1 was refused for a while, gave that VWN to job 2."""
-    host.reconfigure(engine={"plugin_timeout": 0.2}, max_vwns=1)
-    host.batch.slow_next("migrate", 1.0)
+    late_migrates_on_one_vwn(host)
 
     async def flow():
-        first = host.submit("blue")
-        answer = await host.bait(first)
-        assert answer.outcome is BaitOutcome.RETRY
+        first = await given_back_with_its_migrate_under_way(host)
         host.engine.close()  # killed; its migrate lands after
         await asyncio.sleep(1.1)
         bound = host.batch.bound_to(first)
@@ -129,6 +139,35 @@ def test_after_a_restart_no_job_is_placed_where_a_job_being_handed_back_may_be_b
     first, second = run(flow())
     assert host.batch.bound_to(first) is None
     assert host.engine.parts.store.job(first).step is JobStep.REQUEUED
+
+
+def test_a_job_the_batch_system_started_on_its_late_binding_is_taken_off_the_vwn_before_reuse(host):
+    """Found by dev/soak: the late migrate bound the job, the scheduler started it on the VWN
+    (closed to every job but the one bound to it) before the undo ran, and the undo's release only
+    dropped the binding: the job kept running on a VWN wnod had recorded idle, and gave to the next."""
+    late_migrates_on_one_vwn(host)
+
+    async def flow():
+        first = await given_back_with_its_migrate_under_way(host)
+        host.batch.fail_next("close_host", BatchSystemError("fake: the controller is busy"))
+        await asyncio.sleep(1.1)  # the migrate lands; its undo fails at its first step
+        vwn_host = host.batch.bound_to(first)
+        assert vwn_host is not None
+        assert host.batch.start(first) == vwn_host, "a bound job starts on its closed VWN"
+        await settle(host)  # the undo again, now through
+        facts = host.batch.job(first)
+        assert vwn_host not in facts.exec_hosts and facts.state is JobState.PENDING, facts
+        assert host.batch.bound_to(first) is None
+        second = host.submit("blue")
+        again = await host.bait(second)
+        assert again.outcome is BaitOutcome.MIGRATED and again.hostname == vwn_host, again
+        assert host.batch.start(second) == vwn_host
+        return first, second, vwn_host
+
+    first, second, vwn_host = run(flow())
+    assert host.batch.job(second).exec_hosts == (vwn_host,)
+    assert host.batch.job(first).exec_hosts == ()
+    assert host.engine.parts.calls.abandoned == []
 
 
 def test_a_create_that_lands_after_its_timeout_leaves_no_domain_behind(host):

@@ -90,7 +90,13 @@ class BatchSystem(abc.ABC):
 
     @abc.abstractmethod
     def release(self, job_id: str, reason: str) -> None:
-        """Give the job back to normal scheduling: drop any binding wnod made. Idempotent."""
+        """Give the job back to normal scheduling: drop any binding wnod made. Idempotent.
+
+        A job already running on the host ``migrate`` bound it to (a VWN wnod gave up on, or
+        lost) is taken off it, back to pending: it must not go on running where wnod no longer
+        keeps a VWN for it. A job running on its bait is left there (the hook's answer says
+        what becomes of it).
+        """
 
     @abc.abstractmethod
     def hold(self, job_id: str, reason: str) -> None:

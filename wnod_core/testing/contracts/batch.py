@@ -271,6 +271,27 @@ class BatchSystemContract:
         facts = self._facts(batch_system, job_id)
         assert not facts.state.is_over and facts.state is not JobState.HELD, "it must be scheduled as usual"
 
+    def test_release_takes_a_job_off_the_vwn_it_was_bound_to_and_started_on(
+        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str, joined_hosts: tuple[str, str]
+    ) -> None:
+        # As a late migrate leaves it: the VWN closed to all but the job, the job started there,
+        # and wnod, which gave that VWN up, releases the job.
+        target = joined_hosts[1]
+        batch_system.close_host(target)
+        batch_system.migrate(job_id, target)
+        assert batch_driver.start(job_id) == target
+        eventually(partial(_running, batch_system, job_id), batch_driver.settle_timeout,
+                   f"job {job_id} not shown running")
+        batch_system.release(job_id, "wnod gave up on moving it to a VWN")
+        batch_system.release(job_id, "wnod gave up on moving it to a VWN")
+
+        def off_it() -> JobFacts | None:
+            facts = self._facts(batch_system, job_id)
+            return facts if target not in facts.exec_hosts else None
+
+        facts = eventually(off_it, batch_driver.settle_timeout, f"job {job_id} still runs on {target}")
+        assert not facts.state.is_over, f"taken off, not ended: {facts}"
+
     def test_hold_holds_with_the_reason_visible(self, batch_system: BatchSystem, job_id: str) -> None:
         # Once: a system whose hold writes a comment of its own (PBS's qhold) must not lose wnod's.
         reason = "wnod: no VWN could be made for this job"

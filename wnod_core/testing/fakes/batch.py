@@ -94,6 +94,8 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     - ``migrate`` binds the job and takes it off wherever it runs, its bait or any host;
     - a binding survives the batch system's own requeue of the job (``requeue``);
+    - ``release`` of a job running where ``migrate`` bound it takes it off that host, back to
+      pending (as the adapters do: Slurm's requeuehold, LSF's brequeue, PBS's qrerun);
     - a host whose batch daemon stops answering (``unregister_host``) is still shown registered,
       and its job running, for ``remember_for`` seconds (300, as Slurm's SlurmdTimeout; 0 forgets
       at once); then its job is requeued, still bound to it;
@@ -381,11 +383,16 @@ class FakeBatchSystem(Recorded, BatchSystem):
         self._enter("release", job_id, reason)
         with self._writing():
             job = self._known(job_id)
-            self._bound.pop(job_id, None)
+            bound = self._bound.pop(job_id, None)
             if job.state.is_over:
                 return
-            state = JobState.PENDING if job.state is JobState.HELD else job.state
-            self._jobs[job_id] = attrs.evolve(job, state=state, reason=reason)
+            state, exec_hosts = job.state, job.exec_hosts
+            if state is JobState.HELD:
+                state = JobState.PENDING
+            elif state is JobState.RUNNING and bound is not None and exec_hosts == (bound,):
+                # Started where wnod bound it, on a VWN it gave up: back to pending, off that VWN.
+                state, exec_hosts = JobState.PENDING, ()
+            self._jobs[job_id] = attrs.evolve(job, state=state, exec_hosts=exec_hosts, reason=reason)
 
     def hold(self, job_id: str, reason: str) -> None:
         self._enter("hold", job_id, reason)

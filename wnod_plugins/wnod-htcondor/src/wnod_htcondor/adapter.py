@@ -53,7 +53,7 @@ SLOT_ATTRS = ("Name", "Machine", "State", "Activity", "JobId", "DaemonStartTime"
 
 class HTCondorBatchSystem(BatchSystem):
     """HTCondor, driven through condor_q, condor_status, condor_qedit, condor_hold, condor_release,
-    condor_rm, condor_config_val and condor_reconfig."""
+    condor_rm, condor_vacate_job, condor_config_val and condor_reconfig."""
 
     name = NAME
 
@@ -217,11 +217,16 @@ class HTCondorBatchSystem(BatchSystem):
         if status in _OVER:
             return
         own = ad.expression(SAVED_REQUIREMENTS_ATTR)
+        bound = ad.get(VWN_ATTR)
         if own is not None or ad.has(VWN_ATTR):
             edits = {VWN_ATTR: "undefined", SAVED_REQUIREMENTS_ATTR: "undefined"}
             if own is not None:
                 edits["Requirements"] = own
             self._qedit(job_id, edits)
+        if status in _ON_A_HOST and isinstance(bound, str) and bound.lower() in (
+                h.lower() for h in self._exec_hosts(ad, status)):
+            # Started on the VWN it was bound to, which wnod gave up: off it, back to idle.
+            self._vacate(job_id)
         if status == 5:
             result = self._job_action("condor_release", job_id, reason)
             if result.returncode != 0 and f"Job {job_id} not held to be released" not in result.stderr:
@@ -237,6 +242,18 @@ class HTCondorBatchSystem(BatchSystem):
         if f"for job {job_id}." in result.stderr and "Failed to set attribute" in result.stderr:
             # The schedd no longer has the job (removed, or gone to history meanwhile).
             raise JobNotFound(f"htcondor: job {job_id} left the queue: {result.error('failed')}")
+        raise result.error("failed")
+
+    def _vacate(self, job_id: str) -> None:
+        bait.parse_job_id(job_id)
+        result = self.runner.run("condor_vacate_job", [*self._schedd_args(), job_id])
+        text = result.stdout + result.stderr
+        if result.returncode == 0 and f"Job {job_id} vacated" in text:
+            return
+        if f"Job {job_id} not running to be vacated" in text:
+            return  # off its host already (its shadow exited meanwhile): nothing left to vacate
+        if f"Job {job_id} not found" in text:
+            raise JobNotFound(f"htcondor: no job {job_id} to vacate: {result.error('failed')}")
         raise result.error("failed")
 
     # -- hold and fail -----------------------------------------------------------------------------

@@ -21,7 +21,8 @@ class HTCondorOptions:
 
     bin_dir: str = documented(
         "Directory of HTCondor's tools (condor_q, condor_status, condor_qedit, condor_hold, condor_release,"
-        " condor_rm, condor_config_val, condor_reconfig), e.g. /usr/bin. Empty: found on the daemon's PATH.",
+        " condor_rm, condor_vacate_job, condor_config_val, condor_reconfig), e.g. /usr/bin. Empty: found on"
+        " the daemon's PATH.",
         default="",
         validator=absolute_path_or_empty,
     )
@@ -32,7 +33,7 @@ class HTCondorOptions:
     )
     schedd: str = documented(
         "Name of the schedd holding the jobs (-name for condor_q, condor_qedit, condor_hold,"
-        " condor_release, condor_rm). Empty: the local schedd.",
+        " condor_release, condor_rm, condor_vacate_job). Empty: the local schedd.",
         default="",
     )
     timeout: float = documented(

@@ -1,7 +1,7 @@
 """An emulator of HTCondor's command-line tools, for testing wnod's HTCondor adapter. Test tool only.
 
 One script, installed under each tool's name (condor_q, condor_status, condor_qedit,
-condor_hold, condor_release, condor_rm, condor_config_val, condor_reconfig); it acts
+condor_hold, condor_release, condor_rm, condor_vacate_job, condor_config_val, condor_reconfig); it acts
 on the name it was called by. The pool (a schedd's queue, the collector's slot ads,
 each startd's runtime configuration) is a JSON file next to the script, locked while
 a tool runs. Tests drive the daemons' side (submit, startds joining, the negotiator,
@@ -22,7 +22,8 @@ github.com/htcondor/htcondor; facts carried over, no text or code copied):
 - condor_hold/release/rm per-job lines: ``JobActionResults::getResultString``
   (src/condor_daemon_client/dc_schedd.cpp): ``Job C.P held``, ``Job C.P already held``,
   ``Job C.P not found``, ``Job C.P marked for removal``, ``Job C.P already marked for
-  removal``, ``Job C.P not held to be released``, ``Permission denied to hold job C.P``;
+  removal``, ``Job C.P not held to be released``, ``Job C.P vacated``, ``Job C.P not running
+  to be vacated``, ``Permission denied to hold job C.P``;
   success lines on stdout, failures on stderr and exit 1 (src/condor_rm.V6/rm.cpp).
   The schedd appends `` (by user <name>)`` to a given reason and refuses to hold a
   removed or completed job (``actOnJobs``, src/condor_schedd.V6/schedd.cpp).
@@ -61,7 +62,7 @@ from typing import Any
 
 TOOLS = (
     "condor_q", "condor_status", "condor_qedit", "condor_hold", "condor_release", "condor_rm",
-    "condor_config_val", "condor_reconfig",
+    "condor_vacate_job", "condor_config_val", "condor_reconfig",
 )
 STATE_FILE = "condor-emu-pool.json"
 SCHEDD_ADDR = "<127.0.0.1:9618?addrs=127.0.0.1-9618&alias=schedd.emu.test>"
@@ -453,11 +454,14 @@ def condor_qedit(s: dict[str, Any], args: list[str]) -> Exit:
 
 
 def _job_action(tool: str, s: dict[str, Any], args: list[str]) -> Exit:
-    opts, rest = _options(args, {"pool", "name", "reason", "subcode"}, set())
+    # condor_vacate_job takes no reason; -fast is the only flag wnod never passes.
+    with_value = {"pool", "name"} if tool == "condor_vacate_job" else {"pool", "name", "reason", "subcode"}
+    opts, rest = _options(args, with_value, set())
     ids = _job_ids(tool, rest)
     if not ids:
         raise Exit(1, stderr="You did not specify any jobs\n")
-    default = {"condor_hold": "via condor_hold", "condor_release": "via condor_release", "condor_rm": "via condor_rm"}
+    default = {"condor_hold": "via condor_hold", "condor_release": "via condor_release", "condor_rm": "via condor_rm",
+               "condor_vacate_job": ""}
     reason = f"{opts.get('reason') or default[tool]} (by user {s['user']})"
     out, err, failed = "", "", False
     for jid in ids:
@@ -492,6 +496,14 @@ def _act(tool: str, s: dict[str, Any], jid: str, reason: str, subcode: int) -> t
                 job["Last" + attr] = job.pop(attr)
         job.update(JobStatus=job.pop("JobStatusOnRelease", 1), ReleaseReason=reason)
         return True, f"Job {jid} released"
+    if tool == "condor_vacate_job":
+        if status != 2:
+            return False, f"Job {jid} not running to be vacated"
+        # Back to idle at once, where a real schedd shows it running until its shadow exits: that
+        # only delays the VWN's next job, and the adapter reads nothing back.
+        _free_slot(s, job)
+        job.update(JobStatus=1)
+        return True, f"Job {jid} vacated"
     if status == 3:
         return False, f"Job {jid} already marked for removal"
     running = status in (2, 6, 7)
@@ -547,6 +559,7 @@ COMMANDS = {
     "condor_hold": lambda s, a: _job_action("condor_hold", s, a),
     "condor_release": lambda s, a: _job_action("condor_release", s, a),
     "condor_rm": lambda s, a: _job_action("condor_rm", s, a),
+    "condor_vacate_job": lambda s, a: _job_action("condor_vacate_job", s, a),
     "condor_config_val": condor_config_val,
     "condor_reconfig": condor_reconfig,
 }
