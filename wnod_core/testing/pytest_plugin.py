@@ -1,5 +1,7 @@
 """Fixtures for testing wnod and its plugins; pytest loads this through the ``pytest11`` entry point."""
 
+import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 
 from ..plugins import Plugins
 from .distributions import shared_fakes_environ
+from .glue import leftover as _leftover
 from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
 
 
@@ -94,3 +97,17 @@ def shared_fakes_env(tmp_path: Path, wnod_home: Path) -> dict[str, str]:
     ``dir`` = ``shared_fakes_dir``). Test tools only: wnod-core never installs them.
     """
     return shared_fakes_environ(tmp_path / "shared-fakes-site")
+
+
+@pytest.fixture
+def leftover() -> Iterator[tuple[int, object]]:
+    """A process of ``nobody`` in a session of its own, as a job's daemonized leftover in a VWN:
+    ``(uid, subprocess.Popen)``, killed at the end. Skips the test unless it runs as root."""
+    if os.geteuid() != 0:
+        pytest.skip("a process of another user needs root")
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody on this machine")
+    with _leftover("nobody") as found:
+        yield found
