@@ -19,6 +19,7 @@ import pytest
 from lsfemu import Cluster, environ
 from lsfemu.driver import BAIT
 from wnod_core.testing.fakes.shared import SharedFakeHypervisor
+from wnod_core.testing.glue import installed_with_settings
 from wnod_core.testing.requirements import missing_module, require
 
 pytestmark = pytest.mark.slow
@@ -97,14 +98,16 @@ class Farm:
     def pre_exec(self, job: str) -> subprocess.CompletedProcess[str]:
         """The bait queue's PRE_EXEC, as LSF runs it on the bait for the job's dispatch there."""
         base, _, index = job.partition("[")
-        env = {
-            **self.env, "PATH": "/bin:/usr/bin:/sbin:/usr/sbin",
+        # wnod bait gets only what the glue's settings give it: this farm's config and plugins.
+        words = [f"{k}={v}" for k, v in sorted(self.env.items())
+                 if k.startswith(("WNOD_", "XDG_", "PYTHON", "HOME", "VIRTUAL_ENV")) and not any(c.isspace() for c in v)]
+        script = installed_with_settings(PRE_EXEC, self.tmp / "libexec", {
             "WNOD": str(WNOD), "WNOD_BAIT_MARKER": str(self.tmp / "lsf-bait"), "WNOD_LOG": str(self.tmp / "bait.log"),
-            "WNOD_LSF_GLUE": str(self.tmp / "none.conf"), "WNOD_BAIT_ARGS": "--timeout 60",
-            "LSB_JOBID": base, "LSB_JOBINDEX": index.rstrip("]") or "0", "LSB_HOSTS": BAIT,
-            "LSB_MCPU_HOSTS": f"{BAIT} 1", "LSB_QUEUE": "short",
-        }
-        done = subprocess.run(["/bin/sh", str(PRE_EXEC)], env=env, capture_output=True, text=True, timeout=90,
+            "WNOD_BAIT_ARGS": "--timeout 60", "WNOD_BAIT_ENV": " ".join(words),
+        })
+        env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LSB_JOBID": base, "LSB_JOBINDEX": index.rstrip("]") or "0",
+               "LSB_HOSTS": BAIT, "LSB_MCPU_HOSTS": f"{BAIT} 1", "LSB_QUEUE": "short"}
+        done = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True, timeout=90,
                               cwd="/tmp", check=False)
         self.cluster.pre_exec_exited(job, done.returncode, BAIT)
         return done

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from wnod_core.interfaces import BaitOutcome
+from wnod_core.testing.glue import installed_with_settings
 
 from wnod_lsf.adapter import EXIT_CODES
 
@@ -24,68 +25,108 @@ LSF_PATH = "/bin:/usr/bin:/sbin:/usr/sbin"
 """The PATH LSF gives pre- and post-execution commands."""
 
 
-def run(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["/bin/sh", str(GLUE / script), *args], env={"PATH": LSF_PATH, **env},
+def run(script: str | Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    path = script if isinstance(script, Path) else GLUE / script
+    return subprocess.run(["/bin/sh", str(path), *args], env={"PATH": LSF_PATH, **env},
                           capture_output=True, text=True, timeout=60, cwd="/tmp", check=False)
 
 
+def glue(tmp_path: Path, script: str, **settings: str) -> Path:
+    """`script` installed as a site installs it, its settings file saying `settings`."""
+    return installed_with_settings(GLUE / script, tmp_path / "libexec", settings)
+
+
 def fake_wnod(tmp_path: Path, code: int, says: str = "") -> Path:
+    """A wnod that writes down its arguments and its environment, says `says` and exits `code`."""
     script = tmp_path / "fake-wnod"
-    script.write_text(f'#!/bin/sh\necho "$@" >>{tmp_path}/wnod-args\nprintf "%s" "{says}"\nexit {code}\n')
+    script.write_text(f'#!/bin/sh\necho "$@" >>{tmp_path}/wnod-args\nenv >{tmp_path}/wnod-env\n'
+                      f'printf "%s" "{says}"\nexit {code}\n')
     script.chmod(0o755)
     return script
 
 
 # -- PRE_EXEC ----------------------------------------------------------------------------------------
 
+LSB_ENV = {"LSB_JOBID": "4711", "LSB_JOBINDEX": "3", "LSB_HOSTS": "bait01", "LSB_MCPU_HOSTS": "bait01 1"}
+"""What LSF sets for the job's dispatch to bait01."""
+
+
 @pytest.fixture
-def bait_env(tmp_path: Path) -> dict[str, str]:
+def bait(tmp_path: Path) -> dict[str, str]:
+    """The pre-exec's settings on a bait."""
     marker = tmp_path / "lsf-bait"
     marker.touch()
-    return {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "WNOD_BAIT_MARKER": str(marker),
-            "WNOD_LOG": str(tmp_path / "pre-exec.log"), "LSB_JOBID": "4711", "LSB_JOBINDEX": "3",
-            "LSB_HOSTS": "bait01", "LSB_MCPU_HOSTS": "bait01 1"}
+    return {"WNOD_BAIT_MARKER": str(marker), "WNOD_LOG": str(tmp_path / "pre-exec.log")}
 
 
-def test_pre_exec_off_a_bait_lets_the_job_run_without_asking_wnod(tmp_path: Path, bait_env: dict) -> None:
-    env = {**bait_env, "WNOD_BAIT_MARKER": str(tmp_path / "absent"), "WNOD": str(fake_wnod(tmp_path, 1))}
-    assert run("wnod-lsf-pre-exec", env).returncode == 0
+def test_pre_exec_off_a_bait_lets_the_job_run_without_asking_wnod(tmp_path: Path, bait: dict) -> None:
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **{**bait, "WNOD_BAIT_MARKER": str(tmp_path / "absent"),
+                                                    "WNOD": str(fake_wnod(tmp_path, 1))})
+    assert run(script, LSB_ENV).returncode == 0
     assert not (tmp_path / "wnod-args").exists()
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 99])
-def test_pre_exec_on_a_bait_passes_wnod_baits_exit_code_to_lsf(tmp_path: Path, bait_env: dict, code: int) -> None:
-    env = {**bait_env, "WNOD": str(fake_wnod(tmp_path, code, says="moved")), "WNOD_BAIT_ARGS": "--timeout 600"}
-    assert run("wnod-lsf-pre-exec", env).returncode == code
+def test_pre_exec_on_a_bait_passes_wnod_baits_exit_code_to_lsf(tmp_path: Path, bait: dict, code: int) -> None:
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(fake_wnod(tmp_path, code, says="moved")),
+                  WNOD_BAIT_ARGS="--timeout 600")
+    assert run(script, LSB_ENV).returncode == code
     assert (tmp_path / "wnod-args").read_text() == "bait --timeout 600\n"
     log = (tmp_path / "pre-exec.log").read_text()
     assert "moved" in log and f"job 4711[3]: wnod bait exited {code}" in log
 
 
-def test_pre_exec_on_a_bait_without_wnod_puts_the_job_back(tmp_path: Path, bait_env: dict) -> None:
-    assert run("wnod-lsf-pre-exec", {**bait_env, "WNOD": str(tmp_path / "no-wnod")}).returncode == 1
+def test_pre_exec_is_not_steered_by_the_jobs_environment(tmp_path: Path, bait: dict) -> None:
+    """LSF runs it as root in the environment the job's owner chose: none of it may choose what
+    runs, which settings are read, or which daemon wnod bait asks."""
+    evil = tmp_path / "evil"
+    evil.write_text(f"#!/bin/sh\ntouch {tmp_path}/pwned\nexit 0\n")
+    evil.chmod(0o755)
+    (tmp_path / "evil.conf").write_text(f"WNOD={evil}\n")
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(fake_wnod(tmp_path, 2)),
+                  WNOD_BAIT_ENV="WNOD_CONFIG=/etc/wnod/site.toml")
+    hostile = {"WNOD": str(evil), "WNOD_LSF_GLUE": str(tmp_path / "evil.conf"), "SETTINGS": str(tmp_path / "evil.conf"),
+               "WNOD_BAIT_MARKER": "/", "WNOD_BAIT_ARGS": "--socket /tmp/mine", "WNOD_CONFIG": "/home/mallory/w.toml",
+               "XDG_CONFIG_HOME": "/home/mallory/.config", "WNOD_RUNTIME_DIR": "/home/mallory", "IFS": "/"}
+    assert run(script, {**hostile, **LSB_ENV}).returncode == 2
+    assert not (tmp_path / "pwned").exists()
+    assert (tmp_path / "wnod-args").read_text() == "bait\n"
+    seen = dict(line.split("=", 1) for line in (tmp_path / "wnod-env").read_text().splitlines() if "=" in line)
+    assert seen["WNOD_CONFIG"] == "/etc/wnod/site.toml"
+    assert {k: seen[k] for k in LSB_ENV} == LSB_ENV
+    assert not {"XDG_CONFIG_HOME", "WNOD_RUNTIME_DIR", "WNOD_LSF_GLUE", "WNOD"} & set(seen), seen
+
+
+def test_pre_exec_on_a_bait_without_wnod_puts_the_job_back(tmp_path: Path, bait: dict) -> None:
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(tmp_path / "no-wnod"))
+    assert run(script, LSB_ENV).returncode == 1
     assert "is missing" in (tmp_path / "pre-exec.log").read_text()
 
 
+def bait_env_words(tmp_path: Path, config: Path) -> str:
+    """WNOD_BAIT_ENV for the real wnod of these tests: its config, and a home of its own."""
+    return (f"WNOD_CONFIG={config} HOME={tmp_path} XDG_CONFIG_DIRS={tmp_path / 'xdg'}"
+            f" WNOD_STATE_DIR={tmp_path / 'st'}")
+
+
 def test_pre_exec_with_the_real_wnod_and_no_daemon_puts_the_job_back(
-    tmp_path: Path, bait_env: dict, lsf_bin: Path
+    tmp_path: Path, bait: dict, lsf_bin: Path
 ) -> None:
     config = tmp_path / "wnod.toml"
     config.write_text(SITE.format(lsf_bin=lsf_bin, socket=tmp_path / "no-daemon.sock", user=ME))
-    env = {**bait_env, "WNOD": str(WNOD), "WNOD_BAIT_ARGS": "--timeout 1", "WNOD_CONFIG": str(config),
-           "HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path / "xdg"), "WNOD_STATE_DIR": str(tmp_path / "st")}
-    assert run("wnod-lsf-pre-exec", env).returncode == 1  # RETRY, as the LSF adapter codes it
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(WNOD), WNOD_BAIT_ARGS="--timeout 1",
+                  WNOD_BAIT_ENV=bait_env_words(tmp_path, config))
+    assert run(script, LSB_ENV).returncode == 1  # RETRY, as the LSF adapter codes it
     log = (tmp_path / "pre-exec.log").read_text()
     assert "job 4711[3]: retry: no answer from the daemon" in log, log
 
 
-def test_pre_exec_with_a_broken_wnod_config_puts_the_job_back(tmp_path: Path, bait_env: dict) -> None:
+def test_pre_exec_with_a_broken_wnod_config_puts_the_job_back(tmp_path: Path, bait: dict) -> None:
     """wnod's own failure is never the job's: LSF re-pends it (any non-zero exit but 99, which exits it)."""
     config = tmp_path / "wnod.toml"
     config.write_text("[batch]\nsystem = 'lsf'\n[batch.lsf]\nno_such_option = 1\n")
-    env = {**bait_env, "WNOD": str(WNOD), "WNOD_CONFIG": str(config), "HOME": str(tmp_path),
-           "XDG_CONFIG_DIRS": str(tmp_path / "xdg"), "WNOD_STATE_DIR": str(tmp_path / "st")}
-    code = run("wnod-lsf-pre-exec", env).returncode
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(WNOD), WNOD_BAIT_ENV=bait_env_words(tmp_path, config))
+    code = run(script, LSB_ENV).returncode
     assert code not in (0, EXIT_CODES[BaitOutcome.REFUSED]), code
     assert "no_such_option" in (tmp_path / "pre-exec.log").read_text()
 
@@ -232,18 +273,51 @@ def daemon_api() -> Iterator[tuple[str, list]]:
         server.server_close()
 
 
-def test_post_exec_tells_the_daemon_of_the_jobs_end(tmp_path: Path, daemon_api: tuple[str, list]) -> None:
+@pytest.fixture
+def vwn(tmp_path: Path) -> dict[str, str]:
+    """The post-exec's settings in a VWN: its marker, and no cleanup installed."""
+    marker = tmp_path / "vwn"
+    marker.touch()
+    return {"WNOD_VWN_MARKER": str(marker), "WNOD_CLEANUP": str(tmp_path / "no-cleanup")}
+
+
+def test_post_exec_tells_the_daemon_of_the_jobs_end(tmp_path: Path, vwn: dict, daemon_api: tuple[str, list]) -> None:
     url, seen = daemon_api
     token = tmp_path / "token"
     token.write_text("s3cret\n")
-    env = {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "WNOD_NOTICE_URL": url + "/",
-           "WNOD_TOKEN_FILE": str(token), "LSB_JOBID": "4711", "LSB_JOBINDEX": "3"}
-    assert run("wnod-lsf-post-exec", env).returncode == 0
+    script = glue(tmp_path, "wnod-lsf-post-exec", **vwn, WNOD_NOTICE_URL=url + "/", WNOD_TOKEN_FILE=str(token))
+    assert run(script, {"LSB_JOBID": "4711", "LSB_JOBINDEX": "3"}).returncode == 0
     assert seen == [("POST", "/v1/jobs/4711%5B3%5D/notice", "Bearer s3cret")]
 
 
-def test_post_exec_without_settings_or_daemon_does_nothing_and_exits_0(tmp_path: Path) -> None:
-    env = {"WNOD_LSF_GLUE": str(tmp_path / "none.conf"), "LSB_JOBID": "4711"}
-    assert run("wnod-lsf-post-exec", env).returncode == 0
-    down = {**env, "WNOD_NOTICE_URL": "http://127.0.0.1:9", "WNOD_TOKEN_FILE": str(tmp_path / "none")}
-    assert run("wnod-lsf-post-exec", down).returncode == 0
+def test_post_exec_without_settings_or_daemon_does_nothing_and_exits_0(tmp_path: Path, vwn: dict) -> None:
+    assert run(glue(tmp_path, "wnod-lsf-post-exec", **vwn), {"LSB_JOBID": "4711"}).returncode == 0
+    down = glue(tmp_path, "wnod-lsf-post-exec", **vwn, WNOD_NOTICE_URL="http://127.0.0.1:9",
+                WNOD_TOKEN_FILE=str(tmp_path / "none"))
+    assert run(down, {"LSB_JOBID": "4711"}).returncode == 0
+
+
+def cleanup_installed(tmp_path: Path, min_uid: int) -> Path:
+    """contrib/vwn/wnod-vwn-cleanup as the VWN image has it, killing no uid below `min_uid` (the
+    tests' leftover is nobody's: no other user of this machine may be reached)."""
+    return installed_with_settings(GLUE.parent / "vwn" / "wnod-vwn-cleanup", tmp_path / "cleanup",
+                                   {"MIN_UID": str(min_uid)})
+
+
+def test_post_exec_in_a_vwn_kills_what_the_job_left(tmp_path: Path, vwn: dict, leftover) -> None:
+    uid, process = leftover
+    script = glue(tmp_path, "wnod-lsf-post-exec", **{**vwn, "WNOD_CLEANUP": str(cleanup_installed(tmp_path, uid))})
+    assert run(script, {"LSB_JOBID": "4711"}).returncode == 0
+    assert process.wait(10) == -9
+
+
+def test_post_exec_on_a_bait_kills_nothing_whatever_the_jobs_environment_says(
+    tmp_path: Path, vwn: dict, leftover
+) -> None:
+    uid, process = leftover
+    cleanup = cleanup_installed(tmp_path, uid)
+    script = glue(tmp_path, "wnod-lsf-post-exec", **{**vwn, "WNOD_VWN_MARKER": str(tmp_path / "absent"),
+                                                     "WNOD_CLEANUP": str(cleanup)})
+    hostile = {"WNOD_VWN_MARKER": "/", "SETTINGS": "/dev/null", "WNOD_CLEANUP": str(cleanup)}
+    assert run(script, {**hostile, "LSB_JOBID": "4711"}).returncode == 0
+    assert process.poll() is None, "a process on a bait was killed"
