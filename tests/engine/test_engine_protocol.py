@@ -15,7 +15,7 @@ import pytest
 from wnod_core.config.schema import EngineSection
 from wnod_core.errors import BatchSystemError, HypervisorError
 from wnod_core.interfaces import BaitOutcome, DomainState
-from wnod_core.model import JobState, ReusePolicy, ReuseScope, VwnState
+from wnod_core.model import HostCapacity, JobState, ReusePolicy, ReuseScope, VwnState
 from wnod_core.model.events import JobStep
 from wnod_core.testing.kills import Killed, kill_at_write
 
@@ -167,6 +167,35 @@ def test_a_job_the_batch_system_started_on_its_late_binding_is_taken_off_the_vwn
     first, second, vwn_host = run(flow())
     assert host.batch.job(second).exec_hosts == (vwn_host,)
     assert host.batch.job(first).exec_hosts == ()
+    assert host.engine.parts.calls.abandoned == []
+
+
+def test_the_domain_a_late_create_may_still_make_holds_its_room_until_it_is_gone(host):
+    """Found by dev/soak: the record of a VWN whose create timed out is destroyed at once, and its
+    vCPUs went to the next job's VWN; then the late create made its domain after all (and the
+    undo's destroy failed for a while): two domains on a host with room for one."""
+    host.reconfigure(engine={"plugin_timeout": 0.2, "boot_retries": 0})
+    host.policy = attrs.evolve(host.policy, capacity=HostCapacity(vcpus=2, memory="2GiB", max_vwns=2))
+    host.new_engine()
+    host.hypervisor.slow_next("create", 0.6)
+
+    async def flow():
+        first = await host.bait(host.submit("blue"))
+        assert first.outcome is BaitOutcome.RETRY and "took longer" in first.reason, first
+        host.hypervisor.fail_for("destroy", HypervisorError("fake: libvirtd is busy"), 1.5)
+        second = await host.bait(host.submit("blue"))
+        await asyncio.sleep(0.7)  # the late create has made its domain; its undo fails for a while
+        running = list(host.hypervisor.running())
+        await asyncio.sleep(1.0)
+        await settle(host)  # the undo again, the hypervisor willing now
+        while host.engine.parts.calls.landing:
+            await asyncio.sleep(0.05)
+        return second, running
+
+    second, running = run(flow())
+    assert len(running) <= 1, f"two domains on a host with room for one: {running}"
+    assert second.outcome is BaitOutcome.RETRY, second
+    assert host.hypervisor.running() == [], "the late domain is destroyed once the hypervisor lets it"
     assert host.engine.parts.calls.abandoned == []
 
 

@@ -105,6 +105,11 @@ class PluginCalls:
         """Whether a call that timed out may still change what `fence` names."""
         return self._fenced[fence] > 0
 
+    def fenced_vwns(self) -> set[str]:
+        """The VWN ids a call that timed out may still change (a late create's domain, say)."""
+        prefix = vwn_fence("")
+        return {fence[len(prefix):] for fence, count in self._fenced.items() if count > 0 and fence.startswith(prefix)}
+
     def _abandon(self, future: "asyncio.Future[Any]", call: Abandoned) -> None:
         LOG.warning("%s was given up on; it may still take effect: %s stay fenced until it ends",
                     call.what, ", ".join(call.fences))

@@ -199,8 +199,9 @@ class JobDriver:
         giving_back = p.store.vwns_of_jobs_at(JobStep.GIVING_BACK)
         busy = [v.id for v in vwns if p.guards.held(v.id) or v.id in giving_back
                 or (v.hostname and p.calls.fenced(host_fence(v.hostname)))]
-        placement = place(vm_type, vwns, p.policy.vm_types, p.policy.capacity, busy, lifecycle.held_slots(p),
-                          owner=(flight.user, flight.group))
+        lingering = lifecycle.lingering(p)
+        placement = place(vm_type, [*vwns, *lingering], p.policy.vm_types, p.policy.capacity, busy,
+                          lifecycle.held_slots(p), owner=(flight.user, flight.group), lingering={v.id for v in lingering})
         if isinstance(placement, Reuse):
             vwn = placement.vwn
             _, flight = p.records.commit(

@@ -118,5 +118,14 @@ def held_slots(p: Parts) -> set[int]:
     return held
 
 
+def lingering(p: Parts) -> list[Vwn]:
+    """VWNs recorded destroyed whose domain may still exist: a create of theirs timed out and may
+    still make it, or made it and is not destroyed again yet. Their room is not given out."""
+    if not p.calls.abandoned:
+        return []
+    records = (p.store.vwn(vwn_id) for vwn_id in p.calls.fenced_vwns())
+    return [v for v in records if v is not None and v.state is VwnState.DESTROYED]
+
+
 def _fences(vwn: Vwn) -> list[str]:
     return [vwn_fence(vwn.id), *([host_fence(vwn.hostname)] if vwn.hostname else [])]

@@ -76,16 +76,19 @@ def place(
     busy: Collection[str] = (),
     held_slots: Collection[int] = (),
     owner: tuple[str, str] = ("", ""),
+    lingering: Collection[str] = (),
 ) -> Placement:
     """The best home for a job of `vm_type`, owned by `owner` (user, primary group), given every
     VWN of this host (any state).
 
     VWNs in `busy` are being acted on (their guard is held): they are neither reused nor
     evicted, but they count against the capacity. Slots in `held_slots` are free but not given
-    out: a job may still be bound to their host name, or a late call act on it.
+    out: a job may still be bound to their host name, or a late call act on it. VWNs in
+    `lingering` are recorded destroyed, but their domain may still exist (a create that timed
+    out may make it yet, or it is not destroyed again yet): they hold their room until it is gone.
     """
-    alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
-    free = [v for v in alive if v.id not in busy]
+    alive = [v for v in vwns if v.state is not VwnState.DESTROYED or v.id in lingering]
+    free = [v for v in alive if v.id not in busy and v.state is not VwnState.DESTROYED]
     idle = [v for v in free if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
     current = [
         v for v in idle
