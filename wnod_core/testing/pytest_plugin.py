@@ -9,8 +9,8 @@ import pytest
 
 from ..plugins import Plugins
 from .distributions import shared_fakes_environ
-from .glue import leftover as _leftover
 from .fakes import FakeBatchSystem, FakeHypervisor, FakePlugin
+from .glue import leftover as _leftover
 
 
 @pytest.fixture
