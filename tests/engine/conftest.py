@@ -20,9 +20,13 @@ HOST = "hv01.farm.test"
 
 
 class ByQueue(Resolver):
-    """Queue "blue" → type blue, "red" → red, "nope" refused, others pass."""
+    """Queue "blue" → type blue, "red" → red, "nope" refused, "slow" → blue after half a second
+    (a resolver asking a slow directory), others pass."""
 
     def resolve(self, job: JobFacts):
+        if job.queue == "slow":
+            time.sleep(0.5)
+            return Resolved("blue", "queue slow")
         if job.queue == "nope":
             return Refused(f"queue nope is closed to user {job.user}")
         if job.queue in ("blue", "red"):

@@ -386,6 +386,22 @@ def test_a_vwn_whose_call_hangs_does_not_hold_up_the_others_in_the_round(host):
     assert run(flow()), "VWN two's job end waited for VWN one's hung call"
 
 
+def test_a_resolver_slower_than_plugin_timeout_puts_the_job_back_saying_so(host, caplog):
+    """Found by dev/soak on a loaded machine: the resolver chain's call timed out, and the driver
+    took it for a bug of its own (a traceback in the log) instead of a passing failure."""
+    host.reconfigure(engine={"plugin_timeout": 0.2})
+
+    async def flow():
+        return await host.bait(host.submit("slow"))
+
+    with caplog.at_level("ERROR", logger="wnod.engine"):
+        answer = run(flow())
+    assert answer.outcome is BaitOutcome.RETRY, answer
+    assert "VM type" in answer.reason and "took longer" in answer.reason, answer.reason
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert host.hypervisor.running() == []
+
+
 # -- 9. the smaller ones ---------------------------------------------------------------------------------
 
 

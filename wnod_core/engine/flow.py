@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from ..config.schema import BootFailure
-from ..errors import BatchSystemError, HypervisorError, JobNotFound
+from ..errors import BatchSystemError, HypervisorError, JobNotFound, PluginError
 from ..interfaces import BaitOutcome, DomainState
 from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
@@ -173,7 +173,10 @@ class JobDriver:
         if facts.state.is_over:
             return p.records.step(flight, JobStep.ENDED, user=facts.user, detail=f"the job is already {facts.state}")
         flight = attrs.evolve(flight, user=facts.user, group=facts.primary_group or "")
-        decision = await p.calls(p.chain.resolve, facts)
+        try:
+            decision = await p.calls(p.chain.resolve, facts)
+        except PluginError as exc:  # a resolver slower than plugin_timeout (a directory that hangs)
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not resolve a VM type: {exc}")
         if isinstance(decision, Refused):
             return await giveback.give_back(p, flight, JobStep.REFUSED, decision.reason)
         return p.records.step(flight, JobStep.RESOLVED, vm_type=decision.vm_type, detail=decision.reason)
