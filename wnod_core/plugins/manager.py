@@ -1,28 +1,38 @@
-"""The typed facade over pluggy. The rest of wnod never calls ``pm.hook`` itself."""
+"""The typed facade over pluggy. The rest of wnod never calls ``pm.hook`` itself.
 
+Every hook is called through pluggy's own hook caller, so pluggy's order holds (see calls.py
+for how one plugin's failure is kept from the others); what a plugin declares is checked and
+indexed here, and charged to that plugin.
+"""
+
+import functools
 import logging
 import traceback
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import attrs
 import click
-import pluggy
 
-from .. import PROJECT, hookspecs
+from .. import hookspecs
 from ..errors import PluginError
 from ..model.events import JobStepped, VwnChanged
 from ..records import KINDS, BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
 from ..text import did_you_mean, one_line
+from .calls import Hooks
 from .entrypoints import Candidate, allowed_from_env, builtin_candidates, installed_candidates, is_allowed
 from .report import PluginReport, Status
+from .trace import tracing_from_env
 
 LOG = logging.getLogger("wnod.plugins")
 
 _HOOK_OF_KIND = {kind: f"wnod_{kind}" for kind in KINDS}
-_SPEC_NAMES = frozenset(n for n in dir(hookspecs) if n.startswith("wnod_"))
+_KIND_OF_RECORD = {record: kind for kind, record in KINDS.items()}
+_COMMANDS_HOOK = "wnod_cli_commands"
+REGISTRATION_HOOKS = (*_HOOK_OF_KIND.values(), _COMMANDS_HOOK)
+"""Asked once, as the plugins load, what each plugin provides."""
 
-R = TypeVar("R")
+Record = TypeVar("Record", BatchSystemPlugin, HypervisorPlugin, ResolverPlugin)
 
 
 @attrs.define
@@ -30,13 +40,20 @@ class _Entry:
     candidate: Candidate
     status: Status
     obj: object = None
+    registered_as: str = ""
+    """Its name in pluggy, while pluggy calls it."""
     error: str = ""
     traceback: str = ""
+    declared: dict[str, list[Any]] = attrs.Factory(dict)
+    """What its registration hooks yielded, by hook, checked."""
     provides: dict[str, list[str]] = attrs.Factory(dict)
     problems: list[str] = attrs.Factory(list)
 
     def fail(self, error: str, tb: str = "") -> None:
+        if self.status is Status.FAILED:
+            return  # the first failure is the one to fix; what followed may be its consequence
         self.status, self.error, self.traceback = Status.FAILED, error, tb
+        self.declared.clear()
         self.provides.clear()
 
 
@@ -44,8 +61,7 @@ class Plugins:
     """The plugins of this process: loaded once, validated, indexed by kind and name."""
 
     def __init__(self) -> None:
-        self._pm = pluggy.PluginManager(PROJECT)
-        self._pm.add_hookspecs(hookspecs)
+        self._hooks = Hooks(hookspecs, trace_calls=tracing_from_env())
         self._entries: list[_Entry] = []
         self._index: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self._conflicts: dict[str, dict[str, list[str]]] = {kind: {} for kind in KINDS}
@@ -89,41 +105,54 @@ class Plugins:
             entry.fail(f"cannot be imported: {one_line(exc)}", traceback.format_exc())
             LOG.warning("plugin %s (%s) skipped: %s", candidate.name, candidate.distribution, entry.error)
             return
-        unknown = [n for n in _marked_hooks(entry.obj) if n not in _SPEC_NAMES]
+        marked = self._hooks.marked(entry.obj)
+        unknown = sorted({m.hook for m in marked} - self._hooks.names)
         if unknown:
-            hints = "; ".join(f"{n}{did_you_mean(n, _SPEC_NAMES)}" for n in sorted(unknown))
+            hints = "; ".join(f"{n}{did_you_mean(n, self._hooks.names)}" for n in unknown)
             entry.fail(f"implements unknown hooks: {hints}")
             return
+        for m in marked:
+            mark = "wrapper" if m.opts.get("wrapper") else "hookwrapper" if m.opts.get("hookwrapper") else ""
+            if mark and m.hook in REGISTRATION_HOOKS:
+                # A wrapper would see, and could change, what the other plugins declare: then
+                # `wnod plugins` could not say who provides what, nor a failed plugin give it all up.
+                entry.fail(
+                    f'cannot be registered: plugin "{candidate.name}" marks {m.hook} {mark}=True, but a'
+                    " registration hook cannot be a wrapper: each plugin declares only its own records,"
+                    " so that wnod knows which plugin provides what"
+                )
+                return
+        name = f"{candidate.distribution}:{candidate.name}"
         try:
-            self._pm.register(entry.obj, name=f"{candidate.distribution}:{candidate.name}")
+            self._hooks.register(
+                entry.obj,
+                name,
+                on_failure=functools.partial(self._failed, entry),
+                settle=functools.partial(self._declared, entry),
+            )
         except Exception as exc:  # pluggy's validation errors: wrong hook arguments and the like
             # pluggy says which hook on its first line and what is wrong on the next ones.
             why = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             entry.fail(f"cannot be registered: {type(exc).__name__}: {why}", traceback.format_exc())
-            # Older pluggy may have registered some of its hooks before refusing another:
-            # a plugin reported as failed must not hear broadcasts.
-            if self._pm.is_registered(entry.obj):
-                self._pm.unregister(entry.obj)
+            return
+        entry.registered_as = name
 
     def _collect(self) -> None:
         """Ask every plugin what it provides; a plugin whose registration fails is dropped whole."""
+        for hook in REGISTRATION_HOOKS:
+            getattr(self._hooks.call, hook)()  # each plugin's records land on its entry: see _declared
+            self._drop_failed()
         offered: dict[str, dict[str, list[tuple[_Entry, Any]]]] = {kind: {} for kind in KINDS}
         commands: dict[str, list[tuple[_Entry, click.Command]]] = {}
+        # In load order, whatever order pluggy asked them in: the first loaded keeps a command.
         for entry in self._entries:
             if entry.status is not Status.LOADED:
                 continue
-            try:
-                mine = {kind: self._call_registration(entry, kind) for kind in KINDS}
-                my_commands = self._call_commands(entry)
-            except Exception as exc:  # a plugin's own bug, reported against it
-                entry.fail(f"failed to register: {one_line(exc)}", traceback.format_exc())
-                self._pm.unregister(entry.obj)
-                continue
-            for kind, records in mine.items():
-                for record in records:
+            for kind, hook in _HOOK_OF_KIND.items():
+                for record in entry.declared.get(hook, ()):
                     offered[kind].setdefault(record.name, []).append((entry, record))
                     entry.provides.setdefault(kind, []).append(record.name)
-            for command in my_commands:
+            for command in entry.declared.get(_COMMANDS_HOOK, ()):
                 commands.setdefault(str(command.name), []).append((entry, command))
                 entry.provides.setdefault("commands", []).append(str(command.name))
         for kind, by_name in offered.items():
@@ -145,29 +174,36 @@ class Plugins:
                 winner = providers[0][0].candidate.distribution
                 entry.problems.append(f'command "{name}" is already provided by {winner}; not added')
 
-    def _call_registration(self, entry: _Entry, kind: str) -> list[Any]:
-        record_type = KINDS[kind]
-        out = []
-        for impl in self._impls(_HOOK_OF_KIND[kind], entry):
-            for record in impl.function() or ():
-                if not isinstance(record, record_type):
-                    raise PluginError(
-                        f"{impl.function.__name__} yielded {record!r}, expected {record_type.__name__} records"
-                    )
-                out.append(record)
-        return out
+    def _declared(self, entry: _Entry, hook: str, answer: object) -> object:
+        """A registration hook's answer, checked and noted as `entry`'s; other hooks' answers as they are.
 
-    def _call_commands(self, entry: _Entry) -> list[click.Command]:
-        out = []
-        for impl in self._impls("wnod_cli_commands", entry):
-            for command in impl.function() or ():
-                if not isinstance(command, click.Command) or not command.name:
-                    raise PluginError(f"wnod_cli_commands yielded {command!r}, expected named click commands")
-                out.append(command)
-        return out
+        Called inside the guard of the plugin's implementation: a record of the wrong type fails that plugin.
+        """
+        if hook not in REGISTRATION_HOOKS:
+            return answer
+        records = list(answer or ())  # type: ignore[call-overload]
+        for record in records:
+            if hook == _COMMANDS_HOOK:
+                if not isinstance(record, click.Command) or not record.name:
+                    raise PluginError(f"{hook} yielded {record!r}, expected named click commands")
+            elif not isinstance(record, record_type := KINDS[hook.removeprefix("wnod_")]):
+                raise PluginError(f"{hook} yielded {record!r}, expected {record_type.__name__} records")
+        entry.declared.setdefault(hook, []).extend(records)
+        return records
 
-    def _impls(self, hook: str, entry: _Entry) -> list[pluggy.HookImpl]:
-        return [i for i in getattr(self._pm.hook, hook).get_hookimpls() if i.plugin is entry.obj]
+    def _failed(self, entry: _Entry, hook: str, error: Exception) -> None:
+        """A plugin's hook raised: in a registration hook the plugin fails whole; a broadcast goes on."""
+        if hook in REGISTRATION_HOOKS:
+            entry.fail(f"failed to register: {one_line(error)}", "".join(traceback.format_exception(error)))
+        else:
+            LOG.error("plugin %s failed in %s; carrying on", entry.registered_as, hook, exc_info=error)
+
+    def _drop_failed(self) -> None:
+        """A failed plugin is called no more: neither by the next registration hook nor by any broadcast."""
+        for entry in self._entries:
+            if entry.status is Status.FAILED and entry.registered_as:
+                self._hooks.unregister(entry.registered_as)
+                entry.registered_as = ""
 
     def add_listener(self, name: str, obj: object) -> None:
         """Register an in-process plugin that only listens (the daemon's accounting ledger).
@@ -175,7 +211,7 @@ class Plugins:
         It hears ``wnod_vwn_changed`` and ``wnod_job_step`` like any plugin; registration
         hooks are refused, as the plugin index is settled by the time the daemon runs.
         """
-        declares = [n for n in _marked_hooks(obj) if n in _HOOK_OF_KIND.values() or n == "wnod_cli_commands"]
+        declares = [m.hook for m in self._hooks.marked(obj) if m.hook in REGISTRATION_HOOKS]
         if declares:
             raise PluginError(f"listener {name} implements registration hooks ({', '.join(declares)})")
         self._add(Candidate(name=name, distribution="(in-process)", version="", builtin=True), obj)
@@ -213,8 +249,24 @@ class Plugins:
     def commands(self) -> dict[str, click.Command]:
         return dict(self._commands)
 
-    def lookup(self, kind: str, name: str) -> Any:
-        """The record of plugin `name` of `kind`; PluginError saying what exists otherwise."""
+    @overload
+    def lookup(self, kind: type[Record], name: str) -> Record: ...
+
+    @overload
+    def lookup(self, kind: str, name: str) -> Any: ...
+
+    def lookup(self, kind: type[Record] | str, name: str) -> Any:
+        """The record of plugin `name` of `kind`; PluginError saying what exists otherwise.
+
+        `kind` is the record type (``lookup(BatchSystemPlugin, "slurm")`` is a ``BatchSystemPlugin``)
+        or the kind's word in config and docs (``"batch_systems"``, ``"hypervisors"``, ``"resolvers"``).
+        """
+        if not isinstance(kind, str):
+            if kind not in _KIND_OF_RECORD:
+                raise TypeError(
+                    f"not a kind of plugin: {kind!r}; one of {', '.join(KINDS)} or their record types"
+                )
+            kind = _KIND_OF_RECORD[kind]
         index = self._index[kind]
         if name in index:
             return index[name]
@@ -236,19 +288,11 @@ class Plugins:
         self._broadcast("wnod_job_step", event=event)
 
     def _broadcast(self, hook: str, **kwargs: Any) -> None:
-        """Call every implementation; one listener's failure must not stop the others or the flow."""
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception:
-                LOG.exception("plugin %s failed in %s; carrying on", impl.plugin_name, hook)
-
-
-def _marked_hooks(obj: object) -> list[str]:
-    """Names of the attributes marked ``@hookimpl``: a misspelled one would silently never be
-    called, while a plain ``import wnod_core`` in a plugin module is no hook at all."""
-    marker = f"{PROJECT}_impl"
-    return [n for n in dir(obj) if hasattr(getattr(obj, n, None), marker)]
+        """Every listener hears it, in pluggy's order; one's failure must not stop the others or the flow."""
+        try:
+            getattr(self._hooks.call, hook)(**kwargs)
+        except Exception:  # no plugin's failure (each stops at its guard, in calls.py): wnod's or pluggy's
+            LOG.exception("calling %s failed; carrying on", hook)
 
 
 def _singular(kind: str) -> str:
