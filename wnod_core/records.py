@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .interfaces import BatchSystem, Hypervisor, Resolver
+from .interfaces import BaitSide, BatchSystem, Hypervisor, Resolver
 from .model import VmType
 from .model.vmtype import check_name
 
@@ -68,12 +68,16 @@ class _Registration:
 
 @attrs.frozen(kw_only=True)
 class BatchSystemPlugin(_Registration):
-    """A batch-system adapter: ``factory(setup)`` returns a ``BatchSystem``.
+    """A batch-system adapter: ``factory(setup)`` returns a ``BatchSystem``; ``bait`` is its bait
+    side, what ``wnod bait`` reads from the job-start hook and answers it.
 
     Selected by ``[batch] system = "<name>"``; options come from ``[batch.<name>]``.
     """
 
     factory: Callable[[Setup[Any]], BatchSystem]
+    bait: BaitSide | None = attrs.field(default=None, validator=attrs.validators.optional(
+        attrs.validators.instance_of(BaitSide)))
+    """Needed by ``wnod bait`` only, which builds no adapter and reads no batch configuration."""
 
 
 @attrs.frozen(kw_only=True)

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from .chain import Link, ResolverChain
 from .config import Config, load_config
 from .errors import ConfigError, Problem
-from .interfaces import BatchSystem, Hypervisor
+from .interfaces import BaitSide, BatchSystem, HookAnswer, Hypervisor
 from .paths import config_files
 from .plugins import Plugins
-from .records import Dirs, Setup
+from .records import BatchSystemPlugin, Dirs, Setup
 from .text import one_line
 
 T = TypeVar("T")
@@ -68,6 +68,20 @@ class Site:
         plugin = self.plugins.lookup("batch_systems", name)
         path = f"batch.{name}"
         return self._build(plugin.factory, self.setup(self.config.batch_options, path), path)
+
+    @functools.cached_property
+    def bait_side(self) -> BaitSide:
+        """What ``wnod bait`` reads from the batch system's hook and answers it: the plugin's
+        record, with no adapter built and no ``[batch.<name>]`` read."""
+        name = self.config.batch.system
+        if name is None:
+            raise ConfigError([Problem("batch.system", "required here: which batch system does this host use?")])
+        plugin = self.plugins.lookup(BatchSystemPlugin, name)
+        if plugin.bait is not None:
+            return plugin.bait
+        batch = self.batch_system  # a plugin of interface v1: its adapter's own methods
+        return BaitSide(read=lambda hook: batch.bait_request(hook.environ, hook.argv),
+                        answer=lambda outcome, _reason: HookAnswer(exit_code=batch.bait_exit_code(outcome)))
 
     @functools.cached_property
     def hypervisor(self) -> Hypervisor:

@@ -264,6 +264,35 @@ def test_wnod_bait_exits_with_the_batch_systems_code_for_the_outcome(site: Site,
         assert "destroyed" in invoke(site, "vm", "destroy", vwn_id).output
 
 
+def test_wnod_bait_reads_stdin_and_prints_the_answer_for_a_bait_side_that_asks(fakes: FakePlugin, site: Site) -> None:
+    """A hook that hands the job over on stdin and reads its answer on stdout (HTCondor's)."""
+    from wnod_core.interfaces import BaitRequest, BaitSide, HookAnswer
+
+    seen = []
+
+    def read(hook):
+        seen.append(hook)
+        return BaitRequest(job_id=hook.stdin.split("=")[1].strip(), bait_host=hook.argv[0])
+
+    fakes.bait = BaitSide(read=read, answer=lambda outcome, reason: HookAnswer(7, f"Answer = {outcome}\n"),
+                          reads_stdin=True)
+    from click.testing import CliRunner
+
+    from wnod_core.cli.context import CliContext
+    from wnod_core.cli.main import cli
+
+    plugins = Plugins.load(installed=False, extra=[("fakes", fakes), ("test-resolver", ByQueue())])
+    obj = CliContext(config_file=str(site.config.files[0]), preloaded=plugins)
+    dirs = {"WNOD_STATE_DIR": str(site.dirs.state), "WNOD_CACHE_DIR": str(site.dirs.cache),
+            "WNOD_RUNTIME_DIR": str(site.dirs.runtime)}
+    result = CliRunner().invoke(cli, ["bait", "--timeout", "0.3", "bait01"], obj=obj, env=dirs,
+                                 input="JobId = 4711\n")
+    assert result.exit_code == 7, result.output
+    assert result.stdout == "Answer = retry\n", "the answer as is, and nothing else, on stdout"
+    assert "job 4711: retry: no answer from the daemon" in result.stderr
+    assert seen[0].stdin == "JobId = 4711\n" and seen[0].argv == ("bait01",)
+
+
 def test_wnod_bait_outside_a_hook_says_what_is_missing(site: Site) -> None:
     with Running(site):
         result = invoke(site, "bait")

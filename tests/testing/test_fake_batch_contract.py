@@ -4,8 +4,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from wnod_core.interfaces import BaitSide
 from wnod_core.testing.contracts import BatchDriver, BatchSystemContract, HookCall, JobOwner
-from wnod_core.testing.fakes import FakeBatchSystem
+from wnod_core.testing.fakes import BAIT_SIDE, FakeBatchSystem
 
 
 class FakeBatchDriver(BatchDriver):
@@ -34,6 +35,10 @@ class FakeBatchDriver(BatchDriver):
 
 
 class TestFakeBatch(BatchSystemContract):
+    @pytest.fixture
+    def bait_side(self) -> BaitSide:
+        return BAIT_SIDE
+
     @pytest.fixture
     def batch_system(self, fake_batch: FakeBatchSystem) -> FakeBatchSystem:
         return fake_batch

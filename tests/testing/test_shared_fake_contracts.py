@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wnod_core.errors import HypervisorError
-from wnod_core.interfaces import VwnSpec
+from wnod_core.interfaces import BaitSide, VwnSpec
 from wnod_core.testing.contracts import (
     BatchDriver,
     BatchSystemContract,
@@ -20,7 +20,7 @@ from wnod_core.testing.contracts import (
     HypervisorContract,
     JobOwner,
 )
-from wnod_core.testing.fakes import SharedFakeBatchSystem, SharedFakeHypervisor
+from wnod_core.testing.fakes import BAIT_SIDE, SharedFakeBatchSystem, SharedFakeHypervisor
 
 
 class SharedFakeBatchDriver(BatchDriver):
@@ -49,6 +49,10 @@ class SharedFakeBatchDriver(BatchDriver):
 
 
 class TestSharedFakeBatch(BatchSystemContract):
+    @pytest.fixture
+    def bait_side(self) -> BaitSide:
+        return BAIT_SIDE
+
     @pytest.fixture
     def batch_system(self, shared_fakes_dir: Path) -> SharedFakeBatchSystem:
         return SharedFakeBatchSystem(shared_fakes_dir)

@@ -12,7 +12,7 @@ import click
 
 from ..daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
 from ..errors import BatchSystemError
-from ..interfaces import BaitOutcome
+from ..interfaces import BaitOutcome, BaitSide, HookInput
 from ..model import format_duration
 from ..text import shown
 from .context import CliContext, pass_wnod
@@ -65,14 +65,17 @@ def daemon_command(wnod: CliContext, strays: str | None) -> None:
 def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, ...]) -> None:
     """Called by the batch system's job-start hook on a bait: have the job moved to a VWN.
 
-    Which job and which bait are read from what the hook passes (its environment and
-    HOOK_ARGS), by the batch-system plugin. The exit code tells the batch system what to
-    do with this dispatch: the plugin chooses it per outcome (migrated, refused, retry,
-    released). If the daemon cannot be reached in time, the job is put back (retry).
+    Which job and which bait are read from what the hook passes (its environment,
+    HOOK_ARGS, and for some systems stdin), by the batch-system plugin's bait side. How it
+    ends (its exit code, and for some systems what it prints on stdout) tells the batch
+    system what to do with this dispatch: the plugin chooses it per outcome (migrated,
+    refused, retry, released). If the daemon cannot be reached in time, the job is put back
+    (retry). What it decided and why is said on stderr.
     """
-    batch = wnod.site.batch_system
+    side = wnod.site.bait_side
+    hook = HookInput(environ=dict(os.environ), argv=hook_args, stdin=sys.stdin.read() if side.reads_stdin else "")
     try:
-        request = batch.bait_request(os.environ, hook_args)
+        request = side.read(hook)
     except BatchSystemError as exc:
         raise click.ClickException(f"not called by the batch system's hook: {exc}") from None
     budget = timeout if timeout is not None else wnod.site.config.engine.bait_timeout + 60
@@ -82,7 +85,7 @@ def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, 
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            _bait_exit(batch, request.job_id, BaitOutcome.RETRY, f"no answer from the daemon within {budget:.0f}s")
+            _bait_exit(side, request.job_id, BaitOutcome.RETRY, f"no answer from the daemon within {budget:.0f}s")
         try:
             answer = client.post("/v1/bait", body, timeout=left)
         except DaemonUnreachable as exc:
@@ -91,13 +94,16 @@ def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, 
             continue
         except DaemonRefused as exc:
             # A refused request is wnod's own fault, never the job's: put it back rather than lose it.
-            _bait_exit(batch, request.job_id, BaitOutcome.RETRY, f"the daemon refused the request: {exc}")
-        _bait_exit(batch, request.job_id, BaitOutcome(answer["outcome"]), answer["reason"])
+            _bait_exit(side, request.job_id, BaitOutcome.RETRY, f"the daemon refused the request: {exc}")
+        _bait_exit(side, request.job_id, BaitOutcome(answer["outcome"]), answer["reason"])
 
 
-def _bait_exit(batch, job_id: str, outcome: BaitOutcome, reason: str) -> None:  # type: ignore[no-untyped-def]
+def _bait_exit(side: BaitSide, job_id: str, outcome: BaitOutcome, reason: str) -> None:
     click.echo(shown(f"wnod bait: job {job_id}: {outcome}: {reason}"), err=True)
-    sys.exit(batch.bait_exit_code(outcome))
+    answer = side.answer(outcome, reason)
+    if answer.stdout:  # for the hook to read, as it is: escaping it would change what it says
+        click.echo(answer.stdout, nl=False)
+    sys.exit(answer.exit_code)
 
 
 @click.command("vms")

@@ -1,33 +1,12 @@
 """The interface of a batch-system adapter (Slurm, LSF, PBS, HTCondor, ...)."""
 
 import abc
-import enum
 from collections.abc import Mapping, Sequence
 
 import attrs
 
 from ..model import JobFacts
-
-
-class BaitOutcome(enum.StrEnum):
-    """How ``wnod bait`` ended, for the adapter to turn into its batch system's exit code."""
-
-    MIGRATED = "migrated"
-    """The job was moved to its VWN: this dispatch on the bait must not run it."""
-    REFUSED = "refused"
-    """No VM type for the job: fail it (or hold it, per the system) with the reason shown."""
-    RETRY = "retry"
-    """A passing failure (host full, VWN failed to boot): put the job back to pending."""
-    RELEASED = "released"
-    """Site policy lets the job run normally, outside a VWN."""
-
-
-@attrs.frozen
-class BaitRequest:
-    """What the batch system's job-start hook tells ``wnod bait``: which job, on which bait."""
-
-    job_id: str
-    bait_host: str
+from .bait import BaitOutcome, BaitRequest
 
 
 @attrs.frozen
@@ -110,15 +89,13 @@ class BatchSystem(abc.ABC):
     def hosts(self) -> Sequence[BatchHost]:
         """Every execution host the batch system knows, for the admin."""
 
-    @abc.abstractmethod
+    # Interface v1: the bait side was two methods of the adapter. It is the plugin record's
+    # ``BatchSystemPlugin.bait`` now (``wnod_core.interfaces.bait``); these remain only until
+    # every adapter of this repository has moved.
     def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        """Read the job id and bait host from what this system's job-start hook passes.
+        """Interface v1: read the job id and bait host from the hook's environment and arguments."""
+        raise NotImplementedError(f"{type(self).__name__}: the bait side is its plugin record's (BaitSide)")
 
-        `environ` and `argv` are the hook's environment and arguments. Raises
-        ``BatchSystemError`` naming what is missing when they do not come from
-        this system's hook.
-        """
-
-    @abc.abstractmethod
     def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        """The exit code of ``wnod bait`` that makes this system do what `outcome` means."""
+        """Interface v1: the exit code of ``wnod bait`` for `outcome`."""
+        raise NotImplementedError(f"{type(self).__name__}: the bait side is its plugin record's (BaitSide)")

@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from ...errors import BatchSystemError, JobNotFound
-from ...interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from ...interfaces import BaitOutcome, BaitRequest, BaitSide, BatchHost, BatchSystem, HookAnswer, HookInput
 from ...model import JobFacts, JobState
 
 
@@ -37,7 +37,9 @@ class HookCall:
     environ: Mapping[str, str]
     argv: tuple[str, ...]
     bait_host: str
-    """The bait the hook names; ``bait_request`` must read it back."""
+    """The bait the hook names; the bait side must read it back."""
+    stdin: str = ""
+    """What the hook writes on ``wnod bait``'s stdin (HTCondor: the job ClassAd)."""
 
 
 class BatchDriver(abc.ABC):
@@ -103,7 +105,8 @@ class BatchSystemContract:
     """Subclass as ``class TestMyAdapter(BatchSystemContract)`` and provide these fixtures:
 
     - ``batch_system``: the adapter under test, wired to what backs it;
-    - ``batch_driver``: a ``BatchDriver`` acting on that same system.
+    - ``batch_driver``: a ``BatchDriver`` acting on that same system;
+    - ``bait_side``: your plugin record's ``bait`` (``BatchSystemPlugin.bait``).
 
     ``job_owner`` submits as "alice" to queue "short" and checks no groups; override it
     with a user, queue and groups your system really has.
@@ -330,34 +333,61 @@ class BatchSystemContract:
 
     # -- the bait ----------------------------------------------------------------------------------
 
-    def test_bait_request_reads_the_hooks_call(
-        self, batch_system: BatchSystem, batch_driver: BatchDriver, job_id: str
+    @pytest.fixture
+    def bait_side(self, batch_system: BatchSystem) -> BaitSide:
+        """The plugin's bait side, ``BatchSystemPlugin.bait``: override it with your record's."""
+        # An adapter of interface v1 answers through its own methods, as ``Site.bait_side`` does.
+        return BaitSide(read=lambda hook: batch_system.bait_request(hook.environ, hook.argv),  # type: ignore[attr-defined]
+                        answer=lambda outcome, _reason: HookAnswer(
+                            exit_code=batch_system.bait_exit_code(outcome)))  # type: ignore[attr-defined]
+
+    def test_the_bait_side_reads_the_hooks_call(
+        self, bait_side: BaitSide, batch_driver: BatchDriver, job_id: str
     ) -> None:
         call = batch_driver.hook_call(job_id)
-        request = batch_system.bait_request(call.environ, call.argv)
+        request = bait_side.read(HookInput(environ=call.environ, argv=call.argv, stdin=call.stdin))
         assert request == BaitRequest(job_id=job_id, bait_host=call.bait_host)
 
-    def test_bait_request_outside_the_hook_names_what_is_missing(self, batch_system: BatchSystem) -> None:
+    def test_the_bait_side_reads_stdin_only_if_it_says_so(self, bait_side: BaitSide, batch_driver: BatchDriver,
+                                                         job_id: str) -> None:
+        call = batch_driver.hook_call(job_id)
+        assert bait_side.reads_stdin or not call.stdin, "the hook passes stdin, but wnod bait would not read it"
+
+    def test_the_bait_side_outside_the_hook_names_what_is_missing(self, bait_side: BaitSide) -> None:
         with pytest.raises(BatchSystemError) as err:
-            batch_system.bait_request({}, [])
+            bait_side.read(HookInput(environ={}, argv=()))
         assert str(err.value), "the error must say what the hook should have passed"
 
+    @pytest.mark.parametrize(
+        "hook",
+        [
+            pytest.param(HookInput(environ={"PATH": "/bin"}, argv=("wnod", "bait")), id="someone-else's"),
+            pytest.param(HookInput(environ={"PATH": "/bin"}, argv=("x" * 5000, "\x1b[2J;rm -rf /")), id="garbage"),
+            pytest.param(HookInput(environ={"PATH": "/bin"}, argv=(), stdin="\x00\xff" * 100), id="binary-stdin"),
+        ],
+    )
+    def test_the_bait_side_refuses_garbage_with_batch_system_errors_only(self, bait_side: BaitSide,
+                                                                        hook: HookInput) -> None:
+        try:
+            bait_side.read(hook)
+        except BatchSystemError:
+            pass
+
     @pytest.mark.parametrize("outcome", list(BaitOutcome))
-    def test_every_outcome_has_an_exit_code(self, batch_system: BatchSystem, outcome: BaitOutcome) -> None:
-        code = batch_system.bait_exit_code(outcome)
-        assert type(code) is int and 0 <= code <= 255, "an exit code is an int a process can return"
+    def test_every_outcome_has_an_answer(self, bait_side: BaitSide, outcome: BaitOutcome) -> None:
+        answer = bait_side.answer(outcome, "wnod: a reason, with \"quotes\" and a \\ backslash")
+        assert isinstance(answer, HookAnswer), "an exit code (0-255) and what to print"
 
     def test_released_is_told_apart_from_every_outcome_that_must_not_run_the_job_here(
-        self, batch_system: BatchSystem
+        self, bait_side: BaitSide
     ) -> None:
-        released = batch_system.bait_exit_code(BaitOutcome.RELEASED)
+        released = bait_side.answer(BaitOutcome.RELEASED, "why")
         for outcome in (BaitOutcome.MIGRATED, BaitOutcome.REFUSED, BaitOutcome.RETRY):
-            assert batch_system.bait_exit_code(outcome) != released, outcome
+            assert bait_side.answer(outcome, "why") != released, outcome
 
-    def test_refused_is_told_apart_from_retry(self, batch_system: BatchSystem) -> None:
+    def test_refused_is_told_apart_from_retry(self, bait_side: BaitSide) -> None:
         # One ends the job, the other puts it back to pending: the system must see which.
-        refused, retry = (batch_system.bait_exit_code(o) for o in (BaitOutcome.REFUSED, BaitOutcome.RETRY))
-        assert refused != retry
+        assert bait_side.answer(BaitOutcome.REFUSED, "why") != bait_side.answer(BaitOutcome.RETRY, "why")
 
     # -- errors ------------------------------------------------------------------------------------
 
@@ -372,7 +402,6 @@ class BatchSystemContract:
             pytest.param(lambda b, job, host: b.host_ready(host, 0.0), id="host_ready"),
             pytest.param(lambda b, job, host: b.close_host(host), id="close_host"),
             pytest.param(lambda b, job, host: b.open_host(host), id="open_host"),
-            pytest.param(lambda b, job, host: b.bait_request({"PATH": "/bin"}, ["wnod", "bait"]), id="bait"),
         ],
     )
     def test_failures_are_batch_system_errors_only(

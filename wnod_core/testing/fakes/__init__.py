@@ -8,7 +8,7 @@ SQLite file that a ``wnod`` daemon process and its test share (``shared_plugin``
 them the "shared-fake" plugins of such a process).
 """
 
-from .batch import BAIT_HOST_VAR, EXIT_CODES, JOB_ID_VAR, FakeBatchSystem
+from .batch import BAIT_HOST_VAR, BAIT_SIDE, EXIT_CODES, JOB_ID_VAR, FakeBatchSystem
 from .hypervisor import FakeDomain, FakeHypervisor
 from .plugin import FakePlugin
 from .recording import Call
@@ -17,6 +17,7 @@ from .store import MemoryStore, SqliteStore, Store
 
 __all__ = [
     "BAIT_HOST_VAR",
+    "BAIT_SIDE",
     "EXIT_CODES",
     "JOB_ID_VAR",
     "Call",

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import attrs
 
 from ...errors import BatchSystemError, JobNotFound
-from ...interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from ...interfaces import BaitOutcome, BaitRequest, BaitSide, BatchHost, BatchSystem, HookInput
 from ...model import JobFacts, JobState
 from .recording import Recorded
 from .store import PLAIN, Codec, MemoryStore, Store, attrs_codec
@@ -32,6 +32,20 @@ EXIT_CODES: Mapping[BaitOutcome, int] = {
     BaitOutcome.RETRY: 30,
 }
 """Every outcome its own code, so a test can tell from the code alone what ``wnod bait`` decided."""
+
+def read_hook(hook: HookInput) -> BaitRequest:
+    """The fake's bait side reads its own hook variables, ``WNOD_FAKE_JOB_ID`` and ``WNOD_FAKE_BAIT_HOST``."""
+    missing = [var for var in (JOB_ID_VAR, BAIT_HOST_VAR) if not hook.environ.get(var)]
+    if missing:
+        raise BatchSystemError(
+            f"fake: the job-start hook environment lacks {' and '.join(missing)};"
+            " was wnod bait run by the fake batch system's hook?"
+        )
+    return BaitRequest(job_id=hook.environ[JOB_ID_VAR], bait_host=hook.environ[BAIT_HOST_VAR])
+
+
+BAIT_SIDE = BaitSide.by_exit_code(read_hook, EXIT_CODES)
+"""The fake's bait side (its plugin record's ``bait``): each outcome its own exit code."""
 
 _INTERFACE = (
     "job_facts",
@@ -421,13 +435,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
 
     def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
         self._enter("bait_request", dict(environ), tuple(argv))
-        missing = [var for var in (JOB_ID_VAR, BAIT_HOST_VAR) if not environ.get(var)]
-        if missing:
-            raise BatchSystemError(
-                f"fake: the job-start hook environment lacks {' and '.join(missing)};"
-                " was wnod bait run by the fake batch system's hook?"
-            )
-        return BaitRequest(job_id=environ[JOB_ID_VAR], bait_host=environ[BAIT_HOST_VAR])
+        return read_hook(HookInput(environ=environ, argv=argv))
 
     def bait_exit_code(self, outcome: BaitOutcome) -> int:
         self._enter("bait_exit_code", outcome)

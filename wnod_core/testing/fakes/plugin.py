@@ -15,8 +15,9 @@ from typing import Any
 import attrs
 
 from ... import hookimpl
+from ...interfaces import BaitSide
 from ...records import BatchSystemPlugin, HypervisorPlugin, Setup
-from .batch import NAME, FakeBatchSystem
+from .batch import BAIT_SIDE, NAME, FakeBatchSystem
 from .hypervisor import FakeHypervisor
 
 _WHAT = "test tool (wnod_core.testing), never for production: an in-memory"
@@ -33,10 +34,12 @@ class FakePlugin:
 
     batch: FakeBatchSystem = attrs.Factory(FakeBatchSystem)
     hypervisor: FakeHypervisor = attrs.Factory(FakeHypervisor)
+    bait: BaitSide = BAIT_SIDE
+    """The bait side ``wnod bait`` uses: the fake's own hook variables and exit codes, or a test's."""
 
     @hookimpl
     def wnod_batch_systems(self) -> Iterator[BatchSystemPlugin]:
-        yield BatchSystemPlugin(name=NAME, factory=self._build_batch, summary=f"{_WHAT} batch system")
+        yield BatchSystemPlugin(name=NAME, factory=self._build_batch, bait=self.bait, summary=f"{_WHAT} batch system")
 
     @hookimpl
     def wnod_hypervisors(self) -> Iterator[HypervisorPlugin]:

@@ -33,6 +33,7 @@ from ... import hookimpl
 from ...model.fields import documented
 from ...model.units import Seconds, parse_duration
 from ...records import BatchSystemPlugin, HypervisorPlugin, Setup
+from .batch import BAIT_SIDE
 from .shared import NAME, SharedFakeBatchSystem, SharedFakeHypervisor
 
 DISTRIBUTION = "wnod-shared-fakes"
@@ -97,7 +98,7 @@ def build_hypervisor(setup: Setup[SharedHypervisorOptions]) -> SharedFakeHypervi
 @hookimpl
 def wnod_batch_systems() -> Iterator[BatchSystemPlugin]:
     yield BatchSystemPlugin(
-        name=NAME, factory=build_batch, options=SharedBatchOptions, summary=f"{_WHAT} batch system"
+        name=NAME, factory=build_batch, options=SharedBatchOptions, bait=BAIT_SIDE, summary=f"{_WHAT} batch system"
     )
 
 

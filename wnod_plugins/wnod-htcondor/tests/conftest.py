@@ -98,10 +98,12 @@ class EmulatorDriver(BatchDriver):
         subprocess.run([str(self.condor_bin / "condor_rm"), job_id], check=True, capture_output=True)
 
     def hook_call(self, job_id: str) -> HookCall:
-        # The glue contrib/htcondor/wnod-prepare-job calls `wnod bait CLUSTER.PROC BAIT_HOST`,
-        # in the environment the starter gives its hooks.
+        # The glue contrib/htcondor/wnod-prepare-job runs `wnod bait BAIT_HOST` with the job
+        # ClassAd on stdin, in the environment the starter gives its hooks.
         environ = {"BATCH_SYSTEM": "HTCondor", "_CONDOR_SLOT": "slot1", "_CONDOR_SCRATCH_DIR": "/var/lib/condor/execute/dir_1"}
-        return HookCall(environ=environ, argv=(job_id, BAIT), bait_host=BAIT)
+        cluster, proc = job_id.split(".")
+        ad = f'MyType = "Job"\nClusterId = {cluster}\nProcId = {proc}\nOwner = "alice"\n'
+        return HookCall(environ=environ, argv=(BAIT,), bait_host=BAIT, stdin=ad)
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wnod_core.errors import BatchSystemError, JobNotFound
+from wnod_core.interfaces import HookInput
 from wnod_core.model import JobFacts
 
 from wnod_htcondor.adapter import HTCondorBatchSystem
 from wnod_htcondor.ads import parse_ads
-from wnod_htcondor.bait import bait_request
+from wnod_htcondor.bait import read_hook
 
 COMMAND = "condor_q -json 1.0"
 GOOD_AD = {"ClusterId": 1, "ProcId": 0, "Owner": "alice", "JobStatus": 2, "RemoteHost": "slot1@vwn-1.example.org",
@@ -62,9 +63,9 @@ def test_facts_from_any_ad_are_facts_or_a_batch_system_error(ad: dict[str, Any])
 
 
 @given(st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=4), st.lists(st.text(max_size=30), max_size=4))
-def test_bait_request_from_anything_is_a_request_or_a_batch_system_error(environ: dict[str, str], argv: list[str]) -> None:
+def test_the_bait_side_reads_anything_as_a_request_or_a_batch_system_error(environ: dict[str, str], argv: list[str]) -> None:
     try:
-        request = bait_request(environ, argv)
+        request = read_hook(HookInput(environ=environ, argv=tuple(argv)))
     except BatchSystemError as exc:
         assert "wnod bait" in str(exc) or "job id" in str(exc)
     else:

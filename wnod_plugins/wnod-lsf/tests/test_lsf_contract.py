@@ -3,9 +3,11 @@
 import pytest
 from lsfemu import Cluster
 from lsfemu.driver import EmulatedLsf
+from wnod_core.interfaces import BaitSide
 from wnod_core.testing.contracts.batch import BatchSystemContract, JobOwner
 
 from wnod_lsf.adapter import LsfBatchSystem
+from wnod_lsf.bait import BAIT_SIDE
 
 
 class TestDynamicVwnHosts(BatchSystemContract):
@@ -14,6 +16,10 @@ class TestDynamicVwnHosts(BatchSystemContract):
     @pytest.fixture
     def batch_system(self, lsf: LsfBatchSystem) -> LsfBatchSystem:
         return lsf
+
+    @pytest.fixture
+    def bait_side(self) -> BaitSide:
+        return BAIT_SIDE
 
     @pytest.fixture
     def batch_driver(self, cluster: Cluster) -> EmulatedLsf:

@@ -14,6 +14,7 @@ from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState
 
 from wnod_lsf.adapter import CLOSE_COMMENT, LsfBatchSystem
+from wnod_lsf.bait import EXIT_CODES
 
 VWN = "hv01-vwn1"
 
@@ -69,7 +70,7 @@ def test_migrate_gives_up_when_the_job_never_leaves_its_bait(
 
 def test_the_bait_exit_after_a_migration_changes_nothing(lsf: LsfBatchSystem, cluster: Cluster, on_bait: str) -> None:
     lsf.migrate(on_bait, VWN)
-    cluster.pre_exec_exited(on_bait, lsf.bait_exit_code(BaitOutcome.MIGRATED), BAIT)  # killed already
+    cluster.pre_exec_exited(on_bait, EXIT_CODES[BaitOutcome.MIGRATED], BAIT)  # killed already
     assert lsf.job_facts(on_bait).exec_hosts == (VWN,)
 
 
@@ -84,7 +85,7 @@ def test_the_bait_exit_after_a_migration_changes_nothing(lsf: LsfBatchSystem, cl
 def test_each_exit_code_makes_lsf_do_what_its_outcome_means(
     lsf: LsfBatchSystem, cluster: Cluster, on_bait: str, outcome: BaitOutcome, state: JobState, on: tuple
 ) -> None:
-    cluster.pre_exec_exited(on_bait, lsf.bait_exit_code(outcome), BAIT)
+    cluster.pre_exec_exited(on_bait, EXIT_CODES[outcome], BAIT)
     facts = lsf.job_facts(on_bait)
     assert (facts.state, facts.exec_hosts) == (state, on)
 

@@ -17,7 +17,7 @@ import pytest
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.testing.glue import installed_with_settings
 
-from wnod_lsf.adapter import EXIT_CODES
+from wnod_lsf.bait import EXIT_CODES
 
 GLUE = Path(__file__).resolve().parents[3] / "contrib" / "lsf"
 WNOD = Path(sys.executable).parent / "wnod"

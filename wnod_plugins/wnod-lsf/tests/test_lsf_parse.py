@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsfemu import Cluster
 from wnod_core.errors import BatchSystemError
-from wnod_core.interfaces import BaitOutcome
+from wnod_core.interfaces import BaitOutcome, HookInput
 from wnod_core.model import JobState
 
 from wnod_lsf import parse
 from wnod_lsf.adapter import LsfBatchSystem
+from wnod_lsf.bait import BAIT_SIDE
 
 # bjobs -o ... -json as LSF 10.1 prints it; the values are those of real output quoted in a public
 # test fixture (DKFZ Roddy, LSFJobManagerSpec): a finished two-slot job and a pending one.
@@ -234,21 +235,19 @@ def test_missing_commands_are_an_error_naming_them(make_lsf, tmp_path) -> None:
 @settings(max_examples=60, deadline=None)
 @given(env=st.dictionaries(
     st.sampled_from(["LSB_JOBID", "LSB_JOBINDEX", "LSB_HOSTS", "LSB_MCPU_HOSTS"]), st.text(max_size=30)))
-def test_bait_request_from_any_environment_is_a_request_or_a_batch_system_error(env: dict[str, str]) -> None:
-    lsf = LsfBatchSystem.__new__(LsfBatchSystem)  # bait_request uses no command and no option
+def test_the_bait_side_reads_any_environment_as_a_request_or_a_batch_system_error(env: dict[str, str]) -> None:
     try:
-        request = lsf.bait_request(env, [])
+        request = BAIT_SIDE.read(HookInput(environ=env))
     except BatchSystemError:
         return
     assert request.job_id.split("[")[0].isdigit() and request.bait_host
 
 
-def test_bait_request_of_an_array_element_on_a_parallel_dispatch() -> None:
-    lsf = LsfBatchSystem.__new__(LsfBatchSystem)
+def test_the_bait_side_reads_an_array_element_on_a_parallel_dispatch() -> None:
     env = {"LSB_JOBID": "4711", "LSB_JOBINDEX": "12", "LSB_MCPU_HOSTS": "bait03 4 bait04 4",
            "LSB_HOSTS": " ".join(["bait03"] * 4 + ["bait04"] * 4)}
-    request = lsf.bait_request(env, [])
+    request = BAIT_SIDE.read(HookInput(environ=env))
     assert (request.job_id, request.bait_host) == ("4711[12]", "bait03")
     del env["LSB_MCPU_HOSTS"]
-    assert lsf.bait_request(env, []).bait_host == "bait03"
-    assert lsf.bait_exit_code(BaitOutcome.REFUSED) == 99
+    assert BAIT_SIDE.read(HookInput(environ=env)).bait_host == "bait03"
+    assert BAIT_SIDE.answer(BaitOutcome.REFUSED, "why").exit_code == 99

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from wnod_core.errors import BatchSystemError
+from wnod_core.interfaces import BaitSide
 from wnod_core.testing import build_plugin
 from wnod_core.testing.contracts import BatchDriver, BatchSystemContract, HookCall, JobOwner
 
@@ -77,6 +78,10 @@ class RealSlurmDriver(BatchDriver):
 
 
 class TestSlurmContract(BatchSystemContract):
+    @pytest.fixture
+    def bait_side(self, record: Any) -> BaitSide:
+        return record.bait
+
     @pytest.fixture
     def job_owner(self) -> JobOwner:
         return JobOwner(user="daemon", queue=BAIT_PARTITION, groups=("daemon",))

@@ -28,6 +28,7 @@ from wnod_core.testing import build_plugin
 from wnod_core.testing.fakes import FakeHypervisor
 
 from wnod_slurm.adapter import SlurmBatchSystem
+from wnod_slurm.bait import BAIT_SIDE
 from wnod_slurm.commands import Runner
 from wnod_slurm.testing import BAIT, LocalSlurm, caught_on_bait, end_prolog
 
@@ -80,7 +81,7 @@ class SlurmHost:
         """What ``wnod bait`` on the bait asks, and the Prolog glue ending with its answer."""
         answer = await asyncio.wait_for(self.engine.bait(job_id, BAIT), timeout)
         # What contrib/slurm/wnod-prolog does with wnod bait's exit code, before it exits 0.
-        code = self.adapter.bait_exit_code(answer.outcome)
+        code = BAIT_SIDE.answer(answer.outcome, answer.reason).exit_code
         if code == 11:
             self.slurm.run(["scancel", job_id], check=False)
         elif code != 0:

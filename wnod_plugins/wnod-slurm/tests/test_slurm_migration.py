@@ -8,10 +8,11 @@ import time
 
 import pytest
 from wnod_core.errors import JobNotFound
-from wnod_core.interfaces import BaitRequest
+from wnod_core.interfaces import BaitRequest, HookInput
 from wnod_core.model import JobState
 
 from wnod_slurm.adapter import SlurmBatchSystem
+from wnod_slurm.bait import BAIT_SIDE
 from wnod_slurm.testing import BAIT, LocalSlurm, caught_on_bait, end_prolog, eventually
 
 pytestmark = pytest.mark.slow
@@ -143,7 +144,7 @@ def test_a_failed_job_ends_with_the_reason_its_owner_can_read(
     assert accepting(adapter, BAIT)
 
 
-def test_bait_request_reads_the_real_prologs_environment(
+def test_the_bait_side_reads_the_real_prologs_environment(
     slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str]
 ) -> None:
     job = caught_on_bait(slurm, jobs)
@@ -152,7 +153,7 @@ def test_bait_request_reads_the_real_prologs_environment(
     eventually(env_file.exists, "the Prolog wrote no environment")
     environ = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     assert "PATH" not in environ or environ["PATH"] in ("", "/bin:/usr/bin"), "Prologs run without a usable PATH"
-    assert adapter.bait_request(environ, ()) == BaitRequest(job_id=job, bait_host=BAIT)
+    assert BAIT_SIDE.read(HookInput(environ=environ)) == BaitRequest(job_id=job, bait_host=BAIT)
 
 
 def test_a_job_released_while_its_requeuehold_is_not_through_is_not_left_held(

@@ -15,7 +15,8 @@ import pytest
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import JobState
 
-from wnod_slurm.adapter import EXIT_CODES, SlurmBatchSystem
+from wnod_slurm.adapter import SlurmBatchSystem
+from wnod_slurm.bait import EXIT_CODES
 from wnod_slurm.testing import BAIT, PUBLISH, LocalSlurm, eventually, publish
 
 USER = "daemon"

@@ -17,7 +17,7 @@ How a job is bound to its VWN, and nothing else lands there:
 from collections.abc import Mapping, Sequence
 
 from wnod_core.errors import BatchSystemError, JobNotFound
-from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from wnod_core.interfaces import BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
 
 from . import bait
@@ -323,13 +323,6 @@ class HTCondorBatchSystem(BatchSystem):
         if result.returncode != 0:
             raise result.error("failed")
 
-    # -- the bait ----------------------------------------------------------------------------------
-
-    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        return bait.bait_request(environ, argv)
-
-    def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        return bait.EXIT_CODES[outcome]
 
 
 def _one_line(text: str) -> str:

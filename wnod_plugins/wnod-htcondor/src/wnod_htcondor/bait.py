@@ -7,16 +7,18 @@ as arguments; no environment names the job. The hook answers on stdout: a
 hold reason; 300 or more sends it back to Idle (a shadow exception), where the
 negotiator matches it again - against its new Requirements once wnod has migrated it.
 
-``wnod bait`` can only exit with a code, so the glue ``contrib/htcondor/wnod-prepare-job``
-reads the ClassAd, calls ``wnod bait CLUSTER.PROC BAIT_HOST`` and turns the exit code
-into a ``HookStatusCode`` with the table below.
+The glue ``contrib/htcondor/wnod-prepare-job`` runs ``wnod bait BAIT_HOST`` with the job
+ClassAd on its stdin, and passes on what it prints: this bait side reads the job's
+ClusterId and ProcId from the ad, and answers with the HookStatus ad itself. Its exit code
+still says the outcome (``EXIT_CODES``), for the logs and for a glue of an older wnod,
+which called ``wnod bait CLUSTER.PROC BAIT_HOST`` and read only that.
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from wnod_core.errors import BatchSystemError
-from wnod_core.interfaces import BaitOutcome, BaitRequest
+from wnod_core.interfaces import BaitOutcome, BaitRequest, BaitSide, HookAnswer, HookInput
 
 from .ads import check_hostname
 
@@ -51,21 +53,51 @@ def parse_job_id(job_id: str) -> tuple[int, int]:
     return int(cluster), int(proc)
 
 
-def bait_request(environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-    """The job and bait the glue names: ``wnod bait CLUSTER.PROC BAIT_HOST``."""
-    usage = (
-        "wnod's HTCondor prepare-job hook (contrib/htcondor/wnod-prepare-job) calls"
-        " `wnod bait CLUSTER.PROC BAIT_HOST`"
-    )
-    args = list(argv)
-    if len(args) != 2:
+_AD_INTEGER = re.compile(r"^\s*(ClusterId|ProcId)\s*=\s*([0-9]+)\s*$", re.IGNORECASE | re.MULTILINE)
+MESSAGE_MAX = 400
+USAGE = ("wnod's HTCondor prepare-job hook (contrib/htcondor/wnod-prepare-job) runs `wnod bait BAIT_HOST`"
+         " with the job ClassAd on stdin")
+
+
+def read_hook(hook: HookInput) -> BaitRequest:
+    """The job from the ClassAd on stdin, the bait from the one argument: ``wnod bait BAIT_HOST``.
+    (``wnod bait CLUSTER.PROC BAIT_HOST``, an older glue's call, names the job itself.)"""
+    args = list(hook.argv)
+    if len(args) == 1:
+        job_id, bait_host = _job_of_ad(hook.stdin), args[0]
+    elif len(args) == 2:
+        job_id, bait_host = args
+    else:
         found = " ".join(args) if args else "no arguments"
-        where = " (and the environment is not a starter's)" if environ.get("BATCH_SYSTEM") != "HTCondor" else ""
-        raise BatchSystemError(f"{usage}; got {found}{where}: the job id and the bait host are missing")
-    job_id, bait_host = args
+        where = " (and the environment is not a starter's)" if hook.environ.get("BATCH_SYSTEM") != "HTCondor" else ""
+        raise BatchSystemError(f"{USAGE}; got {found[:200]}{where}: the bait host is missing")
     parse_job_id(job_id)
     try:
         check_hostname(bait_host)
     except BatchSystemError:
-        raise BatchSystemError(f"{usage}; {bait_host!r} is not a bait host name") from None
+        raise BatchSystemError(f"{USAGE}; {bait_host[:200]!r} is not a bait host name") from None
     return BaitRequest(job_id=job_id, bait_host=bait_host)
+
+
+def _job_of_ad(ad: str) -> str:
+    found: dict[str, str] = {}
+    for match in _AD_INTEGER.finditer(ad):
+        name = match.group(1).lower()
+        if found.setdefault(name, match.group(2)) != match.group(2):
+            raise BatchSystemError(f"{USAGE}; the ClassAd on stdin gives {match.group(1)} twice")
+    if set(found) != {"clusterid", "procid"}:
+        raise BatchSystemError(f"{USAGE}; the ClassAd on stdin has no integer ClusterId and ProcId")
+    return f"{int(found['clusterid'])}.{int(found['procid'])}"
+
+
+def answer(outcome: BaitOutcome, reason: str) -> HookAnswer:
+    """The HookStatus ad for the starter, on stdout; the exit code says the outcome too."""
+    # A ClassAd string literal of one line: no quote or backslash to end or escape it.
+    printable = "".join(c if c.isprintable() else " " for c in str(reason))
+    message = " ".join(printable.split()).replace('"', "'").replace("\\", "'")[:MESSAGE_MAX] or "wnod"
+    stdout = f'HookStatusCode = {HOOK_STATUS[outcome]}\nHookStatusMessage = "{message}"\n'
+    return HookAnswer(exit_code=EXIT_CODES[outcome], stdout=stdout)
+
+
+BAIT_SIDE = BaitSide(read=read_hook, answer=answer, reads_stdin=True)
+"""HTCondor's bait side: the job ClassAd in on stdin, the HookStatus ad out on stdout."""

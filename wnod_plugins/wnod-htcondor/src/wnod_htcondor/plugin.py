@@ -8,6 +8,7 @@ from wnod_core import hookimpl
 from wnod_core.records import BatchSystemPlugin, Setup
 
 from .adapter import NAME, HTCondorBatchSystem
+from .bait import BAIT_SIDE
 from .options import HTCondorOptions
 
 
@@ -21,5 +22,6 @@ def wnod_batch_systems() -> Iterator[BatchSystemPlugin]:
         name=NAME,
         factory=build,
         options=HTCondorOptions,
+        bait=BAIT_SIDE,
         summary="HTCondor through condor_q/condor_status -json and condor_qedit; the bait is a prepare-job hook.",
     )

@@ -8,6 +8,7 @@ from wnod_core import hookimpl
 from wnod_core.records import BatchSystemPlugin
 
 from .adapter import NAME, LsfBatchSystem
+from .bait import BAIT_SIDE
 from .options import LsfOptions
 
 
@@ -17,5 +18,6 @@ def wnod_batch_systems() -> Iterator[BatchSystemPlugin]:
         name=NAME,
         factory=LsfBatchSystem.from_setup,
         options=LsfOptions,
+        bait=BAIT_SIDE,
         summary="IBM Spectrum LSF: bjobs/bhosts -json, bmod -m + brun to move a job, badmin hclose/hopen.",
     )

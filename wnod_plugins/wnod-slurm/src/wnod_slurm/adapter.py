@@ -27,11 +27,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from wnod_core.commands import Result, quote
 from wnod_core.errors import BatchSystemError, JobNotFound
-from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from wnod_core.interfaces import BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
 
 from .commands import Runner
@@ -50,17 +50,6 @@ from .unix import groups_of
 LOG = logging.getLogger("wnod.slurm")
 
 NAME = "slurm"
-
-EXIT_CODES = {
-    BaitOutcome.RELEASED: 0,
-    BaitOutcome.MIGRATED: 10,
-    BaitOutcome.REFUSED: 11,
-    BaitOutcome.RETRY: 12,
-}
-"""Exit codes of ``wnod bait`` under Slurm. The Prolog glue (contrib/slurm/wnod-prolog) reads
-them and itself always exits 0, since a failing slurmd Prolog drains the bait node:
-0 runs the job on the bait; 10: migrate already requeued it (nothing to do); 11: the job was
-failed (scancel again, in case the daemon could not); 12 or anything else: ``scontrol requeue``."""
 
 _NOT_FOUND = re.compile(r"invalid job id|job id .* not found|unknown job", re.IGNORECASE)
 _FINISHED = re.compile(r"already finished|already completed", re.IGNORECASE)
@@ -430,22 +419,3 @@ class SlurmBatchSystem(BatchSystem):
         result = self.runner.run([self.options.scancel, job_id])
         if result.returncode and not self._job(job_id).state.is_over:
             raise result.error(f"failed cancelling job {job_id}")
-
-    # -- the bait --------------------------------------------------------------------------------
-
-    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        job_id = environ.get("SLURM_JOB_ID") or environ.get("SLURM_JOBID") or ""
-        node = environ.get("SLURMD_NODENAME") or ""
-        missing = [n for n, v in (("SLURM_JOB_ID", job_id), ("SLURMD_NODENAME", node)) if not v]
-        if missing:
-            raise BatchSystemError(
-                f"{' and '.join(missing)} not set: `wnod bait` must run as the slurmd Prolog of a bait"
-                " node (see contrib/slurm/wnod-prolog)"
-            )
-        if not re.fullmatch(r"\d+", job_id) or not re.fullmatch(r"[A-Za-z0-9_.-]+", node):
-            raise BatchSystemError(f"SLURM_JOB_ID={job_id!r} SLURMD_NODENAME={node!r}: not a Slurm job id and node")
-        return BaitRequest(job_id=job_id, bait_host=node)
-
-    def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        return EXIT_CODES[outcome]
-

@@ -7,6 +7,7 @@ from wnod_core import hookimpl
 from wnod_core.records import BatchSystemPlugin, Setup
 
 from .adapter import SlurmBatchSystem
+from .bait import BAIT_SIDE
 from .options import SlurmOptions
 
 
@@ -20,5 +21,6 @@ def wnod_batch_systems() -> Iterator[BatchSystemPlugin]:
         name="slurm",
         factory=build,
         options=SlurmOptions,
+        bait=BAIT_SIDE,
         summary="Slurm: jobs migrated to VWN nodes through a per-node reservation; bait glue is the slurmd Prolog.",
     )
