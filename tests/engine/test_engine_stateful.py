@@ -480,6 +480,8 @@ class HostMachine(RuleBasedStateMachine):
         self._run(self.engine.wait_idle(), timeout=20)
         for _ in range(3):
             self._run(self.engine.round())
+            # A round retries failed undos in the background: the next round sees them through.
+            self._run(self._landed())
         self._run(self.engine.wait_idle(), timeout=20)
 
     # -- invariants ------------------------------------------------------------------------------
