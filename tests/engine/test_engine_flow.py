@@ -153,6 +153,22 @@ def test_site_policy_may_release_a_job_whose_vwn_never_joins(host):
     assert host.hypervisor.running() == []
 
 
+def test_site_policy_may_hold_for_its_admin_a_job_whose_vwn_never_joins(host):
+    """on_boot_failure = "hold": the job neither bounces from host to host nor runs outside a
+    VWN; it waits, held with the reason, until the admin looks (and releases it)."""
+    host.joins = False
+    host.reconfigure(engine={"on_boot_failure": BootFailure.HOLD, "boot_retries": 0}, boot_timeout=0.05)
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RETRY, "the bait must not run it"
+    facts = host.batch.job(job)
+    assert facts.state is JobState.HELD and "did not join" in facts.reason and "held for" in facts.reason, facts
+    assert host.engine.parts.store.job(job).step is JobStep.HELD
+    assert host.batch.calls_to("fail") == [] and host.hypervisor.running() == []
+    host.batch.release(job, "the admin looked")  # released by the admin: an ordinary pending job again
+    assert host.batch.job(job).state is JobState.PENDING
+
+
 def test_a_vwn_dying_under_its_job_is_destroyed_and_the_job_requeued(host):
     async def flow():
         job = host.submit("blue")

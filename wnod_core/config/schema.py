@@ -102,6 +102,8 @@ class BootFailure(enum.StrEnum):
     """Put it back to pending, for the batch system to send it elsewhere (or here again later)."""
     RELEASE = "release"
     """Let it run on the bait as an ordinary job, outside any VWN."""
+    HOLD = "hold"
+    """Hold it in the batch system, with the reason, until its admin looks and releases it."""
 
 
 @attrs.frozen
@@ -121,8 +123,9 @@ class EngineSection:
     )
     on_boot_failure: BootFailure = documented(
         "What to do with a job once every try to boot its VWN has failed: `requeue` it (back to"
-        " pending, for another host), or `release` it to run outside a VWN. A boot fails for a reason"
-        " of the host or its image: the job is never ended for it.",
+        " pending, for another host), `release` it to run outside a VWN, or `hold` it in the batch"
+        " system, with the reason, until its admin releases it. A boot fails for a reason of the host"
+        " or its image: the job is never ended for it.",
         default=BootFailure.REQUEUE,
     )
     breaker_failures: int = documented(

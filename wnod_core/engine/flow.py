@@ -52,6 +52,7 @@ _OUTCOME_OF_STEP = {
     JobStep.ENDED: BaitOutcome.REFUSED,
     JobStep.RELEASED: BaitOutcome.RELEASED,
     JobStep.REQUEUED: BaitOutcome.RETRY,
+    JobStep.HELD: BaitOutcome.RETRY,  # held in the batch system: its bait must not run it
 }
 _MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
 
@@ -353,6 +354,8 @@ class JobDriver:
         why = f"no VWN after {flight.attempts} tries; last: {reason}"
         if p.policy.engine.on_boot_failure is BootFailure.RELEASE:
             return await giveback.give_back(p, flight, JobStep.RELEASED, f"{why}; runs outside a VWN by site policy")
+        if p.policy.engine.on_boot_failure is BootFailure.HOLD:
+            return await giveback.give_back(p, flight, JobStep.HELD, f"{why}; held for the admin by site policy")
         return await giveback.give_back(p, flight, JobStep.REQUEUED, f"{why}; back to pending, for another host")
 
     async def _requeue(self, flight: JobFlight, reason: str) -> JobFlight:

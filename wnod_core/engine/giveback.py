@@ -1,4 +1,4 @@
-"""Handing a job back to the batch system (requeue, release, fail), in two phases.
+"""Handing a job back to the batch system (requeue, release, hold, fail), in two phases.
 
 Intent first: ``GIVING_BACK`` is recorded, then the batch system is asked, then the final step
 — but only once the batch system has confirmed. A daemon killed in between, or a batch system
@@ -39,7 +39,12 @@ async def finish_give_back(p: Parts, flight: JobFlight) -> JobFlight:
         # done until it has ended. Asked again by the rounds then; and by the next daemon, should
         # this one die before: recorded done now, a late bind would outlive both.
         return flight
-    action = p.batch.fail if step in (JobStep.FAILED, JobStep.REFUSED) else p.batch.release
+    if step in (JobStep.FAILED, JobStep.REFUSED):
+        action = p.batch.fail
+    elif step is JobStep.HELD:
+        action = p.batch.hold  # for its admin; bound to nothing (its VWN never booted, no migrate was made)
+    else:
+        action = p.batch.release
     try:
         # Fenced: a release that lands after its timeout could unbind the job from its next VWN.
         await p.calls(action, flight.job_id, flight.detail, fences=[job_fence(flight.job_id)])

@@ -38,7 +38,7 @@ class JobStep(enum.StrEnum):
     STARTED = "started"
     """It runs in its VWN; the rounds follow it to its end."""
     GIVING_BACK = "giving_back"
-    """wnod is handing the job back to the batch system (to be requeued, released or failed, as
+    """wnod is handing the job back to the batch system (to be requeued, released, held or failed, as
     the flight's `giving_back_as` says): recorded before it asks, so a restarted daemon asks again;
     done only once the batch system confirms (stuck, and shown so, while it does not)."""
     ENDED = "ended"
@@ -50,6 +50,9 @@ class JobStep(enum.StrEnum):
     its VWN could not boot)."""
     FAILED = "failed"
     """Ended by wnod without running (a fault of the job itself), with the reason shown to its owner."""
+    HELD = "held"
+    """Held in the batch system for its admin, with the reason shown (no VWN could be booted for it
+    and ``engine.on_boot_failure = "hold"``): released by the admin, it is dispatched again."""
 
 
 @attrs.frozen

@@ -5,7 +5,8 @@ import attrs
 from ..errors import IllegalTransition
 from .events import JobStep
 
-FINAL_STEPS = frozenset({JobStep.ENDED, JobStep.REFUSED, JobStep.RELEASED, JobStep.REQUEUED, JobStep.FAILED})
+FINAL_STEPS = frozenset({JobStep.ENDED, JobStep.REFUSED, JobStep.RELEASED, JobStep.REQUEUED, JobStep.FAILED,
+                         JobStep.HELD})
 """Steps after which wnod has nothing more to do for the job."""
 
 _S = JobStep
@@ -26,7 +27,7 @@ _NEXT: dict[JobStep, frozenset[JobStep]] = {
     _S.MIGRATED: frozenset({_S.STARTED, _S.RELEASED}) | _OVER,
     _S.STARTED: frozenset({_S.RELEASED}) | _OVER,
     # hand back: once the batch system confirms, the step it was for (asked again meanwhile)
-    _S.GIVING_BACK: frozenset({_S.REQUEUED, _S.RELEASED, _S.FAILED, _S.REFUSED, _S.GIVING_BACK}),
+    _S.GIVING_BACK: frozenset({_S.REQUEUED, _S.RELEASED, _S.FAILED, _S.REFUSED, _S.HELD, _S.GIVING_BACK}),
     # a job wnod is done with that a bait sends again: a new flight
     **{final: frozenset({_S.BAIT_ENTERED}) for final in FINAL_STEPS},
 }
