@@ -79,7 +79,12 @@ class BatchSystem(abc.ABC):
 
     @abc.abstractmethod
     def hold(self, job_id: str, reason: str) -> None:
-        """Hold the job with `reason` visible to its owner. Idempotent."""
+        """Hold the job with `reason` visible to its owner. Idempotent.
+
+        The engine holds a job whose bait hook still runs (``engine.on_boot_failure = "hold"``):
+        it leaves the bait, held, and this dispatch does not run it. Released by the admin, it
+        is an ordinary pending job again.
+        """
 
     @abc.abstractmethod
     def fail(self, job_id: str, reason: str) -> None:
