@@ -12,6 +12,7 @@ from ..interfaces import VwnSpec
 from ..model import VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..text import one_line
+from . import placement
 from .calls import host_fence, vwn_fence
 from .parts import LOG, Parts
 from .placement import has_size_of
@@ -25,19 +26,7 @@ def spec(p: Parts, vwn: Vwn) -> VwnSpec:
 
 
 def worth_keeping(p: Parts, vwn: Vwn) -> tuple[bool, str]:
-    vm_type = p.policy.vm_types.get(vwn.vm_type)
-    if vm_type is None:
-        return False, f'VM type "{vwn.vm_type}" is no longer configured'
-    if vwn.image_version != vm_type.image_version:
-        return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
-    if not has_size_of(vwn, vm_type):
-        return False, (
-            f'VM type "{vwn.vm_type}" is now {vm_type.vcpus} vCPUs and {vm_type.memory} bytes'
-            f" (it was made with {vwn.vcpus} and {vwn.memory})"
-        )
-    if vwn.reuse_count >= vm_type.reuse.max_reuses:
-        return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
-    return True, ""
+    return placement.worth_keeping(vwn, p.policy.vm_types.get(vwn.vm_type))
 
 
 async def destroy(p: Parts, vwn: Vwn, why: str) -> Vwn:

@@ -53,6 +53,24 @@ def has_size_of(vwn: Vwn, vm_type: VmType) -> bool:
     return not vwn.vcpus or (vwn.vcpus, vwn.memory) == (vm_type.vcpus, vm_type.memory)
 
 
+def worth_keeping(vwn: Vwn, vm_type: VmType | None) -> tuple[bool, str]:
+    """Whether `vwn`, its job just over, may stay idle for another job of its type (`vm_type`,
+    None when that type is no longer configured), and if not, why: a pure decision, so that
+    the engine and a simulation of it (wnod-simulate) keep VWNs by the very same rule."""
+    if vm_type is None:
+        return False, f'VM type "{vwn.vm_type}" is no longer configured'
+    if vwn.image_version != vm_type.image_version:
+        return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
+    if not has_size_of(vwn, vm_type):
+        return False, (
+            f'VM type "{vwn.vm_type}" is now {vm_type.vcpus} vCPUs and {vm_type.memory} bytes'
+            f" (it was made with {vwn.vcpus} and {vwn.memory})"
+        )
+    if vwn.reuse_count >= vm_type.reuse.max_reuses:
+        return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
+    return True, ""
+
+
 def may_serve(vwn: Vwn, vm_type: VmType, user: str, group: str) -> bool:
     """Whether idle `vwn` may take a job of `user` (primary group `group`), by its type's reuse scope.
     A VWN that never ran a job is anyone's; outside the "user" scope it was restarted after each job."""
