@@ -5,40 +5,74 @@ is called by (argv[0]) and keeps the batch system's state in ``state.json`` besi
 under an flock.
 
 It prints what the real tools print, from their documentation and their public source
-(facts only; no text or code copied). Sources, per format:
+(facts only; no text or code copied), and, marked "(seen)", what a real OpenPBS 23.06.06
+answered in review. Sources, per format:
 
 - OpenPBS ``qstat -f -F json``: qstat(1B); openpbs/openpbs src/cmds/qstat.c (root object
   ``timestamp``/``pbs_version``/``pbs_server``/``Jobs``; resource lists as nested objects,
   numbers as JSON numbers; the root is printed even when the job is unknown; exit status is
   pbs_errno truncated to 8 bits: Unknown Job Id 15001 -> 153, Job has finished 15139 -> 35,
-  with "use -x or -H to obtain historical job information").
+  with "use -x or -H to obtain historical job information"). No uid anywhere (seen).
+- Messages name the full job id, ``999`` as ``999.<server>`` (src/lib/Libcmds/get_server.c,
+  prt_job_err in src/lib/Libcmds/err_handling.c; seen); PBSE_* texts from
+  src/lib/Liblog/pbs_messages.c, "Unknown node " with its trailing space.
 - OpenPBS ``pbsnodes -F json``: pbsnodes(8B); src/cmds/pbsnodes.c (``nodes`` keyed by vnode;
-  ``jobs`` a list of ids; an unknown vnode named with -v comes back as ``{NAME: {NAME: msg}}``
-  and exit 0; marking an unknown node: "Error marking node NAME - Unknown node", exit
-  15062 -> 14); state words and their order from src/lib/Libattr/attr_node_func.c.
-- OpenPBS ``qrun -H``: qrun(8B) (runs on offline vnodes, not on down ones; errors exit 2),
-  ``qrerun``: qrerun(1B) (only running jobs; "-W force"), ``qhold``/``qrls``: qhold(1B)
-  (a hold on a running, non-checkpointable job only sets Hold_Types until a rerun),
-  ``qalter -W``: qalter(1B) and src/cmds/qalter.c (values split at commas unless quoted),
-  ``qdel``: src/cmds/qdel.c; job substates (91 deleted, 92 finished, 93 failed) from
-  src/include/job.h; prologue exit status (0 runs, 1 aborts, other requeues) from
-  src/resmom/start_exec.c; prologue arguments (job id, user, group) from src/resmom/prolog.c.
+  ``jobs`` a list of ids; an unknown vnode named with -v comes back, in 19.1 to 23.06, as
+  ``{NAME: {"Error": msg}}``, exit 0; marking an unknown node: "Error marking node NAME -
+  Unknown node ", exit 1, as pbsnodes exits 1 on any failure, seen); state words and their
+  order from src/lib/Libattr/attr_node_func.c; a vnode whose MOM is lost gets the server's
+  comment "node down: ...", which it clears when the MOM is back, never over a comment a
+  manager set (src/server/node_manager.c); a suspended job's nodes are freed
+  (src/server/req_signal.c, rel_resc).
+- OpenPBS job comments, written over the job's own: "Job was sent for execution at ..." as
+  the server sends it to its MOM (substate 41, PRERUN, while the prologue runs), "Job run at
+  ..." once running (42) (src/server/req_runjob.c); "Not Running: Not enough free nodes
+  available" from the scheduler, on a queued job only (src/scheduler/job_info.cpp); "Job
+  held by USER on DATE" from qhold, and qrls removing the comment once no hold is left
+  (src/server/req_holdjob.c); qdel of a running job appending " and terminated by
+  USER@HOST" (src/server/req_delete.c) and the job's end appending " and finished", " and
+  failed" or " and terminated" (src/server/svr_jobfunc.c, update_job_finish_comment); seen,
+  but for "and finished" and "and failed".
+- OpenPBS ``qrun -H``: qrun(8B) (runs on offline vnodes; errors exit 2); onto a down vnode
+  the server counts a run, says it sent the job, and cannot reach the MOM: "Server could
+  not connect to MOM" (src/server/req_runjob.c svr_strtjob2; seen).
+- OpenPBS ``qrerun``: qrerun(1B), src/server/req_rerun.c: only a running job; without -W
+  force, only a rerunnable one ("job is not rerunnable", 15038 -> 190), in substate 41 or
+  42, whose MOM answers ("Server could not connect to MOM", 15070 -> 222); with -W force,
+  any running job, rerunnable or not, its MOM up or down (seen). A requeue sets Exit_status
+  JOB_EXEC_RERUN (-11) for qrerun and JOB_EXEC_RETRY (-3) for a prologue's (src/include/job.h,
+  src/resmom/start_exec.c; seen).
+- OpenPBS ``qhold``/``qrls``: qhold(1B) (a hold on a running, non-checkpointable job only
+  sets Hold_Types until a rerun); ``qalter -W``: qalter(1B) and src/lib/Libcmds/parse_equal.c
+  (values split at commas unless quoted; a closing quote becomes a space, kept at the end of
+  the last value, seen); ``qdel``: src/cmds/qdel.c, src/server/req_delete.c (a job whose
+  prologue runs stays R until the prologue exits, seen); job substates (91 deleted, 92
+  finished, 93 failed) from src/include/job.h; prologue exit status (0 runs, 1 aborts, other
+  requeues) from src/resmom/start_exec.c; prologue arguments (job id, user, group) from
+  src/resmom/prolog.c.
 - Torque ``qstat -f -x``: qstat(1); adaptivecomputing/torque src/cmds/qstat.c
   (``create_full_job_xml``: ``<Data><Job><Job_Id>``, resources nested; one line);
   ``qstat -f`` text: ``prt_attr`` (4-space indent, values wrapped at commas or mid-item onto
-  lines starting with a tab); unknown job: "qstat: Unknown Job Id Error ID".
+  lines starting with a tab); unknown job: "qstat: Unknown Job Id Error ID". Its qalter
+  parses -W as OpenPBS's (src/lib/Libcmds/parse_equal.c); its server writes none of
+  OpenPBS's run, scheduling and qdel comments. The emulated Torque's qhold and qrls still
+  treat the comment as OpenPBS's do: stricter than Torque, never kinder.
+- Torque ``qrerun``: src/server/req_rerun.c (a job that is not rerunnable is refused, -f or
+  not; -f requeues a job whose MOM does not answer).
 - Torque ``pbsnodes -x``: pbsnodes(8), src/cmds/pbsnodes.c ``addxmlnode`` (``<Data><Node>
   <name>``, ``<jobs>`` as "slot/jobid,..."), ``-o``/``-c``/``-N note``; ``qrun -H`` refusing
   offline nodes: src/server/node_manager.c; prologue arguments (job id, user, group, job
   name, resources, queue, account, script) and ``PBS_MSHOST`` from src/resmom/prolog.c.
 
-Where no source fixes a message (qrun onto a down node, Torque's qrun onto an offline
-node), the emulator prints PBS's generic message for the error the server returns
-("Resource temporarily unavailable", PBSE_RESCUNAV) and says so here.
+Where no source fixes a message (Torque's qrun onto an offline or down node), the emulator
+prints PBS's generic message for the error the server returns ("Resource temporarily
+unavailable", PBSE_RESCUNAV) and says so here. Its exit statuses are OpenPBS's; Torque's
+are not checked against a real one. The Exit_status of a job qdel'd while running (271,
+SIGKILL + 256) is the emulator's choice.
 
 The control command ``pbs-emu`` does what PBS's daemons would: declare and join nodes,
 dispatch a job to a bait and report its prologue's exit, run the scheduler for one job,
-finish jobs, and make a command answer garbage once.
+suspend a job, finish jobs, and make a command answer garbage once.
 """
 
 import contextlib
@@ -47,6 +81,7 @@ import getpass
 import json
 import os
 import re
+import socket
 import sys
 import time
 from xml.sax.saxutils import escape
@@ -56,6 +91,13 @@ STATE = os.path.join(HERE, "state.json")
 LOCK = os.path.join(HERE, "state.lock")
 
 UNKJOBID, BADSTATE, NORERUN, UNKNODE, HISTJOBID, RESCUNAV = 15001, 15016, 15038, 15062, 15139, 15044
+NORELYMOM = 15070
+PRERUN, RUNNING, SUSPENDED = 41, 42, 43
+"""OpenPBS job substates (src/include/job.h): sent to the MOM (its prologue runs), running, suspended."""
+JOB_EXEC_FAIL2, JOB_EXEC_RETRY, JOB_EXEC_RERUN = -2, -3, -11
+"""Exit_status of a job aborted by its prologue, requeued by its prologue, requeued by qrerun."""
+KILLED = 271
+"""Exit_status of a running job qdel killed (SIGKILL + 256)."""
 MAX_PROLOGUE_REQUEUES = 20
 """After this many requeues by a failing prologue, the job gets a system hold (as PBS's server does)."""
 
@@ -93,6 +135,22 @@ def resolve(s, operand: str) -> str | None:
         if job_id.split(".")[0] == seq:
             return job_id
     return None
+
+
+def full_id(s, operand: str) -> str:
+    """How a client names the job `operand` means in its messages (src/lib/Libcmds/get_server.c):
+    ``999`` -> ``999.<server>``; an operand naming its server keeps it."""
+    name = operand.split("@")[0]
+    return name if "." in name else f"{name}.{s['server']}"
+
+
+def unknown_job(s, cmd: str, operand: str) -> str:
+    return f"{cmd}: {'Unknown Job Id Error' if torque(s) else 'Unknown Job Id'} {full_id(s, operand)}\n"
+
+
+def stamp() -> str:
+    """The time in the comments OpenPBS's server writes (src/server/req_runjob.c form_attr_comment)."""
+    return time.strftime("%a %b %d at %H:%M")
 
 
 def ctime(epoch: float) -> str:
@@ -219,11 +277,10 @@ def torque_text_attr(name: str, resource: str | None, value: str) -> str:
     return "".join(out)
 
 
-def find_job(s, cmd: str, operand: str, errmsg_unknown: str | None = None) -> dict:
+def find_job(s, cmd: str, operand: str) -> dict:
     job_id = resolve(s, operand)
     if job_id is None:
-        msg = errmsg_unknown or ("Unknown Job Id Error" if torque(s) else "Unknown Job Id")
-        raise Exit(UNKJOBID & 0xFF, f"{cmd}: {msg} {operand}\n")
+        raise Exit(UNKJOBID & 0xFF, unknown_job(s, cmd, operand))
     return s["jobs"][job_id]
 
 
@@ -246,8 +303,7 @@ def cmd_qstat(s, args: list[str]) -> None:
     for operand in operands:
         job_id = resolve(s, operand)
         if job_id is None:
-            msg = "Unknown Job Id Error" if torque(s) else "Unknown Job Id"
-            errors.append(f"qstat: {msg} {operand}\n")
+            errors.append(unknown_job(s, "qstat", operand))
             code = UNKJOBID & 0xFF
         elif job_is_history(s, s["jobs"][job_id]) and not torque(s) and not history:
             errors.append(f"qstat: {job_id} Job has finished, use -x or -H to obtain historical job information\n")
@@ -273,6 +329,11 @@ def cmd_qstat(s, args: list[str]) -> None:
 
 # -- nodes ---------------------------------------------------------------------------------------
 
+UNKNOWN_NODE = "Unknown node "
+"""PBSE_UNKNODE's text, its trailing space and all (src/lib/Liblog/pbs_messages.c)."""
+MOM_GONE = "node down: communication closed"
+"""The comment OpenPBS's server gives a vnode whose MOM it lost (src/server/node_manager.c)."""
+
 STATE_ORDER = ("state-unknown", "down", "stale", "offline", "job-busy", "job-exclusive", "busy")
 
 
@@ -291,7 +352,8 @@ def node_state(s, name: str) -> str:
 
 
 def node_jobs(s, name: str) -> list[dict]:
-    return [j for j in s["jobs"].values() if j["state"] in ("R", "E", "S") and name in j.get("hosts", [])]
+    # Not a suspended job: OpenPBS's server frees its nodes (src/server/req_signal.c, rel_resc).
+    return [j for j in s["jobs"].values() if j["state"] in ("R", "E") and name in j.get("hosts", [])]
 
 
 def node_busy_cpus(s, name: str) -> int:
@@ -356,8 +418,8 @@ def cmd_pbsnodes(s, args: list[str]) -> None:
         code, errs = 0, []
         for name in rest:
             if name not in s["nodes"]:
-                errs.append(f"Error marking node {name} - Unknown node\n")
-                code = UNKNODE & 0xFF
+                errs.append(f"Error marking node {name} - {UNKNOWN_NODE}\n")
+                code = 1  # pbsnodes exits 1 for any failure, whatever pbs_errno
                 continue
             node = s["nodes"][name]
             if "-o" in flags:
@@ -365,7 +427,7 @@ def cmd_pbsnodes(s, args: list[str]) -> None:
             if "-r" in flags:
                 node["offline"] = False
             if "-C" in opts:
-                node["comment"] = opts["-C"][:79]
+                node["comment"], node["comment_by_server"] = opts["-C"][:79], False
             node["changed"] = time.time()
         raise Exit(code, "".join(errs))
     if not s["nodes"]:
@@ -379,11 +441,11 @@ def cmd_pbsnodes(s, args: list[str]) -> None:
     for name in names:
         if name not in s["nodes"]:
             if as_json:
-                nodes[name] = {name: "Unknown node"}
+                nodes[name] = {"Error": UNKNOWN_NODE}  # 23.06's shape; later ones key it by the name
             else:
                 text.append("")
                 code = 1
-                sys.stderr.write(f"Node: {name},  Error: Unknown node\n")
+                sys.stderr.write(f"Node: {name},  Error: {UNKNOWN_NODE}\n")
             continue
         if as_json:
             nodes[name] = openpbs_node_json(s, name)
@@ -431,6 +493,16 @@ def torque_pbsnodes(s, flags: set[str], opts: dict, rest: list[str]) -> None:
 # -- acting on jobs ------------------------------------------------------------------------------
 
 
+def exec_vnode(hosts: list[str], cpus: int) -> str:
+    return "+".join(f"({h}:ncpus={cpus if i == 0 else 1})" for i, h in enumerate(hosts))
+
+
+def server_comment(s, job: dict, text: str) -> None:
+    """A comment OpenPBS's server writes itself, over whatever the job had (Torque's writes none)."""
+    if not torque(s):
+        job["comment"] = text
+
+
 def start_job(s, job: dict, hosts: list[str], *, prologue: bool = False) -> None:
     cpus = int(job["resources"].get("ncpus", 1))
     first = hosts[0]
@@ -438,15 +510,19 @@ def start_job(s, job: dict, hosts: list[str], *, prologue: bool = False) -> None
         job["exec_host"] = "+".join(f"{h}/0-{cpus - 1}" if cpus > 1 and h == first else f"{h}/0" for h in hosts)
     else:
         job["exec_host"] = "+".join(f"{h}/0*{cpus}" if cpus > 1 and h == first else f"{h}/0" for h in hosts)
-        job["exec_vnode"] = "+".join(f"({h}:ncpus={cpus if h == first else 1})" for h in hosts)
+        job["exec_vnode"] = exec_vnode(hosts, cpus)
     job["hosts"] = hosts
-    job["state"], job["substate"] = "R", 42
     job["stime"] = job["mtime"] = time.time()
     job["run_count"] += 1
     if prologue:
+        # Sent to the MOM, whose prologue runs: PRERUN until the MOM reports it running.
         s["prologue"][job["id"]] = first
+        job["state"], job["substate"] = "R", PRERUN
+        server_comment(s, job, f"Job was sent for execution at {stamp()} on {exec_vnode(hosts, cpus)}")
     else:
         s["prologue"].pop(job["id"], None)
+        job["state"], job["substate"] = "R", RUNNING
+        server_comment(s, job, f"Job run at {stamp()} on {exec_vnode(hosts, cpus)}")
     parent_began(s, job)
 
 
@@ -456,27 +532,45 @@ def parent_began(s, job: dict) -> None:
         s["jobs"][f"{m.group(1)}[]{m.group(2)}"]["state"] = "B"
 
 
-def requeue(s, job: dict) -> None:
+def requeue(s, job: dict, exit_status: int) -> None:
     for key in ("exec_host", "exec_vnode", "hosts", "stime"):
         job.pop(key, None)
     s["prologue"].pop(job["id"], None)
     held = job["hold"] != "n"
     job["state"], job["substate"] = ("H", 20) if held else ("Q", 10)
+    job["exit_status"] = exit_status
     job["mtime"] = time.time()
+
+
+FINISH_SUFFIX = {92: " and finished", 93: " and failed", 91: " and terminated"}
+"""What OpenPBS's server appends to a job's comment as it goes to history, by its substate
+(src/server/svr_jobfunc.c update_job_finish_comment): finished, failed, terminated (deleted)."""
 
 
 def end_job(s, job: dict, substate: int, exit_status: int | None) -> None:
     s["prologue"].pop(job["id"], None)
     job.pop("hosts", None)
+    job.pop("deleting", None)
     if exit_status is not None:
         job["exit_status"] = exit_status
+    if substate == 92 and exit_status:
+        substate = 93  # ran and exited non-zero: failed
     job["mtime"] = time.time()
     if torque(s):
         job["state"] = "C"
     elif s["history"]:
         job["state"], job["substate"] = ("X" if "[" in job["id"] and "[]" not in job["id"] else "F"), substate
+        suffix = FINISH_SUFFIX[substate]
+        if job.get("comment") and not (substate == 91 and "terminated" in job["comment"]):
+            job["comment"] += suffix
     else:
         del s["jobs"][job["id"]]
+
+
+def mom_answers(s, job: dict) -> bool:
+    """Whether the MOM of the job's first host (its mother superior) is up."""
+    hosts = job.get("hosts") or []
+    return bool(hosts) and s["nodes"].get(hosts[0], {}).get("joined", False)
 
 
 def cmd_qrun(s, args: list[str]) -> None:
@@ -493,7 +587,7 @@ def cmd_qrun(s, args: list[str]) -> None:
     for operand in operands:
         job_id = resolve(s, operand)
         if job_id is None:
-            raise Exit(2, f"qrun: {'Unknown Job Id Error' if torque(s) else 'Unknown Job Id'} {operand}\n")
+            raise Exit(2, unknown_job(s, "qrun", operand))
         job = s["jobs"][job_id]
         if job["state"] not in ("Q",) and not (job["state"] == "S" and spec and not torque(s)):
             raise Exit(2, f"qrun: Request invalid for state of job {job_id}\n")
@@ -506,25 +600,52 @@ def cmd_qrun(s, args: list[str]) -> None:
             hosts = [h.split(":")[0] for h in re.split(r"[()+]+", spec) if h]
             for h in hosts:
                 if h not in s["nodes"]:
-                    raise Exit(2, f"qrun: Unknown node  {spec}\n")
-                node = s["nodes"][h]
-                # OpenPBS runs on offline vnodes but not down ones (qrun(8B)); Torque on neither.
-                if not node["joined"] or (torque(s) and node["offline"]):
-                    raise Exit(2, f"qrun: Resource temporarily unavailable {job_id}\n")
+                    raise Exit(2, f"qrun: {UNKNOWN_NODE} {spec}\n")
+            down = [h for h in hosts if not s["nodes"][h]["joined"]]
+            if torque(s) and (down or any(s["nodes"][h]["offline"] for h in hosts)):
+                # Torque runs on no offline or down node (src/server/node_manager.c).
+                raise Exit(2, f"qrun: Resource temporarily unavailable {job_id}\n")
+            if down:
+                # OpenPBS runs on offline vnodes (qrun(8B)), and tries a down one: it counts a run,
+                # says it sent the job, and fails to reach the MOM (src/server/req_runjob.c).
+                job["run_count"] += 1
+                cpus = int(job["resources"].get("ncpus", 1))
+                server_comment(s, job, f"Job was sent for execution at {stamp()} on {exec_vnode(hosts, cpus)}")
+                raise Exit(2, f"qrun: Server could not connect to MOM {job_id}\n")
         start_job(s, job, hosts)
 
 
 def cmd_qrerun(s, args: list[str]) -> None:
+    force = "-f" in args if torque(s) else "-W" in args
+    if not torque(s) and force and args[args.index("-W") + 1] != "force":
+        raise Exit(2, "usage: qrerun [-W force] job_identifier...\n")
     operands = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1] != "-W"]
+    code, errs = 0, []
     for operand in operands:
-        job = find_job(s, "qrerun", operand)
-        if job_is_history(s, job):
-            raise Exit(HISTJOBID & 0xFF, f"qrerun: Job has finished {job['id']}\n")
-        if job["state"] not in ("R", "E"):
-            raise Exit(BADSTATE & 0xFF, f"qrerun: Request invalid for state of job {job['id']}\n")
-        if not job["rerunable"]:
-            raise Exit(NORERUN & 0xFF, f"qrerun: job is not rerunnable {job['id']}\n")
-        requeue(s, job)
+        try:
+            rerun(s, find_job(s, "qrerun", operand), force)
+        except Exit as failed:  # each job in turn; the exit status is the last failure's
+            code, errs = failed.code, errs + [failed.stderr]
+    raise Exit(code, "".join(errs))
+
+
+def rerun(s, job: dict, force: bool) -> None:
+    """One job of qrerun. OpenPBS (src/server/req_rerun.c): -W force overrides Rerunable = False,
+    the substate and an unreachable MOM; Torque (src/server/req_rerun.c): -f overrides only the
+    MOM, and a job that is not rerunnable is refused whatever the options."""
+    job_id = job["id"]
+    if job_is_history(s, job):
+        raise Exit(HISTJOBID & 0xFF, f"qrerun: Job has finished {job_id}\n")
+    not_rerunnable = Exit(NORERUN & 0xFF, f"qrerun: job is not rerunnable {job_id}\n")
+    if not job["rerunable"] and not (force and not torque(s)):
+        raise not_rerunnable
+    if job["state"] != "R":
+        raise Exit(BADSTATE & 0xFF, f"qrerun: Request invalid for state of job {job_id}\n")
+    if not force and not torque(s) and job["substate"] not in (PRERUN, RUNNING):
+        raise Exit(BADSTATE & 0xFF, f"qrerun: Request invalid for state of job {job_id}\n")
+    if not force and not mom_answers(s, job):
+        raise Exit(NORELYMOM & 0xFF, f"qrerun: Server could not connect to MOM {job_id}\n")
+    requeue(s, job, JOB_EXEC_RERUN)
 
 
 def cmd_qhold(s, args: list[str]) -> None:
@@ -549,34 +670,42 @@ def cmd_qrls(s, args: list[str]) -> None:
         job = find_job(s, "qrls", operand)
         if job_is_history(s, job):
             raise Exit(HISTJOBID & 0xFF, f"qrls: Job has finished {job['id']}\n")
-        job["comment"] = ""  # real OpenPBS's qrls removes the comment
         holds = set(job["hold"].replace("n", "")) - set(kinds)
         job["hold"] = "".join(sorted(holds, key="uos".index)) or "n"
+        if job["hold"] == "n":
+            job["comment"] = ""  # the last hold gone, real OpenPBS's qrls removes the comment
         if job["state"] == "H" and job["hold"] == "n":
             job["state"], job["substate"] = "Q", 10
 
 
 def parse_equal_string(text: str) -> list[tuple[str, str]]:
-    """qalter -W's a=b,c="d,e" (src/cmds: parse_equal_string): commas split unless quoted."""
-    pairs, i = [], 0
-    while i < len(text):
-        m = re.match(r'\s*([A-Za-z_][A-Za-z0-9_]*)=', text[i:])
+    """qalter -W's ``a=b,c="d,e"`` as src/lib/Libcmds/parse_equal.c reads it: a quoted value's
+    closing quote becomes a space; the last value runs to the end of the text (commas, that
+    space and all); any other ends at the last comma before the next ``=``, trailing blanks cut."""
+    pairs = []
+    while text.strip():
+        m = re.match(r"\s*([^\s=,][^\s=]*)\s*=\s*", text)
         if not m:
             raise ValueError(text)
-        i += m.end()
-        if i < len(text) and text[i] in "\"'":
-            q = text[i]
-            end = text.index(q, i + 1)
-            value, i = text[i + 1:end], end + 1
-        else:
-            end = text.find(",", i)
-            end = len(text) if end < 0 else end
-            value, i = text[i:end], end
-        pairs.append((m.group(1), value))
-        if i < len(text):
-            if text[i] != ",":
+        name, start = m.group(1), m.end()
+        after = start
+        if text[start:start + 1] in ("'", '"'):
+            close = text.find(text[start], start + 1)
+            if close < 0:
                 raise ValueError(text)
-            i += 1
+            text = text[:close] + " " + text[close + 1:]
+            start, after = start + 1, close
+        equal = text.find("=", after)
+        if equal < 0:
+            if text.rstrip().endswith(","):
+                raise ValueError(text)
+            pairs.append((name, text[start:]))
+            break
+        comma = text.rfind(",", start, equal)
+        if comma < 0:
+            raise ValueError(text)
+        pairs.append((name, text[start:comma].rstrip()))
+        text = text[comma + 1:]
     return pairs
 
 
@@ -611,7 +740,7 @@ def cmd_qdel(s, args: list[str]) -> None:
     for operand in operands:
         job_id = resolve(s, operand)
         if job_id is None:
-            errs.append(f"qdel: {'Unknown Job Id Error' if torque(s) else 'Unknown Job Id'} {operand}\n")
+            errs.append(unknown_job(s, "qdel", operand))
             code = UNKJOBID & 0xFF
             continue
         job = s["jobs"][job_id]
@@ -619,8 +748,16 @@ def cmd_qdel(s, args: list[str]) -> None:
             errs.append(f"qdel: Job has finished {job_id}\n")
             code = HISTJOBID & 0xFF
             continue
-        was_running = job["state"] in ("R", "E", "S")
-        end_job(s, job, 91, 271 if was_running else None)
+        if job["state"] not in ("R", "E", "S"):
+            end_job(s, job, 91, None)
+            continue
+        # A running job: the server asks its MOM to kill it, noting who asked (src/server/req_delete.c).
+        if job.get("comment") and "terminated" not in job["comment"] and not torque(s):
+            job["comment"] += f" and terminated by {getpass.getuser()}@{socket.gethostname()}"
+        if s["prologue"].get(job_id) and not torque(s):
+            job["deleting"] = True  # its MOM ends it only once the prologue has exited
+        else:
+            end_job(s, job, 91, KILLED)
     raise Exit(code, "".join(errs))
 
 
@@ -723,9 +860,11 @@ def cmd_emu(s, args: list[str]) -> None:
         node["changed"] = time.time()
         if verb == "join":
             node["joined_at"] = node["changed"]  # its host booted: Torque's uptime counts from here
-        if verb == "leave":
-            for job in node_jobs(s, rest[0]):
-                job["comment"] = job.get("comment", "")  # still shown running, as PBS does until node_fail_requeue
+        # OpenPBS's server says why a vnode is down in its comment, and clears that when the MOM is
+        # back, but never touches a comment a manager set (src/server/node_manager.c). Its jobs
+        # still show running, until node_fail_requeue.
+        if not torque(s) and (not node["comment"] or node.get("comment_by_server")):
+            node["comment"], node["comment_by_server"] = ("", False) if verb == "join" else (MOM_GONE, True)
     elif verb == "bait":  # the scheduler dispatches the job to a bait; its MOM runs the prologue
         job, host = find_job(s, "pbs-emu", rest[0]), rest[1]
         if job["state"] != "Q":
@@ -737,13 +876,18 @@ def cmd_emu(s, args: list[str]) -> None:
         if job_id is None or s["prologue"].get(job_id) != host:
             raise Exit(0, "", "ignored: the job no longer runs there\n")
         job = s["jobs"][job_id]
+        if job.get("deleting"):  # qdel'd while the prologue ran: ended now, whatever it said
+            end_job(s, job, 91, KILLED)
+            raise Exit(0, "", "deleted\n")
         if code == 0:
-            s["prologue"].pop(job_id)
+            s["prologue"].pop(job_id)  # the MOM reports it running
+            job["substate"] = RUNNING
+            server_comment(s, job, f"Job run at {stamp()} on {job.get('exec_vnode', '')}")
             raise Exit(0, "", "runs\n")
         if code == 1:
-            end_job(s, job, 93, -2)  # JOB_EXEC_FAIL2: aborted
+            end_job(s, job, 93, JOB_EXEC_FAIL2)  # aborted
             raise Exit(0, "", "aborted\n")
-        requeue(s, job)
+        requeue(s, job, JOB_EXEC_RETRY)
         if job["run_count"] > MAX_PROLOGUE_REQUEUES:
             job["hold"], job["state"], job["substate"] = "s", "H", 20
             job["comment"] = "job held, too many failed attempts to run"
@@ -756,9 +900,16 @@ def cmd_emu(s, args: list[str]) -> None:
             raise Exit(1, f"pbs-emu: job {job['id']} is {job['state']}: not eligible\n")
         host = schedule_host(s, job)
         if host is None:
+            # OpenPBS's scheduler says why in the comment, over whatever the job had (job_info.cpp).
+            server_comment(s, job, "Not Running: Not enough free nodes available")
             raise Exit(1, f"pbs-emu: no node can run job {job['id']} now\n")
         start_job(s, job, [host])
         raise Exit(0, "", host + "\n")
+    elif verb == "suspend":  # as qsig -s suspend: the job keeps its exec_host, its nodes are freed
+        job = find_job(s, "pbs-emu", rest[0])
+        if job["state"] != "R":
+            raise Exit(1, f"pbs-emu: job {job['id']} is {job['state']}, not running\n")
+        job["state"], job["substate"] = "S", SUSPENDED
     elif verb == "finish":
         job = find_job(s, "pbs-emu", rest[0])
         end_job(s, job, 92, int(rest[1]) if len(rest) > 1 else 0)

@@ -1,5 +1,9 @@
 """Job facts and hosts from the emulated PBS: resources, VM type requests, the awkward cases."""
 
+import json
+import os
+import pwd
+
 import pytest
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.model import JobState
@@ -115,14 +119,23 @@ def test_garbled_pbsnodes_output_is_a_batch_system_error(emu, batch_system, tmp_
 
 
 def test_a_failing_command_names_itself_and_quotes_its_stderr(emu, batch_system):
-    emu.ctl("join", "vwn-1")
-    job = emu.qsub("-q", "short", "-r", "n")
-    emu.ctl("schedule", job)  # on the bait, and not rerunnable
-    with pytest.raises(BatchSystemError, match="qrerun.*not rerunnable"):
-        batch_system.migrate(job, "vwn-1")
+    job = emu.qsub("-q", "short")  # queued: migrate runs it on vwn-1 straight away
+    refusal = "Resource temporarily unavailable" if emu.flavour == "torque" else "could not connect to MOM"
+    with pytest.raises(BatchSystemError, match=f"qrun -H .*vwn-1.*{refusal}"):
+        batch_system.migrate(job, "vwn-1")  # declared, but its MOM never joined
 
 
 def test_a_missing_command_is_a_batch_system_error(build, tmp_path):
     adapter = build({"bin_dir": str(tmp_path / "nowhere")})
     with pytest.raises(BatchSystemError, match="cannot run it"):
         adapter.job_facts("1")
+
+
+def test_the_owners_uid_is_looked_up_on_wnods_host_never_read_from_qstat(emu, batch_system):
+    me = pwd.getpwuid(os.getuid()).pw_name
+    mine, stranger = emu.qsub("-q", "short", user=me), emu.qsub("-q", "short", user="no-such-user-wnod")
+    if emu.flavour == "openpbs":
+        shown = json.loads(emu.run("qstat", "-f", "-F", "json", mine).stdout)["Jobs"]
+        assert not any("uid" in name.lower() for job in shown.values() for name in job)
+    assert batch_system.job_facts(mine).uid == os.getuid()
+    assert batch_system.job_facts(stranger).uid is None

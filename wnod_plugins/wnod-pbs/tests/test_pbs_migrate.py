@@ -124,8 +124,3 @@ def test_hold_of_a_job_on_its_bait_takes_it_off_and_holds_it(emu, batch_system):
     facts = batch_system.job_facts(job)
     assert facts.state is JobState.HELD and facts.reason == "wnod: no VWN, see your admin"
 
-
-def test_a_reason_with_commas_and_quotes_reaches_the_comment_whole(emu, batch_system):
-    job = emu.qsub("-q", "short")
-    batch_system.hold(job, 'no VWN: "atlas" is full, try later')
-    assert batch_system.job_facts(job).reason == "no VWN: 'atlas' is full, try later"

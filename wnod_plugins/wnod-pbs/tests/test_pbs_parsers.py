@@ -90,10 +90,51 @@ def test_torque_text_job_joins_wrapped_lines():
     assert record.user == "carol" and record.cpus() == 2
 
 
-def test_openpbs_unknown_vnode_entry():
-    text = json.dumps({"timestamp": 1, "pbs_version": "23", "pbs_server": "s",
-                       "nodes": {"vwn-9": {"vwn-9": "Unknown node"}}})
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"Error": "Unknown node "},  # OpenPBS 19.1 to 23.06 (src/cmds/pbsnodes.c, add_json_node)
+        {"vwn-9": "Unknown node "},  # OpenPBS after 23.06 (the same, through cJSON)
+    ],
+)
+def test_openpbs_unknown_vnode_entry(entry):
+    text = json.dumps({"timestamp": 1, "pbs_version": "23", "pbs_server": "s", "nodes": {"vwn-9": entry}})
     assert openpbs.nodes(text) == ([], {"vwn-9"})
+
+
+@pytest.mark.parametrize("shown, rerunable", [("True", True), ("False", False), (None, None)])
+def test_rerunable_is_read_and_unknown_when_not_shown(shown, rerunable):
+    job = dict(OPENPBS_JOB["Jobs"]["1234[7].pbs.example.org"])
+    if shown is not None:
+        job["Rerunable"] = shown
+    (record,) = openpbs.jobs(json.dumps({**OPENPBS_JOB, "Jobs": {"1.s": job}})).values()
+    assert record.rerunable is rerunable
+
+
+def test_rerunable_that_is_no_boolean_is_garbled():
+    job = {**OPENPBS_JOB["Jobs"]["1234[7].pbs.example.org"], "Rerunable": "perhaps"}
+    with pytest.raises(Garbled, match="Rerunable"):
+        openpbs.jobs(json.dumps({**OPENPBS_JOB, "Jobs": {"1.s": job}}))
+
+
+@pytest.mark.parametrize(
+    "comment, reason",
+    [
+        ("wnod: no VWN, try later ", "wnod: no VWN, try later"),  # qalter's space for the closing quote
+        ("wnod: refused  and terminated by root@pbs", "wnod: refused"),  # qdel of a running job
+        ("wnod: refused  and terminated", "wnod: refused"),  # qdel of a queued one, at its end
+        ("wnod: held  and finished", "wnod: held"),
+        ("wnod: held  and failed", "wnod: held"),
+        ("wnod: its VWN booted and failed ", "wnod: its VWN booted and failed"),  # wnod's own words
+        ("Not Running: Not enough free nodes available", "Not Running: Not enough free nodes available"),
+        ("Job run at Tue Jun 04 at 10:11 on (n1:ncpus=1) and finished",
+         "Job run at Tue Jun 04 at 10:11 on (n1:ncpus=1) and finished"),  # PBS's own: as it says it
+    ],
+)
+def test_the_reason_is_wnods_own_without_what_pbs_appended(comment, reason):
+    job = {**OPENPBS_JOB["Jobs"]["1234[7].pbs.example.org"], "comment": comment}
+    (record,) = openpbs.jobs(json.dumps({**OPENPBS_JOB, "Jobs": {"1.s": job}})).values()
+    assert record.facts("pbs", "vmtype").reason == reason
 
 
 @pytest.mark.parametrize("text", ["node1/0*2+node2/1", "node1/0-3,5+node2/0", "node1"])
@@ -157,7 +198,7 @@ def _json_values():
 @settings(max_examples=300, deadline=None)
 @given(job=st.dictionaries(
     st.sampled_from(["job_state", "queue", "Job_Owner", "euser", "egroup", "exec_host", "Resource_List",
-                     "comment", "substate", "Hold_Types"]),
+                     "comment", "substate", "Hold_Types", "Rerunable"]),
     _json_values(), max_size=10))
 def test_well_formed_json_with_wrong_values_is_garbled_or_read(job):
     text = json.dumps({"pbs_server": "s", "Jobs": {"1.s": job}})
@@ -169,7 +210,7 @@ def test_well_formed_json_with_wrong_values_is_garbled_or_read(job):
 
 
 @settings(max_examples=200, deadline=None)
-@given(node=st.dictionaries(st.sampled_from(["state", "jobs", "comment", "vwn-1"]), _json_values(), max_size=4))
+@given(node=st.dictionaries(st.sampled_from(["state", "jobs", "comment", "vwn-1", "Error"]), _json_values(), max_size=4))
 def test_well_formed_pbsnodes_json_with_wrong_values_is_garbled_or_read(node):
     try:
         openpbs.nodes(json.dumps({"pbs_server": "s", "nodes": {"vwn-1": node}}))

@@ -8,13 +8,18 @@ How it keeps the interface's promises with PBS's own means:
   it) and runs it at once on the VWN alone (``qrun -H``), bypassing the scheduler. OpenPBS
   runs a job on an offline vnode named with ``-H`` (qrun(8B)); Torque does not, so there
   the VWN is opened for the ``qrun`` and closed again right after;
+- a job that is not rerunnable (``qsub -r n``, ``Rerunable = False``) is never taken off its
+  host, though OpenPBS's ``qrerun -W force`` would (src/server/req_rerun.c): a rerun loses
+  what it has done. ``migrate`` refuses it, ``hold`` and ``release`` leave it running and say so;
 - the reason of ``hold`` and ``fail`` is the job's ``comment`` (``qalter -W comment=``),
-  which its owner reads with ``qstat -f`` (after the end, OpenPBS ``qstat -fx``);
+  which its owner reads with ``qstat -f`` (after the end, OpenPBS ``qstat -fx``); PBS writes
+  its own comments there too (see ``comments``);
 - ``wnod bait`` runs from the MOM's prologue on the bait: its first argument is the job id,
   and a prologue exit status of 1 aborts the job, any other non-zero one requeues it
   (OpenPBS src/resmom/start_exec.c, Torque src/resmom/start_exec.c).
 """
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 
@@ -24,13 +29,16 @@ from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
 
-from . import openpbs, torque
+from . import comments, openpbs, torque
+from .accounts import uid_of
 from .formats import NOT_ACCEPTING, NOT_JOINED, Garbled, is_job_id, node_state_words, same_job
 from .options import Flavour, PbsOptions, TorqueFormat
 from .records import JobRecord, NodeRecord
 
 NAME = "pbs"
 """The plugin's name, and the ``batch_system`` of the facts it reads."""
+
+LOG = logging.getLogger("wnod.pbs")
 
 CLOSED_MARK = "wnod:"
 """How a node comment (Torque: note) set by ``close_host`` begins."""
@@ -64,16 +72,12 @@ UNKNOWN_JOB = "Unknown Job Id"
 FINISHED_JOB = "Job has finished"
 """OpenPBS PBSE_HISTJOBID: the job is history, ``qstat -x`` shows it."""
 UNKNOWN_NODE = "Unknown node"
+NO_MOM = "could not connect to MOM"
+"""PBSE_NORELYMOM's message ("Server could not connect to MOM"): the job's host does not answer."""
 
 
 class JobFinished(BatchSystemError):
     """OpenPBS answered that the job has finished (it ended since wnod last looked)."""
-
-
-def _comment(reason: str) -> str:
-    """``comment="..."`` for qalter -W: quoted, since qalter splits -W values at commas."""
-    text = " ".join(reason.replace('"', "'").split())[:240]
-    return f'comment="{text}"'
 
 
 class PbsBatchSystem(BatchSystem):
@@ -97,7 +101,9 @@ class PbsBatchSystem(BatchSystem):
 
     def _must(self, command: str, *args: str, job_id: str | None = None) -> Result:
         """Run a command that must succeed; a job PBS does not know is ``JobNotFound``."""
-        result = self._run(command, *args)
+        return self._checked(self._run(command, *args), job_id)
+
+    def _checked(self, result: Result, job_id: str | None) -> Result:
         if result.returncode != 0:
             if job_id is not None and UNKNOWN_JOB in result.stderr:
                 raise JobNotFound(f"{result.command}: PBS does not know job {job_id} ({result.stderr.strip()})")
@@ -162,7 +168,7 @@ class PbsBatchSystem(BatchSystem):
         except Garbled as exc:
             raise BatchSystemError(f"qstat -f {job_id}: unreadable job: {exc}") from None
         # Spelled as asked ("123" for "123.server"): the engine keys its records by it.
-        return facts if facts.job_id == job_id else attrs.evolve(facts, job_id=job_id)
+        return attrs.evolve(facts, job_id=job_id, uid=uid_of(facts.user))
 
     # -- hosts -------------------------------------------------------------------------------------
 
@@ -243,8 +249,26 @@ class PbsBatchSystem(BatchSystem):
 
     # -- moving jobs -------------------------------------------------------------------------------
 
-    def _rerun(self, job_id: str) -> None:
-        self._must("qrerun", *(["-f"] if self.torque else ["-W", "force"]), job_id, job_id=job_id)
+    def _rerun(self, job_id: str, record: JobRecord) -> None:
+        """Take a running job off its host, back to the queue (held, if it has a hold). Callers
+        never ask it of a job shown not rerunnable: see ``_left_running``."""
+        if self.torque:
+            # Torque's -f requeues a job whose MOM is gone, and never one that is not rerunnable.
+            self._must("qrerun", "-f", job_id, job_id=job_id)
+            return
+        # Plain first: the server refuses a job that is not rerunnable, and -W force would not (it
+        # requeues anything); force only for a job shown rerunnable whose host no longer answers.
+        result = self._run("qrerun", job_id)
+        if result.returncode != 0 and NO_MOM in result.stderr and record.rerunable:
+            result = self._run("qrerun", "-W", "force", job_id)
+        self._checked(result, job_id)
+
+    def _left_running(self, job_id: str, record: JobRecord, reason: str, then: str) -> str:
+        """What ``hold`` and ``release`` say of a job they leave running, not rerunnable."""
+        where = ", ".join(record.hosts) or "its host"
+        LOG.warning("job %s is not rerunnable (qsub -r n): left running on %s, not requeued (%s)", job_id, where,
+                    reason)
+        return f"not rerunnable: left running on {where}{then}"
 
     def _requeued(self, job_id: str) -> JobRecord:
         """After qrerun: wait for the job to be queued (or held) again."""
@@ -270,8 +294,14 @@ class PbsBatchSystem(BatchSystem):
         if record.state in (JobState.RUNNING, JobState.SUSPENDED):
             if record.hosts == (hostname,):
                 return
+            if record.rerunable is False:
+                raise BatchSystemError(
+                    f"job {job_id} is not rerunnable (qsub -r n): PBS cannot take it off"
+                    f" {', '.join(record.hosts) or 'its host'} without losing what it has done there, so it is not"
+                    " moved to a VWN; submitted rerunnable (the default) it would be"
+                )
             # Dispatched to its bait, whose prologue is running `wnod bait`: take it off.
-            self._rerun(job_id)
+            self._rerun(job_id, record)
             record = self._requeued(job_id)
         if record.state is JobState.HELD:
             raise BatchSystemError(
@@ -300,10 +330,19 @@ class PbsBatchSystem(BatchSystem):
         if record.state.is_over or record.state not in (JobState.RUNNING, JobState.SUSPENDED):
             return
         # Running on a VWN wnod gives up (it is going away): back to the queue, to run anywhere.
+        # Its node is known by the comment close_host set: PBS's server writes its own ("node
+        # down: ...") only over a comment it wrote itself, never over a manager's.
         for host in record.hosts:
             node = self._node(host)
             if node is not None and node.comment.startswith(CLOSED_MARK):
-                self._rerun(job_id)
+                if record.rerunable is False:
+                    note = self._left_running(job_id, record, reason, "")
+                    try:
+                        self._must("qalter", "-W", comments.written(reason, note), job_id, job_id=job_id)
+                    except JobFinished:
+                        pass  # it ended meanwhile: nothing left running
+                    return
+                self._rerun(job_id, record)
                 return
 
     def hold(self, job_id: str, reason: str) -> None:
@@ -313,17 +352,23 @@ class PbsBatchSystem(BatchSystem):
         # The comment last: OpenPBS's qhold writes its own ("Job held by root on ...") over it.
         if "o" not in record.hold_types:
             self._must("qhold", "-h", "o", job_id, job_id=job_id)
+        note = ""
         if record.state in (JobState.RUNNING, JobState.SUSPENDED):
             # qhold(1B): a hold on a running job that cannot be checkpointed waits for a rerun.
-            self._rerun(job_id)
-        self._must("qalter", "-W", _comment(reason), job_id, job_id=job_id)
+            if record.rerunable is False:
+                note = self._left_running(job_id, record, reason, ", held once PBS requeues it")
+            else:
+                self._rerun(job_id, record)
+        self._must("qalter", "-W", comments.written(reason, note), job_id, job_id=job_id)
 
     def fail(self, job_id: str, reason: str) -> None:
         record = self._job(job_id)
         if record is None or record.state.is_over:
             return  # ended already: fail is idempotent
         try:
-            self._must("qalter", "-W", _comment(reason), job_id, job_id=job_id)
+            # The reason first: qdel ends a queued job at once, and appends to the comment what
+            # PBS says of the end, which the facts' reason reads past.
+            self._must("qalter", "-W", comments.written(reason), job_id, job_id=job_id)
             self._must("qdel", job_id, job_id=job_id)
         except JobNotFound:
             return  # it ended meanwhile

@@ -4,7 +4,8 @@ Shapes from OpenPBS's qstat(1B) and pbsnodes(8B) and the code that prints them
 (src/cmds/qstat.c, src/cmds/pbsnodes.c): a root object with ``timestamp``, ``pbs_version``,
 ``pbs_server`` and ``Jobs`` (or ``nodes``) keyed by job id (or vnode name). Resource lists
 are nested objects whose numeric values are JSON numbers. A vnode ``pbsnodes -v NAME``
-cannot find comes back in ``nodes`` as ``{NAME: {NAME: <error message>}}``, exit status 0.
+cannot find comes back in ``nodes``, exit status 0, as ``{NAME: {"Error": <message>}}`` up to
+OpenPBS 23.06 (add_json_node) and ``{NAME: {NAME: <message>}}`` after it (cJSON).
 """
 
 import json
@@ -45,7 +46,7 @@ def nodes(text: str) -> tuple[list[NodeRecord], set[str]]:
         if not isinstance(node, Mapping):
             raise Garbled(f"node {name} should be an object, got {node!r}")
         if "state" not in node:
-            if set(node) == {name}:  # the error entry of a name the server does not know
+            if set(node) in ({name}, {"Error"}):  # the error entry of a name the server does not know
                 unknown.add(str(name))
                 continue
             raise Garbled(f"node {name} has no state")

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import attrs
 from wnod_core.model import JobFacts, JobState
 
+from .comments import read_back
 from .formats import Garbled, duration_seconds, exec_hosts, job_state, owner_user, size_bytes
 
 
@@ -13,6 +14,19 @@ def _text(attrs_: Mapping[str, object], name: str, default: str = "") -> str:
     if isinstance(value, dict | list):
         raise Garbled(f"{name} should be a plain value, got {value!r}")
     return str(value)
+
+
+_TRUTH = {"true": True, "y": True, "false": False, "n": False}
+
+
+def _flag(attrs_: Mapping[str, object], name: str) -> bool | None:
+    """A boolean attribute (``True``/``False``; ``y``/``n`` as qsub takes it); None when not shown."""
+    if name not in attrs_:
+        return None
+    value = _text(attrs_, name).strip().lower()
+    if value not in _TRUTH:
+        raise Garbled(f"{name} should be True or False, got {attrs_[name]!r}")
+    return _TRUTH[value]
 
 
 @attrs.frozen
@@ -29,6 +43,8 @@ class JobRecord:
     comment: str = ""
     hold_types: str = "n"
     substate: str = ""
+    rerunable: bool | None = None
+    """``Rerunable``: False for ``qsub -r n``, a job a rerun would lose the work of; None when not shown."""
 
     @classmethod
     def from_attributes(cls, job_id: str, attributes: Mapping[str, object]) -> "JobRecord":
@@ -53,6 +69,7 @@ class JobRecord:
             comment=_text(attributes, "comment"),
             hold_types=_text(attributes, "Hold_Types", "n"),
             substate=_text(attributes, "substate"),
+            rerunable=_flag(attributes, "Rerunable"),
         )
         record.state  # noqa: B018  (an unknown state letter is garbage now, not later)
         record.hosts  # noqa: B018
@@ -92,7 +109,7 @@ class JobRecord:
                 requested_vm_type=requested,
                 state=self.state,
                 exec_hosts=self.hosts,
-                reason=self.comment,
+                reason=read_back(self.comment),
             )
         except ValueError as exc:
             raise Garbled(f"job {self.job_id}: {exc}") from None
