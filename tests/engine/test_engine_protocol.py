@@ -17,7 +17,7 @@ from wnod_core.errors import BatchSystemError, HypervisorError
 from wnod_core.interfaces import BaitOutcome, DomainState
 from wnod_core.model import HostCapacity, JobState, ReusePolicy, ReuseScope, VwnState
 from wnod_core.model.events import JobStep
-from wnod_core.testing.kills import Killed, kill_at_write
+from wnod_core.testing.kills import Killed, kill_after, kill_at_write
 
 
 def run(coro):
@@ -251,6 +251,43 @@ def test_killed_at_any_record_write_of_a_jobs_life_the_running_job_is_never_give
         [vwn] = [v for v in host.engine.vwns() if v.id == flight.vwn_id]
         assert (vwn.state, vwn.job_id) == (VwnState.RUNNING, job)
         assert host.hypervisor.domain(vwn.id).scratch_resets == 0
+    no_two_jobs_bound_to_one_host_name(host)
+
+
+@pytest.mark.parametrize("where", ["its own VWN", "another VWN of this host"])
+def test_a_job_a_dead_daemons_late_migrate_started_on_a_vwn_is_never_recorded_run_elsewhere(host, where):
+    """Found by dev/soak: killed after the VWN was recorded ready, the daemon's migrate landed all
+    the same and the scheduler started the job there; the next daemon's driver saw it "run
+    elsewhere than its bait", recorded it released and let its VWN go, the job still bound to it."""
+
+    async def flow():
+        job = host.submit("blue")
+        kill_after(host.engine.parts.store, JobStep.VWN_READY)
+        with pytest.raises(Killed):
+            await host.bait(job)
+        host.engine.close()
+        [vwn] = host.engine.vwns()
+        target = vwn.hostname if where == "its own VWN" else "hv01-vwn2"
+        if target != vwn.hostname:
+            host.batch.register_host(target)
+            host.batch.close_host(target)
+        host.batch.migrate(job, target)  # the killed daemon's command, landing late
+        assert host.batch.start(job) == target
+        await host.new_engine().start()
+        await settle(host)
+        return job, vwn, target
+
+    job, vwn, target = run(flow())
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is not JobStep.RELEASED, flight
+    if where == "its own VWN":
+        assert flight.step is JobStep.STARTED and flight.vwn_id == vwn.id, flight
+        assert host.batch.job(job).exec_hosts == (vwn.hostname,)
+        assert host.engine.parts.store.vwn(vwn.id).state is VwnState.RUNNING
+    else:  # a VWN wnod never gave it: taken off it, back to pending, unbound
+        facts = host.batch.job(job)
+        assert target not in facts.exec_hosts and host.batch.bound_to(job) is None, facts
+        assert flight.step is JobStep.REQUEUED, flight
     no_two_jobs_bound_to_one_host_name(host)
 
 

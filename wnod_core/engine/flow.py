@@ -392,7 +392,18 @@ class JobDriver:
                 detail = "the job left the batch system before it moved"
                 await lifecycle.finish(p, vwn, "its job left before it moved", flight_step=(flight, JobStep.ENDED, {"detail": detail}))
                 return p.store.job(self.job_id) or flight
-            elsewhere = [h for h in facts.exec_hosts if h != self.bait_host] if facts.state is JobState.RUNNING else []
+            running = facts.exec_hosts if facts.state is JobState.RUNNING else ()
+            if running == (vwn.hostname,):
+                # Bound and started there already (a migrate of a daemon killed before it recorded it).
+                return p.records.step(flight, JobStep.MIGRATED, detail=f"bound to {vwn.hostname}, running there")
+            elsewhere = [h for h in running if h != self.bait_host]
+            if set(elsewhere) & lifecycle.vwn_names(p):
+                # On a VWN of this host that wnod did not give it (a dead daemon's late binding):
+                # taken off it and put back to pending, never recorded as running "elsewhere".
+                await lifecycle.finish(p, vwn, "its job runs on another VWN")
+                return await giveback.give_back(p, flight, JobStep.REQUEUED,
+                                                f"it runs on {', '.join(elsewhere)}, a VWN of this host that wnod did"
+                                                " not give it; back to pending")
             if elsewhere:
                 # Migrate acts on a job wherever it runs: never on one the batch system ran elsewhere.
                 detail = f"the batch system runs it on {', '.join(elsewhere)}, not on its bait"

@@ -107,6 +107,11 @@ def held_slots(p: Parts) -> set[int]:
     return held
 
 
+def vwn_names(p: Parts) -> set[str]:
+    """Every host name this host gives its VWNs (one per slot)."""
+    return {p.policy.hostname(slot) for slot in range(1, p.policy.capacity.max_vwns + 1)}
+
+
 def lingering(p: Parts) -> list[Vwn]:
     """VWNs recorded destroyed whose domain may still exist: a create of theirs timed out and may
     still make it, or made it and is not destroyed again yet. Their room is not given out."""
