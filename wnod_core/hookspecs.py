@@ -34,7 +34,8 @@ def wnod_batch_systems() -> Iterable[BatchSystemPlugin]:
 
         @hookimpl
         def wnod_batch_systems():
-            yield BatchSystemPlugin(name="slurm", factory=SlurmAdapter, options=SlurmOptions)
+            yield BatchSystemPlugin(name="slurm", factory=SlurmAdapter, options=SlurmOptions,
+                                    bait=BaitSide.by_exit_code(read_hook, EXIT_CODES))
     """
 
 

@@ -75,9 +75,8 @@ class BatchSystemPlugin(_Registration):
     """
 
     factory: Callable[[Setup[Any]], BatchSystem]
-    bait: BaitSide | None = attrs.field(default=None, validator=attrs.validators.optional(
-        attrs.validators.instance_of(BaitSide)))
-    """Needed by ``wnod bait`` only, which builds no adapter and reads no batch configuration."""
+    bait: BaitSide = attrs.field(validator=attrs.validators.instance_of(BaitSide))
+    """What ``wnod bait`` uses on the bait, where it builds no adapter and reads no batch configuration."""
 
 
 @attrs.frozen(kw_only=True)

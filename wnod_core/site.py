@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from .chain import Link, ResolverChain
 from .config import Config, load_config
 from .errors import ConfigError, Problem
-from .interfaces import BaitSide, BatchSystem, HookAnswer, Hypervisor
+from .interfaces import BaitSide, BatchSystem, Hypervisor
 from .paths import config_files
 from .plugins import Plugins
 from .records import BatchSystemPlugin, Dirs, Setup
@@ -76,12 +76,7 @@ class Site:
         name = self.config.batch.system
         if name is None:
             raise ConfigError([Problem("batch.system", "required here: which batch system does this host use?")])
-        plugin = self.plugins.lookup(BatchSystemPlugin, name)
-        if plugin.bait is not None:
-            return plugin.bait
-        batch = self.batch_system  # a plugin of interface v1: its adapter's own methods
-        return BaitSide(read=lambda hook: batch.bait_request(hook.environ, hook.argv),
-                        answer=lambda outcome, _reason: HookAnswer(exit_code=batch.bait_exit_code(outcome)))
+        return self.plugins.lookup(BatchSystemPlugin, name).bait
 
     @functools.cached_property
     def hypervisor(self) -> Hypervisor:

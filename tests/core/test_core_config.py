@@ -10,6 +10,7 @@ from wnod_core.errors import ConfigError, Problem
 from wnod_core.paths import config_files, resolve_dirs
 from wnod_core.plugins import Plugins
 from wnod_core.site import Site
+from wnod_core.testing.fakes import BAIT_SIDE
 
 GiB = 1024**3
 
@@ -252,7 +253,7 @@ def test_options_for_a_plugin_that_is_not_selected(
 ) -> None:
     from wnod_core.records import BatchSystemPlugin
 
-    slurm = make_plugin(wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=lambda s: None)])
+    slurm = make_plugin(wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", bait=BAIT_SIDE, factory=lambda s: None)])
     file = site_config('[batch]\nsystem = "slurm"\n[batch.lsf]\nqueue = "x"\n[batch.slurm]\nx = 1\n')
     found = by_path(problems([file], load_plugins(slurm=slurm)))
     assert (

@@ -16,6 +16,7 @@ from wnod_core.model.events import JobStep, JobStepped, VwnChanged
 from wnod_core.plugins import Plugins, Status, entrypoints, manager
 from wnod_core.plugins.entrypoints import Candidate, allowed_from_env, is_allowed
 from wnod_core.records import BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
+from wnod_core.testing.fakes import BAIT_SIDE
 
 CORE_COMMANDS = {"bait", "config", "daemon", "drain", "batch", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"}
 
@@ -79,7 +80,7 @@ def test_an_in_process_plugin_is_indexed_by_kind_and_name(with_plugins: Plugins)
 
 def test_every_kind_of_record_is_collected(load_plugins: Callable[..., Plugins], make_plugin) -> None:
     plugin = make_plugin(
-        wnod_batch_systems=lambda: [BatchSystemPlugin(name="Slurm", factory=lambda s: None)],
+        wnod_batch_systems=lambda: [BatchSystemPlugin(name="Slurm", bait=BAIT_SIDE, factory=lambda s: None)],
         wnod_hypervisors=lambda: [HypervisorPlugin(name="libvirt", factory=lambda s: None)],
         wnod_resolvers=lambda: None,  # a hook may return nothing
         wnod_cli_commands=lambda: [click.Command("site-report")],
@@ -153,7 +154,7 @@ def test_a_failed_plugin_gives_up_everything_it_declared(
         ("wnod_resolvers", "hello", "expected ResolverPlugin records"),
         (
             "wnod_resolvers",
-            BatchSystemPlugin(name="slurm", factory=lambda s: None),
+            BatchSystemPlugin(name="slurm", bait=BAIT_SIDE, factory=lambda s: None),
             "expected ResolverPlugin records",
         ),
         ("wnod_hypervisors", {"name": "libvirt"}, "expected HypervisorPlugin records"),

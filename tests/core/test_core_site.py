@@ -10,6 +10,7 @@ from wnod_core.paths import resolve_dirs
 from wnod_core.plugins import Plugins
 from wnod_core.records import BatchSystemPlugin, HypervisorPlugin, ResolverPlugin, Setup
 from wnod_core.site import Site
+from wnod_core.testing.fakes import BAIT_SIDE
 
 ATLAS = '[host]\nname = "hv01"\n[vm_types.atlas]\nimage = "atlas.img"\n'
 
@@ -43,7 +44,7 @@ def fragile(load_plugins: Callable[..., Plugins], make_plugin, site_resolvers) -
                 ),
             ],
             wnod_batch_systems=lambda: [
-                BatchSystemPlugin(name="slurm", factory=raising(ValueError("no sbatch")))
+                BatchSystemPlugin(name="slurm", bait=BAIT_SIDE, factory=raising(ValueError("no sbatch")))
             ],
             wnod_hypervisors=lambda: [
                 HypervisorPlugin(name="libvirt", factory=raising(ValueError("bad uri")))
@@ -151,7 +152,7 @@ def test_a_working_batch_system_and_hypervisor_get_their_setup(
 
     plugins = load_plugins(
         both=make_plugin(
-            wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", factory=factory)],
+            wnod_batch_systems=lambda: [BatchSystemPlugin(name="slurm", bait=BAIT_SIDE, factory=factory)],
             wnod_hypervisors=lambda: [HypervisorPlugin(name="libvirt", factory=factory)],
         )
     )

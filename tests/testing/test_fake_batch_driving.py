@@ -3,9 +3,9 @@
 import pytest
 
 from wnod_core.errors import BatchSystemError, JobNotFound
-from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost
+from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, HookInput
 from wnod_core.model import JobFacts, JobState
-from wnod_core.testing.fakes import BAIT_HOST_VAR, EXIT_CODES, JOB_ID_VAR, FakeBatchSystem
+from wnod_core.testing.fakes import BAIT_HOST_VAR, BAIT_SIDE, EXIT_CODES, JOB_ID_VAR, FakeBatchSystem
 
 
 def test_submitted_jobs_get_fresh_ids_and_wait(fake_batch: FakeBatchSystem) -> None:
@@ -133,11 +133,11 @@ def test_the_bait_flow_ends_with_the_job_on_its_vwn(fake_batch: FakeBatchSystem)
     environ = fake_batch.dispatch_to_bait(job.job_id, "bait-1")
     assert environ == {JOB_ID_VAR: job.job_id, BAIT_HOST_VAR: "bait-1"}
     assert fake_batch.job_facts(job.job_id).exec_hosts == ("bait-1",)
-    assert fake_batch.bait_request(environ, []) == BaitRequest(job.job_id, "bait-1")
+    assert BAIT_SIDE.read(HookInput(environ=environ)) == BaitRequest(job.job_id, "bait-1")
     fake_batch.register_host("vwn-a")
     fake_batch.migrate(job.job_id, "vwn-a")
     assert fake_batch.job_facts(job.job_id).state is JobState.PENDING
-    fake_batch.bait_exited(job.job_id, fake_batch.bait_exit_code(BaitOutcome.MIGRATED))
+    fake_batch.bait_exited(job.job_id, BAIT_SIDE.answer(BaitOutcome.MIGRATED, "moved").exit_code)
     assert fake_batch.start(job.job_id) == "vwn-a"
 
 
@@ -236,9 +236,9 @@ def test_a_job_added_as_found_keeps_its_binding(fake_batch: FakeBatchSystem) -> 
     assert fake_batch.bound_to("77") == "vwn-a"
 
 
-def test_bait_request_names_each_missing_variable(fake_batch: FakeBatchSystem) -> None:
+def test_the_bait_side_names_each_missing_variable() -> None:
     with pytest.raises(BatchSystemError, match=BAIT_HOST_VAR):
-        fake_batch.bait_request({JOB_ID_VAR: "1001"}, [])
+        BAIT_SIDE.read(HookInput(environ={JOB_ID_VAR: "1001"}))
 
 
 def test_a_job_held_from_its_bait_leaves_the_bait(fake_batch: FakeBatchSystem) -> None:

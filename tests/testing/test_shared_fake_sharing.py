@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from wnod_core.errors import BatchSystemError
-from wnod_core.interfaces import BaitOutcome, DomainState, VwnSpec
+from wnod_core.interfaces import BaitOutcome, DomainState, HookInput, VwnSpec
 from wnod_core.model import JobState, VmType
 from wnod_core.testing.fakes import (
+    BAIT_SIDE,
     EXIT_CODES,
     FakeBatchSystem,
     FakeHypervisor,
@@ -68,7 +69,7 @@ def test_two_batch_systems_over_one_directory_are_one(shared_fakes_dir: Path) ->
     assert test.submit("bob").job_id != job.job_id
 
     environ = test.dispatch_to_bait(job.job_id, "bait-1")
-    request = daemon.bait_request(environ, [])
+    request = BAIT_SIDE.read(HookInput(environ=environ))
     assert (request.job_id, request.bait_host) == (job.job_id, "bait-1")
     daemon.close_host("vwn-1")
     test.register_host("vwn-1")

@@ -1,12 +1,11 @@
 """The interface of a batch-system adapter (Slurm, LSF, PBS, HTCondor, ...)."""
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 
 from ..model import JobFacts
-from .bait import BaitOutcome, BaitRequest
 
 
 @attrs.frozen
@@ -57,6 +56,13 @@ class BatchSystem(abc.ABC):
         Afterwards the job can start on that host and on no other. Idempotent: a
         second call with the same arguments changes nothing.
         Raises ``JobNotFound`` if the job is gone (cancelled meanwhile).
+
+        The engine calls it while the job's bait hook still runs: ``wnod bait`` is waiting for
+        the answer. So it must not wait for that hook to end, nor kill it; it takes the job off
+        its bait as the system allows (a requeue that lands once the hook returns, a forced rerun
+        that leaves the hook be) and returns, and the hook's answer (``MIGRATED``) tells the
+        batch system not to run this dispatch. It acts on the job wherever it runs: the engine
+        calls it only for a job it saw on this host's bait.
         """
 
     @abc.abstractmethod
@@ -93,14 +99,3 @@ class BatchSystem(abc.ABC):
     @abc.abstractmethod
     def hosts(self) -> Sequence[BatchHost]:
         """Every execution host the batch system knows, for the admin."""
-
-    # Interface v1: the bait side was two methods of the adapter. It is the plugin record's
-    # ``BatchSystemPlugin.bait`` now (``wnod_core.interfaces.bait``); these remain only until
-    # every adapter of this repository has moved.
-    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        """Interface v1: read the job id and bait host from the hook's environment and arguments."""
-        raise NotImplementedError(f"{type(self).__name__}: the bait side is its plugin record's (BaitSide)")
-
-    def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        """Interface v1: the exit code of ``wnod bait`` for `outcome`."""
-        raise NotImplementedError(f"{type(self).__name__}: the bait side is its plugin record's (BaitSide)")

@@ -333,14 +333,6 @@ class BatchSystemContract:
 
     # -- the bait ----------------------------------------------------------------------------------
 
-    @pytest.fixture
-    def bait_side(self, batch_system: BatchSystem) -> BaitSide:
-        """The plugin's bait side, ``BatchSystemPlugin.bait``: override it with your record's."""
-        # An adapter of interface v1 answers through its own methods, as ``Site.bait_side`` does.
-        return BaitSide(read=lambda hook: batch_system.bait_request(hook.environ, hook.argv),  # type: ignore[attr-defined]
-                        answer=lambda outcome, _reason: HookAnswer(
-                            exit_code=batch_system.bait_exit_code(outcome)))  # type: ignore[attr-defined]
-
     def test_the_bait_side_reads_the_hooks_call(
         self, bait_side: BaitSide, batch_driver: BatchDriver, job_id: str
     ) -> None:

@@ -57,8 +57,6 @@ _INTERFACE = (
     "hold",
     "fail",
     "hosts",
-    "bait_request",
-    "bait_exit_code",
 )
 
 
@@ -101,8 +99,8 @@ class FakeBatchSystem(Recorded, BatchSystem):
     - ``hold`` takes a pending job, or one whose bait hook runs (it leaves the bait);
     - ``fail`` ends the job as FINISHED, ``cancel`` as CANCELLED; both keep its facts
       readable until ``purge``, after which the fake no longer knows it (``JobNotFound``);
-    - ``bait_request`` reads the fake's own hook variables, ``WNOD_FAKE_JOB_ID`` and
-      ``WNOD_FAKE_BAIT_HOST``; ``bait_exit_code`` gives each outcome its own code.
+    - its bait side (``BAIT_SIDE``, its plugin record's) reads the fake's own hook variables,
+      ``WNOD_FAKE_JOB_ID`` and ``WNOD_FAKE_BAIT_HOST``, and gives each outcome its own exit code.
 
     As strict as real systems, by default (kindness only as an explicit option):
 
@@ -432,14 +430,6 @@ class FakeBatchSystem(Recorded, BatchSystem):
             hosts = [h for _, h in sorted(self._hosts.items()) if h.registered(now)]
             running = [j for j in self._jobs.values() if j.state is JobState.RUNNING]
             return [self._batch_host(h, running) for h in hosts]
-
-    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        self._enter("bait_request", dict(environ), tuple(argv))
-        return read_hook(HookInput(environ=environ, argv=argv))
-
-    def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        self._enter("bait_exit_code", outcome)
-        return EXIT_CODES[outcome]
 
     # -- inside ------------------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from wnod_core.interfaces import HookInput
 
-from wnod_pbs.adapter import PROLOGUE_EXIT, PROLOGUE_WNOD_FAILED
+from wnod_pbs.bait import BAIT_SIDE, PROLOGUE_EXIT, PROLOGUE_WNOD_FAILED
 
 PROLOGUE = Path(__file__).resolve().parents[3] / "contrib" / "pbs" / "prologue"
 
@@ -31,7 +32,7 @@ def test_the_prologue_passes_its_arguments_and_turns_wnod_baits_code_into_the_mo
     args = (tmp_path / "args").read_text().split()
     assert args == ["bait", "12.pbs", "alice", "atlas"]
     host = (tmp_path / "host").read_text().strip()
-    request = build({}).bait_request({"WNOD_PBS_BAIT_HOST": host}, args[1:])
+    request = BAIT_SIDE.read(HookInput(environ={"WNOD_PBS_BAIT_HOST": host}, argv=args[1:]))
     assert (request.job_id, request.bait_host) == ("12.pbs", "bait-7")
 
 

@@ -3,10 +3,10 @@ before it joins, the job migrated to it and to it alone; the prologue's exit cod
 
 import time
 
-from wnod_core.interfaces import BaitOutcome
+from wnod_core.interfaces import BaitOutcome, HookInput
 from wnod_core.model import JobState
 
-from wnod_pbs.adapter import PROLOGUE_EXIT
+from wnod_pbs.bait import BAIT_SIDE, EXIT_CODES, PROLOGUE_EXIT
 
 BAIT = "bait-1"
 
@@ -16,7 +16,7 @@ def _bait(emu, batch_system, job_id):
     call = __import__("json").loads(emu.ctl("bait", job_id, BAIT))
     env = dict(call["env"])
     env.setdefault("WNOD_PBS_BAIT_HOST", call["host"])
-    return batch_system.bait_request(env, call["argv"])
+    return BAIT_SIDE.read(HookInput(environ=env, argv=call["argv"]))
 
 
 def test_a_job_on_its_bait_moves_to_its_closed_vwn_and_nowhere_else(emu, batch_system):
@@ -36,7 +36,7 @@ def test_a_job_on_its_bait_moves_to_its_closed_vwn_and_nowhere_else(emu, batch_s
     facts = batch_system.job_facts(job)
     assert facts.state is JobState.RUNNING and facts.exec_hosts == ("vwn-1",)
     # The prologue on the bait exits with what wnod bait's code means: PBS must not run the job there.
-    code = PROLOGUE_EXIT[batch_system.bait_exit_code(BaitOutcome.MIGRATED)]
+    code = PROLOGUE_EXIT[EXIT_CODES[BaitOutcome.MIGRATED]]
     assert emu.ctl("prologue-exit", job, BAIT, str(code)).strip().startswith("ignored")
     assert batch_system.job_facts(job).exec_hosts == ("vwn-1",)
     assert [c for c in emu.calls("qrun")] == [["qrun", "-H", "(vwn-1)", job]] if emu.flavour == "openpbs" else True
@@ -81,10 +81,10 @@ def test_released_runs_on_the_bait_retry_requeues_refused_aborts(emu, batch_syst
     released, retry, refused = emu.qsub("-q", "short"), emu.qsub("-q", "short"), emu.qsub("-q", "short")
     for job in (released, retry, refused):
         _bait(emu, batch_system, job)
-    emu.ctl("prologue-exit", released, BAIT, str(PROLOGUE_EXIT[batch_system.bait_exit_code(BaitOutcome.RELEASED)]))
-    emu.ctl("prologue-exit", retry, BAIT, str(PROLOGUE_EXIT[batch_system.bait_exit_code(BaitOutcome.RETRY)]))
+    emu.ctl("prologue-exit", released, BAIT, str(PROLOGUE_EXIT[EXIT_CODES[BaitOutcome.RELEASED]]))
+    emu.ctl("prologue-exit", retry, BAIT, str(PROLOGUE_EXIT[EXIT_CODES[BaitOutcome.RETRY]]))
     batch_system.fail(refused, "wnod: user alice may not run VM type atlas")  # the engine fails it first
-    emu.ctl("prologue-exit", refused, BAIT, str(PROLOGUE_EXIT[batch_system.bait_exit_code(BaitOutcome.REFUSED)]))
+    emu.ctl("prologue-exit", refused, BAIT, str(PROLOGUE_EXIT[EXIT_CODES[BaitOutcome.REFUSED]]))
     assert batch_system.job_facts(released).state is JobState.RUNNING
     assert batch_system.job_facts(released).exec_hosts == (BAIT,)
     assert batch_system.job_facts(retry).state is JobState.PENDING

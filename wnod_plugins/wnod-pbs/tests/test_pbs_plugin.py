@@ -39,7 +39,7 @@ def test_wrong_options_are_config_errors_at_their_key(build, options, where):
 
 
 def test_the_prologue_turns_each_outcome_into_what_its_exit_status_means_to_the_mom():
-    from wnod_pbs.adapter import EXIT_CODES, PROLOGUE_EXIT
+    from wnod_pbs.bait import EXIT_CODES, PROLOGUE_EXIT
 
     prologue = {outcome: PROLOGUE_EXIT[code] for outcome, code in EXIT_CODES.items()}
     assert prologue[BaitOutcome.RELEASED] == 0  # the job runs
@@ -48,10 +48,13 @@ def test_the_prologue_turns_each_outcome_into_what_its_exit_status_means_to_the_
     assert not {1, 2} & set(EXIT_CODES.values()), "1 and 2 are wnod's own failures"
 
 
-def test_bait_request_names_both_host_variables(build):
+def test_the_bait_side_names_both_host_variables():
     from wnod_core.errors import BatchSystemError
+    from wnod_core.interfaces import HookInput
+
+    from wnod_pbs.bait import BAIT_SIDE
 
     with pytest.raises(BatchSystemError, match="PBS_MSHOST.*WNOD_PBS_BAIT_HOST"):
-        build({}).bait_request({}, ["12.srv", "alice", "users"])
-    request = build({}).bait_request({"PBS_MSHOST": "n1"}, ["12.srv", "alice", "users"])
+        BAIT_SIDE.read(HookInput(environ={}, argv=("12.srv", "alice", "users")))
+    request = BAIT_SIDE.read(HookInput(environ={"PBS_MSHOST": "n1"}, argv=("12.srv", "alice", "users")))
     assert (request.job_id, request.bait_host) == ("12.srv", "n1")

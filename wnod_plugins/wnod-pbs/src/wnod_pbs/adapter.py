@@ -21,12 +21,12 @@ How it keeps the interface's promises with PBS's own means:
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 from wnod_core.commands import Result, run
 from wnod_core.errors import BatchSystemError, JobNotFound
-from wnod_core.interfaces import BaitOutcome, BaitRequest, BatchHost, BatchSystem
+from wnod_core.interfaces import BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
 
 from . import comments, openpbs, torque
@@ -43,29 +43,6 @@ LOG = logging.getLogger("wnod.pbs")
 CLOSED_MARK = "wnod:"
 """How a node comment (Torque: note) set by ``close_host`` begins."""
 CLOSED_COMMENT = "wnod: reserved for the job wnod migrates to this VWN"
-
-BAIT_HOST_VARS = ("PBS_MSHOST", "WNOD_PBS_BAIT_HOST")
-"""Where ``bait_request`` finds the bait's name: Torque's prologue gets ``PBS_MSHOST`` (the
-job's mother superior, the host the prologue runs on); OpenPBS's gets no host name, so
-contrib/pbs/prologue sets ``WNOD_PBS_BAIT_HOST``."""
-
-EXIT_CODES: Mapping[BaitOutcome, int] = {
-    BaitOutcome.RELEASED: 0,
-    BaitOutcome.MIGRATED: 10,
-    BaitOutcome.RETRY: 11,
-    BaitOutcome.REFUSED: 12,
-}
-"""``wnod bait``'s exit status per outcome, away from 1 and 2: wnod exits 1 for its own failures
-(a wrong config, a crash), and to the MOM a prologue's 1 aborts the job. contrib/pbs/prologue
-turns these into the prologue's exit status (PROLOGUE_EXIT), and any other into a requeue."""
-
-PROLOGUE_EXIT: Mapping[int, int] = {0: 0, 12: 1, 11: 2, 10: 3}
-"""contrib/pbs/prologue's exit status for each of ``wnod bait``'s: 0 runs the job on the bait,
-1 aborts it (refused: wnod has qdel'd it with its reason), more than 1 requeues it (retry; and
-migrated, which the MOM ignores: the job already runs on its VWN). Any other: 2, requeued."""
-
-PROLOGUE_WNOD_FAILED = 2
-"""The prologue's exit status when ``wnod bait`` itself failed: requeue, never abort."""
 
 UNKNOWN_JOB = "Unknown Job Id"
 """PBSE_UNKJOBID's message, in OpenPBS ("Unknown Job Id") and Torque ("Unknown Job Id Error")."""
@@ -374,23 +351,4 @@ class PbsBatchSystem(BatchSystem):
             return  # it ended meanwhile
         except JobFinished:
             return  # it ended between the two commands: over, as asked
-
-    # -- the bait ----------------------------------------------------------------------------------
-
-    def bait_request(self, environ: Mapping[str, str], argv: Sequence[str]) -> BaitRequest:
-        if not argv or not is_job_id(argv[0]):
-            got = f"first argument {argv[0]!r}" if argv else "no arguments"
-            raise BatchSystemError(
-                f"the PBS prologue passes the job id as its first argument (then user, group); got {got}"
-            )
-        host = next((environ[v].strip() for v in BAIT_HOST_VARS if environ.get(v, "").strip()), "")
-        if not host:
-            raise BatchSystemError(
-                f"no bait host name: neither {' nor '.join(BAIT_HOST_VARS)} is set"
-                " (Torque sets PBS_MSHOST; for OpenPBS, contrib/pbs/prologue sets WNOD_PBS_BAIT_HOST)"
-            )
-        return BaitRequest(job_id=argv[0], bait_host=host)
-
-    def bait_exit_code(self, outcome: BaitOutcome) -> int:
-        return EXIT_CODES[outcome]
 

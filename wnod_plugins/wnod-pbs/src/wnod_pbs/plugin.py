@@ -7,6 +7,7 @@ from wnod_core import hookimpl
 from wnod_core.records import BatchSystemPlugin, Setup
 
 from .adapter import PbsBatchSystem
+from .bait import BAIT_SIDE
 from .options import PbsOptions
 
 
@@ -20,5 +21,6 @@ def wnod_batch_systems() -> Iterator[BatchSystemPlugin]:
         name="pbs",
         factory=build,
         options=PbsOptions,
+        bait=BAIT_SIDE,
         summary="OpenPBS / PBS Professional (JSON) or Torque (XML): pbsnodes -o, qrerun and qrun -H.",
     )
