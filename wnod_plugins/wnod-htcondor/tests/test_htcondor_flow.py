@@ -68,6 +68,24 @@ def test_a_job_bound_elsewhere_never_matches_this_vwn(farm: Any, batch_system: H
     assert farm.negotiate() == {job: "slot1@vwn-8.emu.test"}
 
 
+def test_a_release_whose_vacate_failed_vacates_again_when_retried(farm: Any, batch_system: HTCondorBatchSystem) -> None:
+    """Reviewer's find: the binding was cleared before the vacate, so a retried release after a
+    failed vacate found nothing to vacate and said done, the job still running on the VWN."""
+    (job,) = farm.submit("alice")
+    farm.add_startd(VWN, "vwn")
+    batch_system.migrate(job, VWN)
+    farm.remove_startd(BAIT)
+    assert farm.negotiate() == {job: f"slot1@{VWN}"}
+    farm.fault("condor_vacate_job", stderr="Failed to connect to local queue manager\n", code=1)
+    with pytest.raises(BatchSystemError):
+        batch_system.release(job, "wnod gave up on moving it to a VWN")
+    farm.clear_faults()
+    batch_system.release(job, "wnod gave up on moving it to a VWN")
+    facts = batch_system.job_facts(job)
+    assert VWN not in facts.exec_hosts and facts.state is JobState.PENDING, facts
+    assert farm.job(job).get("WnodVwn") is None
+
+
 def test_release_gives_the_job_its_own_requirements_back(farm: Any, batch_system: HTCondorBatchSystem) -> None:
     (job,) = farm.submit("alice")
     own = farm.job(job)["Requirements"]

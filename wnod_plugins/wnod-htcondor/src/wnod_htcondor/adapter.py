@@ -218,15 +218,16 @@ class HTCondorBatchSystem(BatchSystem):
             return
         own = ad.expression(SAVED_REQUIREMENTS_ATTR)
         bound = ad.get(VWN_ATTR)
+        if status in _ON_A_HOST and isinstance(bound, str) and bound.lower() in (
+                h.lower() for h in self._exec_hosts(ad, status)):
+            # Started on the VWN it was bound to, which wnod gave up: off it, back to idle. Before
+            # the binding goes: a vacate that fails leaves it, so the retry vacates again.
+            self._vacate(job_id)
         if own is not None or ad.has(VWN_ATTR):
             edits = {VWN_ATTR: "undefined", SAVED_REQUIREMENTS_ATTR: "undefined"}
             if own is not None:
                 edits["Requirements"] = own
             self._qedit(job_id, edits)
-        if status in _ON_A_HOST and isinstance(bound, str) and bound.lower() in (
-                h.lower() for h in self._exec_hosts(ad, status)):
-            # Started on the VWN it was bound to, which wnod gave up: off it, back to idle.
-            self._vacate(job_id)
         if status == 5:
             result = self._job_action("condor_release", job_id, reason)
             if result.returncode != 0 and f"Job {job_id} not held to be released" not in result.stderr:
@@ -246,11 +247,12 @@ class HTCondorBatchSystem(BatchSystem):
 
     def _vacate(self, job_id: str) -> None:
         bait.parse_job_id(job_id)
-        result = self.runner.run("condor_vacate_job", [*self._schedd_args(), job_id])
+        # -fast: killed now, not after MachineMaxVacateTime, as wnod may give the VWN to another job.
+        result = self.runner.run("condor_vacate_job", [*self._schedd_args(), "-fast", job_id])
         text = result.stdout + result.stderr
-        if result.returncode == 0 and f"Job {job_id} vacated" in text:
+        if result.returncode == 0 and f"Job {job_id} fast-vacated" in text:
             return
-        if f"Job {job_id} not running to be vacated" in text:
+        if f"Job {job_id} not running to be fast-vacated" in text:
             return  # off its host already (its shadow exited meanwhile): nothing left to vacate
         if f"Job {job_id} not found" in text:
             raise JobNotFound(f"htcondor: no job {job_id} to vacate: {result.error('failed')}")

@@ -22,8 +22,8 @@ github.com/htcondor/htcondor; facts carried over, no text or code copied):
 - condor_hold/release/rm per-job lines: ``JobActionResults::getResultString``
   (src/condor_daemon_client/dc_schedd.cpp): ``Job C.P held``, ``Job C.P already held``,
   ``Job C.P not found``, ``Job C.P marked for removal``, ``Job C.P already marked for
-  removal``, ``Job C.P not held to be released``, ``Job C.P vacated``, ``Job C.P not running
-  to be vacated``, ``Permission denied to hold job C.P``;
+  removal``, ``Job C.P not held to be released``, ``Job C.P vacated`` (``fast-vacated`` with
+  -fast), ``Job C.P not running to be vacated``, ``Permission denied to hold job C.P``;
   success lines on stdout, failures on stderr and exit 1 (src/condor_rm.V6/rm.cpp).
   The schedd appends `` (by user <name>)`` to a given reason and refuses to hold a
   removed or completed job (``actOnJobs``, src/condor_schedd.V6/schedd.cpp).
@@ -454,9 +454,10 @@ def condor_qedit(s: dict[str, Any], args: list[str]) -> Exit:
 
 
 def _job_action(tool: str, s: dict[str, Any], args: list[str]) -> Exit:
-    # condor_vacate_job takes no reason; -fast is the only flag wnod never passes.
-    with_value = {"pool", "name"} if tool == "condor_vacate_job" else {"pool", "name", "reason", "subcode"}
-    opts, rest = _options(args, with_value, set())
+    # condor_vacate_job takes no reason, and -fast (kill at once) as its one flag.
+    vacate = tool == "condor_vacate_job"
+    with_value = {"pool", "name"} if vacate else {"pool", "name", "reason", "subcode"}
+    opts, rest = _options(args, with_value, {"fast"} if vacate else set())
     ids = _job_ids(tool, rest)
     if not ids:
         raise Exit(1, stderr="You did not specify any jobs\n")
@@ -465,7 +466,7 @@ def _job_action(tool: str, s: dict[str, Any], args: list[str]) -> Exit:
     reason = f"{opts.get('reason') or default[tool]} (by user {s['user']})"
     out, err, failed = "", "", False
     for jid in ids:
-        ok, line = _act(tool, s, jid, reason, int(opts.get("subcode", 0)))
+        ok, line = _act(tool, s, jid, reason, int(opts.get("subcode", 0)), bool(opts.get("fast")))
         if ok:
             out += line + "\n"
         else:
@@ -474,7 +475,7 @@ def _job_action(tool: str, s: dict[str, Any], args: list[str]) -> Exit:
     return Exit(1 if failed else 0, stdout=out, stderr=err)
 
 
-def _act(tool: str, s: dict[str, Any], jid: str, reason: str, subcode: int) -> tuple[bool, str]:
+def _act(tool: str, s: dict[str, Any], jid: str, reason: str, subcode: int, fast: bool = False) -> tuple[bool, str]:
     job = s["jobs"].get(jid)
     if job is None:
         return False, f"Job {jid} not found"
@@ -497,13 +498,14 @@ def _act(tool: str, s: dict[str, Any], jid: str, reason: str, subcode: int) -> t
         job.update(JobStatus=job.pop("JobStatusOnRelease", 1), ReleaseReason=reason)
         return True, f"Job {jid} released"
     if tool == "condor_vacate_job":
+        done = "fast-vacated" if fast else "vacated"
         if status != 2:
-            return False, f"Job {jid} not running to be vacated"
+            return False, f"Job {jid} not running to be {done}"
         # Back to idle at once, where a real schedd shows it running until its shadow exits: that
         # only delays the VWN's next job, and the adapter reads nothing back.
         _free_slot(s, job)
         job.update(JobStatus=1)
-        return True, f"Job {jid} vacated"
+        return True, f"Job {jid} {done}"
     if status == 3:
         return False, f"Job {jid} already marked for removal"
     running = status in (2, 6, 7)
