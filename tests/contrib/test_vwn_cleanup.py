@@ -33,8 +33,9 @@ def recorder(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("by", ["uid", "name", "--all-users"])
 def test_every_process_of_the_jobs_owner_is_killed(tmp_path: Path, leftover, by: str) -> None:
     uid, process = leftover
-    # MIN_UID at nobody's: --all-users must not reach the processes of this machine's other users.
-    done = cleanup(tmp_path, {"uid": str(uid), "name": "nobody"}.get(by, by), settings=f"MIN_UID={uid}\n")
+    # Only nobody's uid in range: --all-users must not reach the processes of this machine's other users.
+    done = cleanup(tmp_path, {"uid": str(uid), "name": "nobody"}.get(by, by),
+                   settings=f"MIN_UID={uid}\nMAX_UID={uid}\n")
     assert done.returncode == 0, done.stderr
     assert process.wait(10) == -9
 
@@ -46,6 +47,9 @@ def test_every_process_of_the_jobs_owner_is_killed(tmp_path: Path, leftover, by:
         pytest.param(("root",), "", id="root-by-name"),
         pytest.param(("{uid}",), "MIN_UID={above}\n", id="below-MIN_UID"),
         pytest.param(("--all-users",), "MIN_UID={above}\n", id="all-users-below-MIN_UID"),
+        pytest.param(("{uid}",), "", id="nobody-above-MAX_UID"),
+        pytest.param(("--all-users",), "", id="all-users-nobody-above-MAX_UID"),
+        pytest.param(("0",), "MIN_UID=0\n", id="MIN_UID-0-is-not-root"),
         pytest.param(("12; rm -rf /",), "", id="not-a-uid"),
         pytest.param(("nobody$(true)",), "", id="not-a-name"),
         pytest.param(("-U",), "", id="an-option"),
@@ -69,5 +73,5 @@ def test_the_recorder_would_see_a_kill(tmp_path: Path, leftover) -> None:
     """The test above can fail: the same recorder, for the owner's uid, is called."""
     uid, process = leftover
     pkill = recorder(tmp_path)
-    assert cleanup(tmp_path, str(uid), settings=f"PKILL={pkill}\nTRIES=2\n").returncode == 0
+    assert cleanup(tmp_path, str(uid), settings=f"PKILL={pkill}\nTRIES=2\nMAX_UID={uid}\n").returncode == 0
     assert (tmp_path / "pkilled").read_text() == f"-KILL -U {uid}\n" * 2

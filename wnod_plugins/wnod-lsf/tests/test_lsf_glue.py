@@ -301,7 +301,7 @@ def cleanup_installed(tmp_path: Path, min_uid: int) -> Path:
     """contrib/vwn/wnod-vwn-cleanup as the VWN image has it, killing no uid below `min_uid` (the
     tests' leftover is nobody's: no other user of this machine may be reached)."""
     return installed_with_settings(GLUE.parent / "vwn" / "wnod-vwn-cleanup", tmp_path / "cleanup",
-                                   {"MIN_UID": str(min_uid)})
+                                   {"MIN_UID": str(min_uid), "MAX_UID": str(min_uid)})
 
 
 def test_post_exec_in_a_vwn_kills_what_the_job_left(tmp_path: Path, vwn: dict, leftover) -> None:

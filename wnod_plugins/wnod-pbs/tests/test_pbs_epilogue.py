@@ -23,7 +23,10 @@ def epilogue(tmp_path: Path, *args: str, vwn: bool = True) -> subprocess.Complet
     if vwn:
         marker.touch()
     libexec = tmp_path / "libexec"
-    cleanup = installed(CONTRIB / "vwn" / "wnod-vwn-cleanup", libexec, {"SETTINGS": str(tmp_path / "none.conf")})
+    # nobody's uid is above the default MAX_UID: this test's leftover is let into range.
+    conf = tmp_path / "cleanup.conf"
+    conf.write_text("MAX_UID=65534\n")
+    cleanup = installed(CONTRIB / "vwn" / "wnod-vwn-cleanup", libexec, {"SETTINGS": str(conf)})
     script = installed(CONTRIB / "pbs" / "epilogue", libexec,
                        {"SETTINGS": str(tmp_path / "none.conf"), "VWN_MARKER": str(marker), "CLEANUP": str(cleanup)})
     return subprocess.run(["/bin/sh", str(script), *args], env={"PATH": ""}, capture_output=True, text=True,

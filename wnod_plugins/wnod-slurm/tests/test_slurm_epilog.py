@@ -17,7 +17,10 @@ CONTRIB = Path(__file__).resolve().parents[3] / "contrib"
 
 def epilog(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     libexec = tmp_path / "libexec"
-    cleanup = installed(CONTRIB / "vwn" / "wnod-vwn-cleanup", libexec, {"SETTINGS": str(tmp_path / "none.conf")})
+    # nobody's uid is above the default MAX_UID: this test's leftover is let into range.
+    conf = tmp_path / "cleanup.conf"
+    conf.write_text("MAX_UID=65534\n")
+    cleanup = installed(CONTRIB / "vwn" / "wnod-vwn-cleanup", libexec, {"SETTINGS": str(conf)})
     script = installed(CONTRIB / "slurm" / "wnod-vwn-epilog", libexec,
                        {"SETTINGS": str(tmp_path / "none.conf"), "CLEANUP": str(cleanup)})
     return subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True, timeout=30, check=False)
