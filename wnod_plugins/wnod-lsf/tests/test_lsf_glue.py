@@ -97,6 +97,35 @@ def test_pre_exec_is_not_steered_by_the_jobs_environment(tmp_path: Path, bait: d
     assert not {"XDG_CONFIG_HOME", "WNOD_RUNTIME_DIR", "WNOD_LSF_GLUE", "WNOD"} & set(seen), seen
 
 
+def hostile_shell_environment(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """bash run as sh (RHEL's /bin/sh, where LSF runs its hooks), and a job environment whose
+    exported functions stand in for the commands the glue runs, as its owner could submit it."""
+    bash = Path("/bin/bash")
+    if not bash.exists():
+        pytest.skip("no bash here to run as sh")
+    sh = tmp_path / "bin" / "sh"
+    sh.parent.mkdir(exist_ok=True)
+    sh.symlink_to(bash)
+    pwn = f"() {{ touch {tmp_path}/pwned; }}"
+    functions = {f"BASH_FUNC_{name}%%": pwn for name in ("env", "date", "hostname", "cat", "[", "printf")}
+    return sh, functions
+
+
+@pytest.mark.parametrize("script", ["wnod-lsf-pre-exec", "wnod-lsf-post-exec"])
+def test_functions_in_the_jobs_environment_never_run_as_root(tmp_path: Path, bait: dict, vwn: dict,
+                                                            script: str) -> None:
+    """Reviewer's find: bash imports exported functions, which win over any command by name."""
+    sh, functions = hostile_shell_environment(tmp_path)
+    settings = {**bait, "WNOD": str(fake_wnod(tmp_path, 2))} if "pre" in script else {**vwn}
+    installed = glue(tmp_path, script, **settings)
+    done = subprocess.run([str(sh), str(installed)], env={"PATH": LSF_PATH, **functions, **LSB_ENV},
+                          capture_output=True, text=True, timeout=60, cwd="/tmp", check=False)
+    assert not (tmp_path / "pwned").exists(), done.stderr
+    if "pre" in script:
+        assert done.returncode == 2, done.stderr  # wnod bait's answer, not a function's 0
+        assert not [k for k in (tmp_path / "wnod-env").read_text().splitlines() if k.startswith("BASH_FUNC")]
+
+
 def test_pre_exec_on_a_bait_without_wnod_puts_the_job_back(tmp_path: Path, bait: dict) -> None:
     script = glue(tmp_path, "wnod-lsf-pre-exec", **bait, WNOD=str(tmp_path / "no-wnod"))
     assert run(script, LSB_ENV).returncode == 1
@@ -286,8 +315,15 @@ def test_post_exec_tells_the_daemon_of_the_jobs_end(tmp_path: Path, vwn: dict, d
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     script = glue(tmp_path, "wnod-lsf-post-exec", **vwn, WNOD_NOTICE_URL=url + "/", WNOD_TOKEN_FILE=str(token))
-    assert run(script, {"LSB_JOBID": "4711", "LSB_JOBINDEX": "3"}).returncode == 0
+    # The owner's HOME, with a .curlrc that would have curl (as root) write a file, and a proxy
+    # that would see the token: neither is heeded.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".curlrc").write_text(f'output = "{tmp_path}/written-by-root"\n')
+    hostile = {"HOME": str(home), "CURL_HOME": str(home), "http_proxy": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9"}
+    assert run(script, {**hostile, "LSB_JOBID": "4711", "LSB_JOBINDEX": "3"}).returncode == 0
     assert seen == [("POST", "/v1/jobs/4711%5B3%5D/notice", "Bearer s3cret")]
+    assert not (tmp_path / "written-by-root").exists()
 
 
 def test_post_exec_without_settings_or_daemon_does_nothing_and_exits_0(tmp_path: Path, vwn: dict) -> None:
