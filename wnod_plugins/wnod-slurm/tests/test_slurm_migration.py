@@ -174,3 +174,18 @@ def test_a_job_released_while_its_requeuehold_is_not_through_is_not_left_held(
     eventually(lambda: adapter.job_facts(job).exec_hosts == (BAIT,) and adapter.job_facts(job).state is JobState.RUNNING,
                f"job {job} never ran again on its bait", timeout=60)
     assert vwn not in adapter.job_facts(job).exec_hosts
+
+
+def test_a_vwn_booting_again_has_one_slurmd_and_none_outlives_the_test_cluster(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, vwns: list[str]
+) -> None:
+    # The fake hypervisor boots a guest again on a scratch reset: its slurmd starts anew. The
+    # first one started over (its entry in procs overwritten) was left running after the run.
+    name = joined_vwn(slurm, adapter, vwns)
+    first = slurm.procs[f"slurmd-{name}"]
+    slurm.start_node(name)
+    second = slurm.procs[f"slurmd-{name}"]
+    assert second is not first
+    assert first.poll() is not None, "the first slurmd still runs beside the second"
+    slurm.stop_node(name)
+    assert second.poll() is not None

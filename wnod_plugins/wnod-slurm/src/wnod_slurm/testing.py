@@ -233,6 +233,11 @@ class LocalSlurm:
         self._stop("slurmctld")
 
     def start_node(self, name: str) -> None:
+        """Its slurmd starts, as a guest's does at boot. A guest booting again (a scratch reset
+        restarts it) had its slurmd and job steps die first: so do they here, and no slurmd
+        outlives its entry in ``procs`` (a second one started over it was left running)."""
+        if f"slurmd-{name}" in self.procs:
+            self.power_off(name)
         (self.dir / "spool" / name).mkdir(exist_ok=True)
         self._spawn(f"slurmd-{name}", [str(SBIN / "slurmd"), "-D", "-f", str(self.conf), "-N", name])
 
