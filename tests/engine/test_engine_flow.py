@@ -238,6 +238,48 @@ def test_an_idle_vwn_of_another_type_is_evicted_to_make_room(host):
     assert len(host.hypervisor.running()) == 1
 
 
+
+def test_a_job_arriving_while_the_only_room_is_being_cleaned_waits_for_it_instead_of_bouncing(host):
+    # A farm's second wave comes as the first ends: a VWN whose job just ended is cleaned (closed,
+    # its scratch disk reset) for seconds. Taken for "full", the job would be put back to pending
+    # and sit minutes before the batch system dispatched it again.
+    host.reconfigure(max_vwns=1)
+
+    async def flow():
+        blue = host.submit("blue")
+        await host.bait(blue)
+        host.batch.start(blue)
+        await host.engine.round()
+        host.batch.finish(blue)
+        host.hypervisor.slow_next("reset_scratch", 0.3)
+        cleaning = asyncio.create_task(host.engine.round())
+        while not host.hypervisor.slowed_calls:
+            await asyncio.sleep(0.01)
+        assert [v.state for v in host.engine.vwns()] == [VwnState.CLEANING]
+        red = host.submit("red")
+        answer = await host.bait(red)
+        await cleaning
+        return answer
+
+    answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED, answer
+    assert [(v.vm_type, v.state) for v in host.engine.vwns()] == [("red", VwnState.READY)]
+    assert len(host.hypervisor.running()) == 1
+
+
+def test_a_job_does_not_wait_for_a_vwn_that_stays_busy_with_its_own_job(host):
+    host.reconfigure(max_vwns=1)
+
+    async def flow():
+        blue = host.submit("blue")
+        await host.bait(blue)
+        host.batch.start(blue)
+        return await host.bait(host.submit("red"))
+
+    answer = run(flow())
+    assert answer.outcome is BaitOutcome.RETRY
+    assert "this host is full" in answer.reason
+
 def test_idle_vwns_are_destroyed_after_their_ttl(host):
     async def flow():
         job = host.submit("blue")

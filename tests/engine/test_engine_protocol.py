@@ -291,6 +291,69 @@ def test_a_job_a_dead_daemons_late_migrate_started_on_a_vwn_is_never_recorded_ru
     no_two_jobs_bound_to_one_host_name(host)
 
 
+async def started_by_a_late_migrate_on_hv01_vwn2(host, when: str) -> str:
+    """A blue job the batch system runs on hv01-vwn2, a name of this host's slot 2 that wnod
+    never gave it: a dead daemon's migrate landed late. `when`: found by the next daemon's
+    driver (killed after the VWN was recorded ready), or by a round (the job had migrated)."""
+    job = host.submit("blue")
+    if when == "by the driver":
+        kill_after(host.engine.parts.store, JobStep.VWN_READY)
+        with pytest.raises(Killed):
+            await host.bait(job)
+        host.engine.close()
+    else:
+        assert (await host.bait(job)).outcome is BaitOutcome.MIGRATED
+    host.batch.register_host("hv01-vwn2")
+    host.batch.close_host("hv01-vwn2")
+    host.batch.migrate(job, "hv01-vwn2")  # the dead daemon's command, landing late
+    assert host.batch.start(job) == "hv01-vwn2"
+    if when == "by the driver":
+        await host.new_engine().start()
+    return job
+
+
+@pytest.mark.parametrize("when", ["by the driver", "by a round"])
+def test_the_name_a_job_runs_on_without_wnod_is_given_to_no_new_vwn_until_the_job_is_off_it(host, when):
+    """Reviewer's find: while the batch system had not yet taken back a job that runs on a name
+    wnod never gave it, that slot was free: the next VWN made there got the name, and with it a
+    second job bound to one host name."""
+    host.reconfigure(max_vwns=3)
+
+    async def flow():
+        host.batch.fail_next("release", BatchSystemError("slurmctld: Socket timed out"), times=None)
+        job = await started_by_a_late_migrate_on_hv01_vwn2(host, when)
+        await settle(host)
+        flight = host.engine.parts.store.job(job)
+        assert (flight.step, flight.giving_back_as) == (JobStep.GIVING_BACK, JobStep.REQUEUED), flight
+        red = host.submit("red")  # slot 2 is the first free one, but the stray job holds its name
+        answer = await host.bait(red)
+        no_two_jobs_bound_to_one_host_name(host)
+        host.batch.clear_failures()
+        await settle(host)
+        return job, red, answer
+
+    job, red, answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED, answer
+    assert host.batch.bound_to(red) == "hv01-vwn3", answer
+    assert host.engine.parts.store.job(job).step is JobStep.REQUEUED
+    assert host.batch.bound_to(job) is None
+    no_two_jobs_bound_to_one_host_name(host)
+
+
+def test_a_job_found_on_another_vwn_of_this_host_by_a_round_is_taken_off_it_and_its_own_vwn_freed(host):
+    async def flow():
+        job = await started_by_a_late_migrate_on_hv01_vwn2(host, "by a round")
+        own = host.engine.parts.store.job(job).vwn_id
+        await settle(host)
+        return job, own
+
+    job, own = run(flow())
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is JobStep.REQUEUED and "hv01-vwn2" in flight.detail, flight
+    assert host.batch.bound_to(job) is None and host.batch.job(job).state is JobState.PENDING
+    assert host.engine.parts.store.vwn(own).state is VwnState.IDLE  # its own VWN, cleaned for the next
+
+
 # -- 3. a started job the batch system puts back to pending ---------------------------------------------
 
 

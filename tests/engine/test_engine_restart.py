@@ -7,6 +7,7 @@ import attrs
 import pytest
 
 from wnod_core.engine import Store, StoreError, StrayDecision
+from wnod_core.engine.store import SCHEMA_VERSION
 from wnod_core.errors import IllegalTransition
 from wnod_core.interfaces import BaitOutcome, DomainState, VwnSpec
 from wnod_core.model import Vwn, VwnState
@@ -231,9 +232,10 @@ def test_a_database_of_schema_1_is_brought_up_to_date(tmp_path):
     [vwn] = store.vwns()
     assert (vwn.id, vwn.state) == ("v1", VwnState.IDLE)
     assert store.job("7").giving_back_as is None
+    assert (store.job("7").stray_on, store.stray_names()) == ("", set())
     store.update_vwn(vwn, vwn.moved_to(VwnState.DESTROYING, 3.0))
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("hypervisor_fails", [False, True])

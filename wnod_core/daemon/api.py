@@ -326,6 +326,7 @@ def job_json(flight: JobFlight) -> dict[str, Any]:
         "updated_at": flight.updated_at,
         "stuck_since": flight.stuck_since or None,
         "stuck_why": flight.stuck_why,
+        "stray_on": flight.stray_on or None,
     }
 
 

@@ -4,7 +4,7 @@
 | -------------- | ------------ | ----------------------------------------------------------------- |
 | (a new request)| ``admit``    | the job must run, right now, on the bait the request names, and that bait be this host's; else answered, nothing recorded |
 | bait_entered   | ``resolve``  | the batch system's facts, then the resolver chain: a VM type, or refused |
-| resolved       | ``place``    | an idle VWN reused, a new one recorded, idle ones evicted, or the host is full |
+| resolved       | ``place``    | an idle VWN reused, a new one recorded, idle ones evicted, a wait for VWNs being cleaned, or the host is full |
 | vwn_assigned   | ``bring_up`` | closed to other jobs, its domain made, waited for until it joined  |
 | vwn_ready      | ``migrate``  | the job bound to the VWN, and to it alone                         |
 | giving_back    | ``hand_back``| the batch system asked to take the job back (requeue, release, fail) |
@@ -32,7 +32,7 @@ from ..text import one_line
 from . import giveback, lifecycle
 from .calls import host_fence, job_fence, vwn_fence
 from .parts import LOG, Parts
-from .placement import Create, Evict, Full, Reuse, place
+from .placement import Create, Evict, Full, Reuse, Wait, place
 
 
 @attrs.frozen
@@ -64,6 +64,8 @@ class JobDriver:
         self.bait_host = bait_host
         self.admitted: JobFacts | None = None
         """The facts the request was admitted on: what ``resolve`` goes by, not asked twice."""
+        self.waited = False
+        """Whether this driver was told to wait for room already (said once in the log)."""
 
     async def run(self) -> BaitAnswer:
         p = self.parts
@@ -200,12 +202,16 @@ class JobDriver:
         vwns = p.store.vwns()
         # Busy: acted on now, named by a call that timed out and may still land on it, or named by
         # a job being handed back (a migrate there may have bound it, even in a daemon since dead).
+        # And a VWN whose name a job being handed back runs on without wnod: it is not free.
         giving_back = p.store.vwns_of_jobs_at(JobStep.GIVING_BACK)
-        busy = [v.id for v in vwns if p.guards.held(v.id) or v.id in giving_back
+        strays = p.store.stray_names()
+        held = {v.id for v in vwns if p.guards.held(v.id)}
+        busy = [v.id for v in vwns if v.id in held or v.id in giving_back or v.hostname in strays
                 or (v.hostname and p.calls.fenced(host_fence(v.hostname)))]
         lingering = lifecycle.lingering(p)
         placement = place(vm_type, [*vwns, *lingering], p.policy.vm_types, p.policy.capacity, busy,
-                          lifecycle.held_slots(p), owner=(flight.user, flight.group), lingering={v.id for v in lingering})
+                          lifecycle.held_slots(p), owner=(flight.user, flight.group), lingering={v.id for v in lingering},
+                          settling=held)
         if isinstance(placement, Reuse):
             vwn = placement.vwn
             _, flight = p.records.commit(
@@ -216,6 +222,12 @@ class JobDriver:
             return flight  # type: ignore[return-value]
         if isinstance(placement, Full):
             return await giveback.give_back(p, flight, JobStep.REQUEUED, placement.reason)
+        if isinstance(placement, Wait):  # placed again once one is let go; bait_timeout bounds it all
+            if not self.waited:
+                LOG.info("job %s: waits: %s", self.job_id, placement.reason)
+                self.waited = True
+            await p.guards.until_let_go(p.policy.engine.poll_interval)
+            return flight
         refused = p.breaker.may_boot(vm_type.name)
         if refused:
             return await giveback.give_back(p, flight, JobStep.REQUEUED, refused)
@@ -397,13 +409,13 @@ class JobDriver:
                 # Bound and started there already (a migrate of a daemon killed before it recorded it).
                 return p.records.step(flight, JobStep.MIGRATED, detail=f"bound to {vwn.hostname}, running there")
             elsewhere = [h for h in running if h != self.bait_host]
-            if set(elsewhere) & lifecycle.vwn_names(p):
+            if stray := lifecycle.stray_name(p, elsewhere):
                 # On a VWN of this host that wnod did not give it (a dead daemon's late binding):
                 # taken off it and put back to pending, never recorded as running "elsewhere".
                 await lifecycle.finish(p, vwn, "its job runs on another VWN")
                 return await giveback.give_back(p, flight, JobStep.REQUEUED,
                                                 f"it runs on {', '.join(elsewhere)}, a VWN of this host that wnod did"
-                                                " not give it; back to pending")
+                                                " not give it; back to pending", stray_on=stray)
             if elsewhere:
                 # Migrate acts on a job wherever it runs: never on one the batch system ran elsewhere.
                 detail = f"the batch system runs it on {', '.join(elsewhere)}, not on its bait"

@@ -17,11 +17,12 @@ from .calls import job_fence
 from .parts import LOG, Parts
 
 
-async def give_back(p: Parts, flight: JobFlight, step: JobStep, reason: str) -> JobFlight:
+async def give_back(p: Parts, flight: JobFlight, step: JobStep, reason: str, stray_on: str = "") -> JobFlight:
     """End wnod's part in a job that is not migrated (or whose VWN is lost): requeue it, release
-    it or fail it, as `step` says."""
+    it or fail it, as `step` says. `stray_on`: the name of this host's it runs on without wnod,
+    held until it is off it (``JobFlight.stray_on``)."""
     assert step in FINAL_STEPS and step is not JobStep.ENDED, step
-    flight = p.records.step(flight, JobStep.GIVING_BACK, giving_back_as=step, detail=reason)
+    flight = p.records.step(flight, JobStep.GIVING_BACK, giving_back_as=step, detail=reason, stray_on=stray_on)
     return await finish_give_back(p, flight)
 
 
@@ -55,7 +56,7 @@ async def finish_give_back(p: Parts, flight: JobFlight) -> JobFlight:
     now = p.store.job(flight.job_id)
     if now is not None and now.step is not JobStep.GIVING_BACK:
         return now  # another part of the engine finished it meanwhile: recorded once
-    return p.records.step(flight, step, giving_back_as=None, stuck_since=0.0, stuck_why="")
+    return p.records.step(flight, step, giving_back_as=None, stuck_since=0.0, stuck_why="", stray_on="")
 
 
 def _not_yet(p: Parts, flight: JobFlight, action: str, exc: Exception) -> JobFlight:

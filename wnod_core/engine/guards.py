@@ -3,11 +3,13 @@ guard while it does, so two never act on one VWN at once.
 
 A driver waits for the guard (the upkeep holds one briefly); the upkeep passes by a VWN someone
 holds and looks again later; the admin's destroy waits a few seconds for it, then says to try
-again; placement neither reuses nor evicts a held VWN. The guard is re-entrant for the task that holds it: a driver that holds its VWN
+again; placement neither reuses nor evicts a held VWN, but a job may wait for one to be let go.
+The guard is re-entrant for the task that holds it: a driver that holds its VWN
 may destroy it, which takes the same guard.
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +26,8 @@ class _Guard:
 class Guards:
     def __init__(self) -> None:
         self._guards: dict[str, _Guard] = {}
+        self._let_go = asyncio.Event()
+        """Set (and replaced) whenever a guard is let go: what `until_let_go` waits on."""
 
     def held(self, vwn_id: str) -> bool:
         """Whether some task acts on `vwn_id` now."""
@@ -72,6 +76,11 @@ class Guards:
                 return
             await asyncio.sleep(0.02)
 
+    async def until_let_go(self, seconds: float) -> None:
+        """Return when some guard is let go by its holder, or after `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._let_go.wait(), seconds)
+
     async def _take(self, vwn_id: str) -> None:
         guard = self._guards.setdefault(vwn_id, _Guard())
         me = asyncio.current_task()
@@ -88,5 +97,7 @@ class Guards:
             return
         guard.owner = None
         guard.lock.release()
+        self._let_go.set()
+        self._let_go = asyncio.Event()
         if not guard.lock.locked() and not getattr(guard.lock, "_waiters", None):
             del self._guards[vwn_id]

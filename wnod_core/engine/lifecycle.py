@@ -5,6 +5,8 @@ may remain (it stays DESTROYING until the hypervisor confirms), and never kept w
 job could land on it (a VWN that cannot be closed to new jobs is destroyed).
 """
 
+from collections.abc import Sequence
+
 import attrs
 
 from ..errors import BatchSystemError, HypervisorError
@@ -92,7 +94,8 @@ def held_slots(p: Parts) -> set[int]:
     - slots of gone VWNs whose host name a job may still be bound to (moved there, or handed
       back after a migrate there that may have landed, and not confirmed back by the batch
       system yet): a new VWN there would get the name, and the job with it;
-    - slots whose host name a call that timed out may still act on (a late close, migrate, create).
+    - slots whose host name a call that timed out may still act on (a late close, migrate, create);
+    - slots whose host name a job being handed back runs on, though wnod never put it there.
     """
     # Asked at every placement: one query for the few such jobs, not a read of every job in
     # flight and of each one's VWN (that made a burst of placements quadratic).
@@ -102,6 +105,8 @@ def held_slots(p: Parts) -> set[int]:
         for flight, vwn in p.store.jobs_of_destroyed_vwns(steps)
         if flight.step is JobStep.GIVING_BACK or flight.time_of(JobStep.MIGRATED) is not None
     }
+    if strays := p.store.stray_names():
+        held |= {s for s in range(1, p.policy.capacity.max_vwns + 1) if p.policy.hostname(s) in strays}
     if p.calls.abandoned:
         held |= {s for s in range(1, p.policy.capacity.max_vwns + 1) if p.calls.fenced(host_fence(p.policy.hostname(s)))}
     return held
@@ -110,6 +115,13 @@ def held_slots(p: Parts) -> set[int]:
 def vwn_names(p: Parts) -> set[str]:
     """Every host name this host gives its VWNs (one per slot)."""
     return {p.policy.hostname(slot) for slot in range(1, p.policy.capacity.max_vwns + 1)}
+
+
+def stray_name(p: Parts, hosts: Sequence[str]) -> str:
+    """The first of `hosts` (where the batch system runs a job) that is one of this host's VWN
+    names ("" if none): a job there that wnod did not put there holds that name."""
+    names = vwn_names(p)
+    return next((h for h in hosts if h in names), "")
 
 
 def lingering(p: Parts) -> list[Vwn]:

@@ -1,4 +1,4 @@
-"""Where a job's VWN comes from: an idle one of its type, a new one, or nowhere yet.
+"""Where a job's VWN comes from: an idle one of its type, a new one, soon, or nowhere yet.
 
 Pure functions over the records, so the decision is made in one step on the daemon's
 event loop: two baits asking at once can never both take the last slot.
@@ -29,11 +29,22 @@ class Evict:
 
 
 @attrs.frozen
+class Wait:
+    """No room now, but VWNs being acted on (cleaned after their job, destroyed, looked at by a
+    round) will give it within seconds: ask again when one of them is let go."""
+
+    reason: str
+
+
+@attrs.frozen
 class Full:
     reason: str
 
 
-Placement = Reuse | Create | Evict | Full
+Placement = Reuse | Create | Evict | Wait | Full
+
+_SETTLING = (VwnState.IDLE, VwnState.CLEANING, VwnState.DESTROYING)
+"""States a VWN being acted on leaves for idle or gone: room for the next job once it is let go."""
 
 
 def size_of(vwn: Vwn, vm_types: Mapping[str, VmType]) -> tuple[int, int]:
@@ -95,6 +106,7 @@ def place(
     held_slots: Collection[int] = (),
     owner: tuple[str, str] = ("", ""),
     lingering: Collection[str] = (),
+    settling: Collection[str] = (),
 ) -> Placement:
     """The best home for a job of `vm_type`, owned by `owner` (user, primary group), given every
     VWN of this host (any state).
@@ -104,6 +116,9 @@ def place(
     out: a job may still be bound to their host name, or a late call act on it. VWNs in
     `lingering` are recorded destroyed, but their domain may still exist (a create that timed
     out may make it yet, or it is not destroyed again yet): they hold their room until it is gone.
+    VWNs in `settling` (of `busy`) are acted on by a task that lets them go within its calls'
+    timeouts: a job that would fit once they are idle or gone is told to wait, not that the host
+    is full (a job bounced back to pending waits minutes for its next dispatch).
     """
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED or v.id in lingering]
     free = [v for v in alive if v.id not in busy and v.state is not VwnState.DESTROYED]
@@ -133,6 +148,10 @@ def place(
         victims.append(victim)
         if _fits(vm_type, [v for v in alive if v not in victims], vm_types, capacity):
             return Evict(tuple(victims))
+    soon = [v for v in alive if v.id in settling and v.state in _SETTLING]
+    if soon and _fits(vm_type, [v for v in alive if v not in soon and v not in others], vm_types, capacity):
+        names = ", ".join(f"{v.id} ({v.state})" for v in soon)
+        return Wait(f"this host is full until VWNs being acted on are let go: {names}")
     busy = len(alive)
     return Full(f"this host is full ({busy} VWNs, none idle of type {vm_type.name} or evictable)")
 

@@ -21,9 +21,9 @@ from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: the first. 2: jobs.giving_back_as, vwns.version, vwns.vcpus and vwns.memory. 3: vwns.booted_at,
-vwns.last_user, vwns.last_group, jobs.stuck_since and jobs.stuck_why."""
+vwns.last_user, vwns.last_group, jobs.stuck_since and jobs.stuck_why. 4: jobs.stray_on."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     times TEXT NOT NULL DEFAULT '[]',
     giving_back_as TEXT NOT NULL DEFAULT '',
     stuck_since REAL NOT NULL DEFAULT 0,
-    stuck_why TEXT NOT NULL DEFAULT ''
+    stuck_why TEXT NOT NULL DEFAULT '',
+    stray_on TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (step);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +83,7 @@ _ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
         ("jobs", "stuck_since", "REAL NOT NULL DEFAULT 0"),
         ("jobs", "stuck_why", "TEXT NOT NULL DEFAULT ''"),
     ),
+    4: (("jobs", "stray_on", "TEXT NOT NULL DEFAULT ''"),),
 }
 """The columns each schema version added to the one before: (table, column, declaration).
 Their defaults read as "not known" for the rows an older wnod wrote."""
@@ -93,7 +95,7 @@ _VWN_COLUMNS = (
 _JOB_COLUMNS = (
     "job_id", "step", "bait_host", "updated_at", "user", "owner_group", "vm_type", "vwn_id", "attempts", "reused",
     "detail",
-    "times", "giving_back_as", "stuck_since", "stuck_why",
+    "times", "giving_back_as", "stuck_since", "stuck_why", "stray_on",
 )
 
 
@@ -261,6 +263,14 @@ class Store:
             rows = self._db.execute("SELECT vwn_id FROM jobs WHERE step = ? AND vwn_id != ''", (step.value,)).fetchall()
         return {r[0] for r in rows}
 
+    def stray_names(self) -> set[str]:
+        """The host names jobs being handed back run on without wnod (``JobFlight.stray_on``): one
+        query, asked at every placement."""
+        with self._lock:
+            rows = self._db.execute("SELECT stray_on FROM jobs WHERE step = ? AND stray_on != ''",
+                                    (JobStep.GIVING_BACK.value,)).fetchall()
+        return {r[0] for r in rows}
+
     def jobs_of_destroyed_vwns(self, steps: Iterable[JobStep]) -> list[tuple[JobFlight, Vwn]]:
         """The jobs at one of `steps` whose VWN is recorded destroyed, each with that VWN.
 
@@ -334,6 +344,7 @@ def _job_row(flight: JobFlight) -> tuple[object, ...]:
         flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
         json.dumps([list(t) for t in flight.times]),
         flight.giving_back_as.value if flight.giving_back_as else "", flight.stuck_since, flight.stuck_why,
+        flight.stray_on,
     )
 
 

@@ -140,12 +140,13 @@ async def _follow_job(p: Parts, vwn: Vwn) -> None:
     # hook has not returned yet: that is not "elsewhere".
     hosts = [h for h in facts.exec_hosts if h != flight.bait_host]
     elsewhere = [h for h in hosts if h != vwn.hostname]
-    if set(elsewhere) & lifecycle.vwn_names(p):
+    if stray := lifecycle.stray_name(p, elsewhere):
         # On another VWN of this host, which wnod did not give it (a dead daemon's late binding):
         # back to pending, off it; never "released" to run where no VWN is kept for it.
         await lifecycle.finish(p, vwn, "its job runs on another VWN")
         await giveback.give_back(p, flight, JobStep.REQUEUED,
-                                 f"it runs on {', '.join(elsewhere)}, a VWN of this host that wnod did not give it")
+                                 f"it runs on {', '.join(elsewhere)}, a VWN of this host that wnod did not give it",
+                                 stray_on=stray)
         return
     if elsewhere:
         # The batch system ran the job somewhere else after all: the VWN is free again.

@@ -70,6 +70,10 @@ class JobFlight:
     ``engine.bait_timeout`` (0: it is not stuck). wnod goes on asking and keeps the job's slot."""
     stuck_why: str = ""
     """The batch system's last refusal, while stuck."""
+    stray_on: str = ""
+    """At ``GIVING_BACK``: the host name of one of this host's slots that the batch system runs
+    the job on though wnod never gave it that VWN (a dead daemon's migrate landed late). Until the
+    batch system has the job back, no new VWN gets that name and no other job the VWN holding it."""
 
     @classmethod
     def entered(cls, job_id: str, bait_host: str, now: float) -> "JobFlight":
