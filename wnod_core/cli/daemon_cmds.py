@@ -15,6 +15,7 @@ from ..errors import BatchSystemError
 from ..interfaces import BaitOutcome, BaitSide, HookInput
 from ..model import format_duration
 from ..text import shown
+from .hook_stdin import STDIN_WAIT, read_hook_stdin
 from .context import CliContext, pass_wnod
 from .output import emit_json, emit_table, json_option
 from .types import DURATION
@@ -73,13 +74,16 @@ def bait_command(wnod: CliContext, timeout: float | None, hook_args: tuple[str, 
     (retry). What it decided and why is said on stderr.
     """
     side = wnod.site.bait_side
-    hook = HookInput(environ=dict(os.environ), argv=hook_args, stdin=sys.stdin.read() if side.reads_stdin else "")
-    try:
-        request = side.read(hook)
-    except BatchSystemError as exc:
-        raise click.ClickException(f"not called by the batch system's hook: {exc}") from None
     budget = timeout if timeout is not None else wnod.site.config.engine.bait_timeout + 60
     deadline = time.monotonic() + budget
+    try:
+        stdin = read_hook_stdin(min(budget, STDIN_WAIT)) if side.reads_stdin else ""
+    except BatchSystemError as exc:
+        raise click.ClickException(f"cannot read what the batch system's hook passed: {exc}") from None
+    try:
+        request = side.read(HookInput(environ=dict(os.environ), argv=hook_args, stdin=stdin))
+    except BatchSystemError as exc:
+        raise click.ClickException(f"not called by the batch system's hook: {exc}") from None
     client = _client(wnod)
     body = {"job_id": request.job_id, "bait_host": request.bait_host}
     while True:
