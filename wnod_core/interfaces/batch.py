@@ -80,7 +80,7 @@ class BatchSystem(abc.ABC):
         A job already running on the host ``migrate`` bound it to (a VWN wnod gave up on, or
         lost) is taken off it, back to pending: it must not go on running where wnod no longer
         keeps a VWN for it. A job running on its bait is left there (the hook's answer says
-        what becomes of it).
+        what becomes of it). Raises ``JobNotFound`` when the system does not know the job.
         """
 
     @abc.abstractmethod
@@ -89,12 +89,14 @@ class BatchSystem(abc.ABC):
 
         The engine holds a job whose bait hook still runs (``engine.on_boot_failure = "hold"``):
         it leaves the bait, held, and this dispatch does not run it. Released by the admin, it
-        is an ordinary pending job again.
+        is an ordinary pending job again. Raises ``JobNotFound`` when the system does not know the job.
         """
 
     @abc.abstractmethod
     def fail(self, job_id: str, reason: str) -> None:
-        """End the job without running it, with `reason` visible to its owner. Idempotent."""
+        """End the job without running it, with `reason` visible to its owner. Idempotent for a
+        job the system still shows ended; raises ``JobNotFound`` for one it does not know (never
+        submitted, or forgotten once it ended): the engine takes that as gone, never as failed here."""
 
     @abc.abstractmethod
     def hosts(self) -> Sequence[BatchHost]:

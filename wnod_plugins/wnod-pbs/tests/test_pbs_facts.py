@@ -64,7 +64,8 @@ def test_without_history_a_finished_job_is_unknown(emu, batch_system):
     emu.run("qdel", job)
     with pytest.raises(JobNotFound):
         batch_system.job_facts(job)
-    batch_system.fail(job, "already gone")  # idempotent: nothing to do
+    with pytest.raises(JobNotFound):  # gone from PBS's word as from the engine's: no silent success
+        batch_system.fail(job, "already gone")
 
 
 def test_a_multi_host_job_names_every_host_first_host_first(emu, batch_system):

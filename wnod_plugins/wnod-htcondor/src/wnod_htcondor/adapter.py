@@ -283,8 +283,9 @@ class HTCondorBatchSystem(BatchSystem):
         if f"Job {job_id} already marked for removal" in text:
             return
         if f"Job {job_id} not found" in text:
-            # Removed idle jobs leave the queue at once: a second fail finds nothing, as it should.
-            return
+            # Removed idle jobs leave the queue at once: to a second fail, as to a job never
+            # submitted, the schedd says only that it has none such.
+            raise JobNotFound(f"htcondor: no job {job_id} in the queue (`{result.command}`: not found)")
         raise result.error("failed")
 
     # -- open and close ----------------------------------------------------------------------------

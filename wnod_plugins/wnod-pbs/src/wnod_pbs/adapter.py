@@ -340,15 +340,15 @@ class PbsBatchSystem(BatchSystem):
 
     def fail(self, job_id: str, reason: str) -> None:
         record = self._job(job_id)
-        if record is None or record.state.is_over:
+        if record is None:
+            raise JobNotFound(f"PBS does not know job {job_id}")
+        if record.state.is_over:
             return  # ended already: fail is idempotent
         try:
             # The reason first: qdel ends a queued job at once, and appends to the comment what
             # PBS says of the end, which the facts' reason reads past.
             self._must("qalter", "-W", comments.written(reason), job_id, job_id=job_id)
             self._must("qdel", job_id, job_id=job_id)
-        except JobNotFound:
-            return  # it ended meanwhile
         except JobFinished:
             return  # it ended between the two commands: over, as asked
 
