@@ -79,11 +79,48 @@ def test_by_default_an_other_user_may_read_and_bait_but_not_drain_or_destroy(sit
         assert status == 403 and answer["error"] == f"POST /v1/drain needs the admin role; uid {uid} has the bait role"
         assert call_as(site, "DELETE", "/v1/vwns/hv01-s1-000000")[0] == 403
         assert call_as(site, "POST", "/v1/resume")[0] == 403
-        job = fakes.batch.submit("alice", queue="blue").job_id
+        job = fakes.batch.submit("nobody", queue="blue").job_id
         fakes.batch.dispatch_to_bait(job, "bait01")
         status, answer = call_as(site, "POST", "/v1/bait", {"job_id": job, "bait_host": "bait01"})
         assert status == 200 and answer["outcome"] == "migrated", answer
     assert not [c for c in fakes.batch.calls if c.method in ("close_host",) and c.args[0] == "bait01"]
+
+
+def test_an_other_user_baiting_by_default_may_name_only_jobs_of_their_own(site: Site, fakes: FakePlugin) -> None:
+    # A hook running as the job's owner may ask for that job: not for another user's job on the bait.
+    uid, _ = nobody()
+    job = fakes.batch.submit("alice", queue="blue").job_id
+    fakes.batch.dispatch_to_bait(job, "bait01")
+    with Running(site):
+        opened(site)
+        status, answer = call_as(site, "POST", "/v1/bait", {"job_id": job, "bait_host": "bait01"})
+        assert status == 200 and answer["outcome"] == "retry", answer
+        assert answer["reason"].startswith(f"job {job} belongs to alice (")
+        assert answer["reason"].endswith(f"not to the caller (uid {uid}): a hook running as a user asks for that"
+                                         " user's job only")
+        jobs = json.loads(call_as_root_get(site))
+    assert jobs["jobs"] == [], "no record of the request"
+    assert fakes.batch.job(job).exec_hosts == ("bait01",) and not fakes.hypervisor.running(), "nothing was done"
+    assert [c.method for c in fakes.batch.calls] == ["job_facts"]
+
+
+def test_a_member_of_bait_group_may_name_any_users_job(site: Site, fakes: FakePlugin, tmp_path: Path) -> None:
+    import grp
+
+    _, gid = nobody()
+    site = with_daemon(site, tmp_path, f'bait_group = "{grp.getgrgid(gid).gr_name}"\n')
+    job = fakes.batch.submit("alice", queue="blue").job_id
+    fakes.batch.dispatch_to_bait(job, "bait01")
+    with Running(site):
+        opened(site)
+        status, answer = call_as(site, "POST", "/v1/bait", {"job_id": job, "bait_host": "bait01"})
+    assert status == 200 and answer["outcome"] == "migrated", answer
+
+
+def call_as_root_get(site: Site) -> str:
+    from wnod_core.daemon.client import DaemonClient
+
+    return json.dumps(DaemonClient(socket_path(site)).get("/v1/jobs"))
 
 
 def test_with_bait_group_set_an_other_user_may_only_read(site: Site, fakes: FakePlugin, tmp_path: Path) -> None:

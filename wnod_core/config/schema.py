@@ -216,9 +216,10 @@ class DaemonSection:
     )
     bait_group: str = documented(
         "Only members of this group (and admins) may send bait requests and job notices on the"
-        " socket: the group the batch system's hook runs as. Empty: anyone who can open the socket;"
-        " set it where the hook runs as the job's user (HTCondor, LSF without a root pre-exec) and"
-        " users can reach the socket.",
+        " socket, for any job: the group of the account the batch system's hook runs as, where that"
+        " is not root (e.g. HTCondor's condor user). Empty: anyone who can open the socket may, but"
+        " for jobs of their own only — what a hook running as the job's user needs (HTCondor, LSF"
+        " without a root pre-exec).",
         default="",
     )
     listen: str = documented(

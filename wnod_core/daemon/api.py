@@ -116,6 +116,17 @@ async def _role_of(request: web.Request) -> tuple[Role | None, str]:
     return await asyncio.get_running_loop().run_in_executor(None, roles.role_of, peer), peer.name
 
 
+async def _on_behalf_of(request: web.Request) -> int | None:
+    """The uid whose jobs a bait request may name: that of a socket caller who may bait only
+    because ``bait_group`` is unset (anyone may then, as a hook running as the job's owner does);
+    None for admins, members of ``bait_group`` and TCP token holders, who speak for any job."""
+    roles, protocol = request.app[ROLES], request.protocol
+    if not isinstance(roles, SocketRoles) or roles.bait_gid is not None or not isinstance(protocol, GuardedHandler):
+        return None
+    role, _ = await _role_of(request)
+    return protocol.peer.uid if role is Role.BAIT else None
+
+
 @web.middleware
 async def _known_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     """On TCP, nothing (not even which routes exist) without a known token."""
@@ -203,7 +214,7 @@ def _word(value: object, what: str) -> str:
 async def bait(request: web.Request) -> web.Response:
     """Place a job dispatched to a bait; answers when it is migrated, refused or put back."""
     body = await _body(request, {"job_id": str, "bait_host": str})
-    answer = await request.app[ENGINE].bait(body["job_id"], body["bait_host"])
+    answer = await request.app[ENGINE].bait(body["job_id"], body["bait_host"], await _on_behalf_of(request))
     return web.json_response(
         {
             "outcome": answer.outcome.value,

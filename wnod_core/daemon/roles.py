@@ -5,7 +5,8 @@ batch system's hook: bait requests and job notices, and reads) and ``admin`` (de
 draining and resuming the host, and all else). On the Unix socket a caller's role comes from
 the kernel's word on it (``SO_PEERCRED``), never from what it says: root and the daemon's own
 user are admins, and so are members of ``[daemon] admin_group``; members of ``bait_group`` may
-bait (anyone who can open the socket, while it is unset); everyone else may read. On TCP it
+bait for any job; while it is unset, anyone who can open the socket may bait, for their own
+jobs only (a hook running as the job's owner: HTCondor's); everyone else may read. On TCP it
 comes from the token: one token per role (``token_file`` the admin's, ``bait_token_file``,
 ``read_token_file``), so a monitoring token can never drain a host.
 """

@@ -43,12 +43,17 @@ class Engine:
 
     # -- the flow --------------------------------------------------------------------------------
 
-    async def bait(self, job_id: str, bait_host: str) -> BaitAnswer:
+    async def bait(self, job_id: str, bait_host: str, caller_uid: int | None = None) -> BaitAnswer:
         """Place job `job_id`, dispatched to `bait_host`, and say how it ended.
 
         Asking again for a job whose placement is under way waits for the same
-        placement: a job dispatched twice gets one VWN.
+        placement: a job dispatched twice gets one VWN. `caller_uid`: the user a hook runs as,
+        when it is no admin of the host; it may ask for that user's jobs only.
         """
+        if caller_uid is not None:
+            refused = await JobDriver(self.parts, job_id, bait_host).refuse_if_not_owner(caller_uid)
+            if refused is not None:
+                return refused
         task = self._driver(job_id, bait_host)
         # Shielded: a bait that hangs up must not cancel the placement other askers wait for.
         return await asyncio.shield(task)

@@ -18,6 +18,7 @@ choose among them.
 """
 
 import asyncio
+import pwd
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -162,6 +163,26 @@ class JobDriver:
     def _refuse(self, outcome: BaitOutcome, reason: str) -> BaitAnswer:
         LOG.warning("bait request for job %s from %s refused, nothing done: %s", self.job_id, self.bait_host, reason)
         return BaitAnswer(outcome=outcome, reason=reason)
+
+        # -- a request from the job's owner: only for their own job ---------------------------------
+
+    async def refuse_if_not_owner(self, caller_uid: int) -> BaitAnswer | None:
+        """A hook that runs as the job's owner (HTCondor's, LSF's pre-exec when not root) asks as
+        that user: such a caller may ask for its own job only, never name another user's job on
+        the bait. None lets it through; nothing is done to the job either way."""
+        p = self.parts
+        try:
+            facts = await p.calls(p.batch.job_facts, self.job_id)
+        except JobNotFound:
+            return self._refuse(BaitOutcome.REFUSED, f"the batch system does not know job {self.job_id}")
+        except BatchSystemError as exc:
+            return self._refuse(BaitOutcome.RETRY, f"could not check whose job {self.job_id} is: {exc}")
+        owner = await asyncio.get_running_loop().run_in_executor(None, _uid_of, facts.user)
+        if owner != caller_uid:
+            known = f"uid {owner}" if owner is not None else "a user this host does not know"
+            return self._refuse(BaitOutcome.RETRY, f"job {self.job_id} belongs to {facts.user} ({known}), not to the"
+                                f" caller (uid {caller_uid}): a hook running as a user asks for that user's job only")
+        return None
 
     # -- bait_entered: resolve ------------------------------------------------------------------
 
@@ -473,6 +494,14 @@ class JobDriver:
     async def hand_back(self, flight: JobFlight) -> JobFlight:
         """A give-back a kill or the batch system cut short: ask again."""
         return await giveback.finish_give_back(self.parts, flight)
+
+
+def _uid_of(user: str) -> int | None:
+    """`user`'s uid from this host's account database (it may ask a directory: not on the loop)."""
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
 
 
 HANDLERS: dict[JobStep, Callable[[JobDriver, JobFlight], Awaitable[JobFlight]]] = {
