@@ -83,6 +83,37 @@ def test_wnod_failing_or_saying_nothing_puts_the_job_back_to_idle(fake_wnod: Pat
 
 
 @needs_glue
+@pytest.mark.parametrize(("starts", "held"), [("19", False), ("20", True), ("300", True), ("x", False), (None, False)])
+def test_a_job_wnod_failed_on_many_dispatches_is_held_not_bounced_for_ever(fake_wnod: Path, starts: str | None,
+                                                                           held: bool) -> None:
+    # A wnod broken on a bait (an older wnod under this glue, a bad config) fails every time:
+    # without a bound, each job went back to Idle, matched a bait again, and so on for ever.
+    ad = JOB_AD + (f"NumShadowStarts = {starts}\n" if starts is not None else "")
+    done = run_hook(fake_wnod, 2, stdin=ad)
+    assert (fake_wnod.parent / "stdin").read_text() == ad, "the ad goes to wnod bait whole"
+    if held:
+        assert 1 <= hook_status(done.stdout) < 300, done.stdout  # 1-299: held, with the message as reason
+        assert f"on {starts} dispatches of this job" in done.stdout and "condor_release" in done.stdout
+    else:
+        assert hook_status(done.stdout) == HOOK_STATUS_WNOD_FAILED
+
+
+@needs_glue
+def test_the_bound_is_the_glues_third_argument(fake_wnod: Path) -> None:
+    done = subprocess.run(
+        ["/bin/sh", str(GLUE), str(fake_wnod), "bait-1.example.org", "3"], input=JOB_AD + "NumShadowStarts = 3\n",
+        capture_output=True, text=True, env={"FAKE_CODE": "1", "FAKE_OUT": ""}, timeout=30, check=False,
+    )
+    assert 1 <= hook_status(done.stdout) < 300, done.stdout
+
+
+@needs_glue
+def test_an_ad_without_a_final_newline_is_handed_on_whole(fake_wnod: Path) -> None:
+    run_hook(fake_wnod, 0, answer(BaitOutcome.RELEASED, "x").stdout, stdin=JOB_AD.rstrip("\n"))
+    assert (fake_wnod.parent / "stdin").read_text() == JOB_AD
+
+
+@needs_glue
 def test_a_missing_wnod_puts_the_job_back(tmp_path: Path) -> None:
     done = run_hook(tmp_path / "no-such-wnod", 0)
     assert hook_status(done.stdout) == HOOK_STATUS_WNOD_FAILED
