@@ -59,11 +59,23 @@ def bait(tmp_path: Path) -> dict[str, str]:
     return {"WNOD_BAIT_MARKER": str(marker), "WNOD_LOG": str(tmp_path / "pre-exec.log")}
 
 
-def test_pre_exec_off_a_bait_lets_the_job_run_without_asking_wnod(tmp_path: Path, bait: dict) -> None:
+def test_pre_exec_in_a_vwn_lets_the_job_run_without_asking_wnod(tmp_path: Path, bait: dict) -> None:
+    (tmp_path / "vwn").touch()
     script = glue(tmp_path, "wnod-lsf-pre-exec", **{**bait, "WNOD_BAIT_MARKER": str(tmp_path / "absent"),
+                                                    "WNOD_VWN_MARKER": str(tmp_path / "vwn"),
                                                     "WNOD": str(fake_wnod(tmp_path, 1))})
     assert run(script, LSB_ENV).returncode == 0
     assert not (tmp_path / "wnod-args").exists()
+
+
+def test_pre_exec_on_a_host_neither_bait_nor_vwn_puts_the_job_back_saying_why(tmp_path: Path, bait: dict) -> None:
+    # Reviewer's find: a bait whose marker was lost (reinstalled) ran every job itself, outside a VWN.
+    script = glue(tmp_path, "wnod-lsf-pre-exec", **{**bait, "WNOD_BAIT_MARKER": str(tmp_path / "absent"),
+                                                    "WNOD_VWN_MARKER": str(tmp_path / "absent-too"),
+                                                    "WNOD": str(fake_wnod(tmp_path, 0))})
+    assert run(script, LSB_ENV).returncode == 1
+    assert not (tmp_path / "wnod-args").exists()
+    assert "neither a bait" in (tmp_path / "pre-exec.log").read_text()
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 99])
