@@ -497,6 +497,45 @@ def test_a_plugin_call_that_hangs_fails_after_plugin_timeout_as_its_plugins_erro
     assert (vwn.state, vwn.job_id) == (VwnState.IDLE, None)
 
 
+def test_a_plugin_whose_calls_hang_is_not_given_every_thread(host, monkeypatch):
+    # Reviewer's find: a resolver hanging on every job took one thread per job for good, until
+    # none was left for the batch system's and the hypervisor's calls.
+    import threading
+
+    from wnod_core.engine import calls as calls_module
+    from wnod_core.errors import PluginError
+
+    monkeypatch.setattr(calls_module, "HUNG_PER_PLUGIN", 3)
+    host.reconfigure(engine={"plugin_timeout": 0.05})
+    calls = host.engine.parts.calls
+    gate = threading.Event()
+    started = []
+
+    class Directory:  # a resolver's lookup that never answers
+        def lookup(self, user):
+            started.append(user)
+            gate.wait(10)
+            return user
+
+    directory = Directory()
+
+    async def flow():
+        for user in ("a", "b", "c"):
+            with pytest.raises(PluginError, match="took longer than engine.plugin_timeout"):
+                await calls(directory.lookup, user)
+        with pytest.raises(PluginError, match="not called: 3 calls of its plugin outlived engine.plugin_timeout"):
+            await calls(directory.lookup, "d")
+        other = await calls(host.batch.hosts)  # every other plugin is served as before
+        gate.set()
+        while calls._hung:
+            await asyncio.sleep(0.01)
+        return other, await calls(directory.lookup, "e")
+
+    other, again = run(flow())
+    assert started == ["a", "b", "c", "e"], "the fourth call took no thread"
+    assert other == [] and again == "e"
+
+
 def test_plugin_calls_run_on_the_engines_own_threads_until_it_closes(host):
     import threading
 

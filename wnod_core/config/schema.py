@@ -173,7 +173,8 @@ class EngineSection:
         "How long one call into a plugin (the batch system's adapter, the hypervisor's backend, a resolver)"
         " may take before wnod takes it as failed, as if the plugin had reported an error; the step is then"
         " retried or given up as for any error of that plugin. The call itself cannot be stopped: it finishes"
-        " on its own in the background.",
+        " on its own in the background. A plugin with 32 such calls still running is not called again"
+        " (its error at once) until one ends, so that it cannot take every thread.",
         default=Seconds(300),
         converter=parse_duration,
         validator=longer_than_zero,

@@ -32,6 +32,11 @@ PLUGIN_THREADS = 256
 """Plugin calls under way at once, at most. Generous: a call that hangs holds its thread for
 good, and must cost one VWN or job, never the threads every other one needs."""
 
+HUNG_PER_PLUGIN = 32
+"""Calls of one plugin that outlived their timeout and still run, at most: past that, the plugin
+is not called again (its error at once) until one ends. A resolver that hangs on every job must
+not take, one job at a time, every thread the batch system's and hypervisor's calls need."""
+
 
 def host_fence(hostname: str) -> str:
     return f"host:{hostname}"
@@ -76,6 +81,9 @@ class PluginCalls:
         self.abandoned: list[Abandoned] = []
         """Calls that timed out and have not ended yet, oldest first."""
         self._undoing: set[asyncio.Task[None]] = set()
+        self._hung: Counter[int] = Counter()
+        """Per plugin (by the id of the object whose method is called): its calls that timed out
+        and still hold their threads."""
 
     async def __call__(
         self, function: Callable[..., T], *args: Any, fences: Iterable[str] = (), undo: Undo | None = None
@@ -89,6 +97,12 @@ class PluginCalls:
         """
         if self._closed:  # a task that outlived close() (a cancel can be lost): it stops here
             raise asyncio.CancelledError("the engine is closed")
+        plugin = id(getattr(function, "__self__", function))
+        if self._hung[plugin] >= HUNG_PER_PLUGIN:
+            name = getattr(function, "__qualname__", function)
+            raise self._error_of(function)(
+                f"{name}{_shown(args)} not called: {self._hung[plugin]} calls of its plugin outlived"
+                " engine.plugin_timeout and still run; it is called again once one of them ends")
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.executor, partial(function, *args))
         timeout = self._timeout()
@@ -96,10 +110,17 @@ class PluginCalls:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             what = f"{getattr(function, '__qualname__', function)}{_shown(args)}"
+            self._hung[plugin] += 1
+            future.add_done_callback(lambda _done: self._unhung(plugin))
             fences = tuple(fences)
             if fences:
                 self._abandon(future, Abandoned(what, fences, undo))
             raise self._error_of(function)(f"{what} took longer than engine.plugin_timeout ({timeout:g}s)") from None
+
+    def _unhung(self, plugin: int) -> None:
+        self._hung[plugin] -= 1
+        if self._hung[plugin] <= 0:
+            del self._hung[plugin]
 
     def fenced(self, fence: str) -> bool:
         """Whether a call that timed out may still change what `fence` names."""
