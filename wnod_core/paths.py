@@ -33,6 +33,14 @@ def config_search_path() -> list[Path]:
     return [xdg_config_home() / "wnod" / CONFIG_NAME] + [d / "wnod" / CONFIG_NAME for d in xdg_config_dirs()]
 
 
+FARM_NAME = "farm.toml"
+
+
+def farm_file_candidates() -> list[Path]:
+    """Where the farm file is looked for when none is named, most important first."""
+    return [xdg_config_home() / "wnod" / FARM_NAME] + [d / "wnod" / FARM_NAME for d in xdg_config_dirs()]
+
+
 def _first_systemd_dir(variable: str) -> Path | None:
     # systemd passes a colon-separated list when a unit names several directories.
     value = os.environ.get(variable, "")

@@ -18,7 +18,7 @@ from wnod_core.cli import context as cli_context_module
 from wnod_core.cli.main import cli, main
 from wnod_core.plugins import Plugins
 
-CORE_COMMANDS = ["bait", "batch", "config", "daemon", "drain", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"]
+CORE_COMMANDS = ["bait", "batch", "config", "daemon", "drain", "farm", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"]
 PLUGIN_KEYS = ["name", "distribution", "version", "status", "builtin", "provides", "error", "problems"]
 
 SITE = """

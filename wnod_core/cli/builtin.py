@@ -17,6 +17,7 @@ from .daemon_cmds import (
     vm_group,
     vms_command,
 )
+from .farm_cmds import farm_group
 from .plugins_cmd import plugins_command
 from .render_cmd import render_command
 from .resolve_cmd import resolve_command
@@ -39,3 +40,4 @@ def wnod_cli_commands() -> Iterator[click.Command]:
     yield status_command
     yield render_command
     yield batch_group
+    yield farm_group

@@ -13,11 +13,11 @@ import click
 from ..daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
 from ..errors import BatchSystemError
 from ..interfaces import BaitOutcome, BaitSide, HookInput
-from ..model import format_duration
 from ..text import shown
-from .hook_stdin import STDIN_WAIT, read_hook_stdin
 from .context import CliContext, pass_wnod
+from .hook_stdin import STDIN_WAIT, read_hook_stdin
 from .output import emit_json, emit_table, json_option
+from .rows import JOB_COLUMNS, VWN_COLUMNS, job_row, vwn_row
 from .types import DURATION
 
 RETRY_EVERY = 2.0
@@ -120,14 +120,7 @@ def vms_command(wnod: CliContext, as_json: bool) -> None:
         emit_json({"vwns": vwns})
         return
     now = time.time()
-    emit_table(
-        ["ID", "TYPE", "STATE", "HOSTNAME", "JOB", "AGE", "REUSES"],
-        [
-            [v["id"], v["vm_type"], v["state"], v["hostname"], v["job_id"] or "-",
-             format_duration(int(now - v["created_at"])), v["reuse_count"]]
-            for v in vwns
-        ],
-    )
+    emit_table(VWN_COLUMNS, [vwn_row(v, now) for v in vwns])
 
 
 @click.command("jobs")
@@ -139,15 +132,7 @@ def jobs_command(wnod: CliContext, as_json: bool) -> None:
     if as_json:
         emit_json({"jobs": jobs})
         return
-    emit_table(
-        ["JOB", "USER", "TYPE", "STEP", "VWN", "SINCE", "DETAIL"],
-        [
-            [j["job_id"], j["user"], j["vm_type"] or "-", j["step"] + (" STUCK" if j.get("stuck_since") else ""),
-             j["vwn_id"] or "-", datetime.fromtimestamp(j["updated_at"]).strftime("%H:%M:%S"),
-             j["detail"] + (f" (the batch system: {j['stuck_why']})" if j.get("stuck_since") else "")]
-            for j in jobs
-        ],
-    )
+    emit_table(JOB_COLUMNS, [job_row(j) for j in jobs])
 
 
 @click.group("vm")

@@ -1,7 +1,9 @@
-"""Talking to this host's daemon over its Unix socket, for the CLI.
+"""Talking to a daemon, for the CLI: this host's over its Unix socket, another's over TCP.
 
-The standard library's HTTP client over an AF_UNIX socket: ``wnod bait`` runs once per
-job from the batch system's hook, so it starts fast and imports no asyncio stack.
+The standard library's HTTP client (over an AF_UNIX socket for this host's daemon): ``wnod
+bait`` runs once per job from the batch system's hook, so it starts fast and imports no
+asyncio stack. Over TCP every request carries its role's bearer token (the farm view's is
+the read role's).
 """
 
 import http.client
@@ -42,9 +44,28 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class DaemonClient:
-    def __init__(self, socket_path: Path, timeout: float = 30.0):
+    def __init__(self, socket_path: Path | None = None, timeout: float = 30.0, *, address: str = "",
+                 token: str = ""):
+        """This host's daemon on `socket_path`; or, given `address` ("host:port"), a daemon's TCP
+        API, each request with `token`."""
+        if (socket_path is None) == (not address):
+            raise ValueError("a daemon client needs either a socket path or a TCP address")
         self.socket_path = socket_path
+        self.address = address
+        self.token = token
         self.timeout = timeout
+
+    @property
+    def where(self) -> str:
+        return str(self.socket_path) if self.socket_path is not None else self.address
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self.socket_path is not None:
+            return _UnixConnection(self.socket_path, timeout)
+        host, _, port = self.address.rpartition(":")
+        if not host or not port.isdigit():
+            raise DaemonUnreachable(f'{self.address!r} is not an address like "10.0.0.1:8470"')
+        return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
@@ -56,23 +77,27 @@ class DaemonClient:
         return self.request("DELETE", path)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
-        connection = _UnixConnection(self.socket_path, timeout or self.timeout)
+        connection = self._connection(timeout or self.timeout)
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if payload is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         try:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             raw = response.read()
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise DaemonUnreachable(
-                f"no wnod daemon answers on {self.socket_path} ({exc.strerror}); is `wnod daemon` running?"
+                f"no wnod daemon answers on {self.where} ({exc.strerror}); is `wnod daemon` running?"
             ) from None
         except PermissionError:
             raise DaemonUnreachable(
-                f"not allowed to use {self.socket_path}: ask for its group (daemon.socket_group)"
+                f"not allowed to use {self.where}: ask for its group (daemon.socket_group)"
             ) from None
+        except TimeoutError:
+            raise DaemonUnreachable(f"the daemon on {self.where} did not answer within {connection.timeout:g}s") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise DaemonUnreachable(f"the daemon on {self.socket_path} did not answer: {exc}") from None
+            raise DaemonUnreachable(f"the daemon on {self.where} did not answer: {exc}") from None
         finally:
             connection.close()
         try:

@@ -1,0 +1,261 @@
+"""`wnod farm`: three real `wnod daemon` processes, each its own host on its own loopback address,
+one shared batch system and hypervisor (the shared fakes), asked at once over their TCP APIs with
+the read role's token; and hosts that cannot answer: nothing listening, one that never answers,
+a wrong token, a daemon stopped meanwhile.
+"""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wnod_core.daemon.run import socket_answers
+from wnod_core.testing.fakes.shared import SharedFakeBatchSystem
+from wnod_core.testing.requirements import missing_module, require
+
+pytestmark = pytest.mark.slow
+
+WNOD = Path(sys.executable).parent / "wnod"
+HOSTS = ("hv01", "hv02", "hv03")
+
+CONFIG = """
+[host]
+name = "{name}.farm.test"
+vcpus = 4
+memory = "8GiB"
+max_vwns = 2
+baits = ["{name}-bait"]
+
+[engine]
+poll_interval = "50ms"
+
+[daemon]
+listen = "{address}"
+read_token_file = "{token}"
+
+[batch]
+system = "shared-fake"
+
+[batch.shared-fake]
+dir = "{fakes}"
+
+[hypervisor]
+backend = "shared-fake"
+
+[hypervisor.shared-fake]
+dir = "{fakes}"
+auto_join = true
+join_delay = "100ms"
+
+[vm_types.el9]
+image = "el9.img"
+boot_timeout = "20s"
+
+[[resolvers]]
+use = "default"
+vm_type = "el9"
+"""
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+def token_file(path: Path, text: str) -> Path:
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+    return path
+
+
+class Farm:
+    """Three hosts' daemons, each on 127.0.0.N; stopped after the test, by PID."""
+
+    def __init__(self, tmp: Path, fakes: Path, env: dict[str, str]):
+        self.tmp, self.fakes, self.env = tmp, fakes, env
+        self.token = token_file(tmp / "read.token", "read-token-" + "r" * 32)
+        self.addresses = {name: f"127.0.0.{i + 2}:{free_port(f'127.0.0.{i + 2}')}" for i, name in enumerate(HOSTS)}
+        self.daemons: dict[str, subprocess.Popen[bytes]] = {}
+        self.batch = SharedFakeBatchSystem(fakes)
+
+    def home(self, name: str) -> Path:
+        return self.tmp / name
+
+    def environ(self, name: str) -> dict[str, str]:
+        home = self.home(name)
+        return {**self.env, "WNOD_STATE_DIR": str(home / "state"), "WNOD_RUNTIME_DIR": str(home / "run"),
+                "WNOD_CACHE_DIR": str(home / "cache")}
+
+    def start(self, name: str) -> None:
+        home = self.home(name)
+        home.mkdir(exist_ok=True)
+        config = home / "wnod.toml"
+        config.write_text(CONFIG.format(name=name, address=self.addresses[name], token=self.token, fakes=self.fakes))
+        log = open(home / "daemon.log", "ab")  # noqa: SIM115 - the child's for its life
+        self.daemons[name] = subprocess.Popen([str(WNOD), "--config", str(config), "daemon"], env=self.environ(name),
+                                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 30
+        while not socket_answers(home / "run" / "wnod.sock"):
+            assert self.daemons[name].poll() is None, (home / "daemon.log").read_text()
+            assert time.monotonic() < deadline, (home / "daemon.log").read_text()
+            time.sleep(0.05)
+
+    def stop(self, name: str) -> None:
+        daemon = self.daemons.pop(name)
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait(10)
+
+    def bait(self, name: str, job_id: str) -> subprocess.CompletedProcess[str]:
+        environ = self.batch.dispatch_to_bait(job_id, f"{name}-bait")
+        return subprocess.run([str(WNOD), "--config", str(self.home(name) / "wnod.toml"), "bait", "--timeout", "60"],
+                              env={**self.environ(name), **environ}, capture_output=True, text=True, timeout=90,
+                              check=False)
+
+    def farm_file(self, *extra: str) -> Path:
+        lines = ["[farm]", 'timeout = "1s"', f'token_file = "{self.token}"']
+        for name in HOSTS:
+            lines += ["[[farm.hosts]]", f'name = "{name}"', f'address = "{self.addresses[name]}"']
+        lines += extra
+        path = self.tmp / "farm.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def wnod_farm(self, farm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(WNOD), "farm", "--farm", str(farm), *args], env=self.env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def farm(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, str]) -> Iterator[Farm]:
+    require(missing_module("wnod_resolvers", "wnod-resolvers"))
+    f = Farm(tmp_path, shared_fakes_dir, shared_fakes_env)
+    try:
+        for name in HOSTS:
+            f.start(name)
+        yield f
+    finally:
+        for name in list(f.daemons):
+            f.stop(name)
+
+
+@pytest.fixture
+def silent(tmp_path: Path) -> Iterator[str]:
+    """An address that takes connections and never answers (a host hung in the kernel's backlog)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.9", 0))
+    listener.listen(16)
+    try:
+        yield f"127.0.0.9:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_the_farm_view_shows_every_hosts_vwns_and_jobs_with_their_host(farm: Farm) -> None:
+    jobs = {}
+    for name in ("hv01", "hv02"):
+        job = farm.batch.submit("alice", queue="batch").job_id
+        done = farm.bait(name, job)
+        assert "migrated" in done.stderr, done.stderr
+        jobs[name] = job
+    done = farm.wnod_farm(farm.farm_file(), "vms", "--json")
+    assert done.returncode == 0, done.stderr
+    hosts = {h["name"]: h for h in json.loads(done.stdout)["hosts"]}
+    assert set(hosts) == set(HOSTS) and all(h["error"] is None for h in hosts.values())
+    for name, job in jobs.items():
+        [vwn] = hosts[name]["vwns"]
+        assert (vwn["job_id"], vwn["hostname"]) == (job, f"{name}-vwn1")
+    assert hosts["hv03"]["vwns"] == []
+
+    table = farm.wnod_farm(farm.farm_file(), "jobs")
+    assert table.returncode == 0, table.stderr
+    rows = [line.split() for line in table.stdout.splitlines()[1:]]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(jobs.items())
+
+    status = farm.wnod_farm(farm.farm_file(), "status")
+    assert "farm: 3 of 3 hosts answered; VWNs: 2 ready" in status.stdout, status.stdout
+
+
+def test_hosts_that_cannot_answer_are_shown_why_and_never_hold_up_the_others(
+    farm: Farm, silent: str, tmp_path: Path
+) -> None:
+    wrong = token_file(tmp_path / "wrong.token", "wrong-token-" + "w" * 32)
+    nothing = f"127.0.0.10:{free_port('127.0.0.10')}"
+    farm.stop("hv03")  # stopped meanwhile: its address in the farm file, nothing behind it
+    path = farm.farm_file(
+        "[[farm.hosts]]", 'name = "hv04"', f'address = "{nothing}"',
+        "[[farm.hosts]]", 'name = "hv05"', f'address = "{silent}"',
+        "[[farm.hosts]]", 'name = "hv06"', f'address = "{farm.addresses["hv01"]}"', f'token_file = "{wrong}"',
+    )
+    started = time.monotonic()
+    done = farm.wnod_farm(path, "status", "--json")
+    took = time.monotonic() - started
+    assert done.returncode == 1, "a host did not answer: said by the exit code"
+    hosts = {h["name"]: h for h in json.loads(done.stdout)["hosts"]}
+    assert hosts["hv01"]["error"] is None and hosts["hv02"]["error"] is None
+    assert hosts["hv01"]["status"]["host"] == "hv01.farm.test"
+    assert hosts["hv03"]["error"].startswith("unreachable: no wnod daemon answers on 127.0.0.4:")
+    assert hosts["hv04"]["error"].startswith(f"unreachable: no wnod daemon answers on {nothing}")
+    assert hosts["hv05"]["error"] == f"unreachable: the daemon on {silent} did not answer within 1s"
+    assert hosts["hv06"]["error"] == "refused (HTTP 401): missing or wrong bearer token"
+    assert took < 20, f"one host's silence held the view up for {took:.1f}s"
+
+    table = farm.wnod_farm(path, "status")
+    assert table.returncode == 1
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()[1:] if line.startswith("hv")}
+    assert " up " in lines["hv01"] and "UNREACHABLE" in lines["hv05"] and "did not answer within 1s" in lines["hv05"]
+    assert "farm: 2 of 6 hosts answered" in table.stdout
+    assert "Traceback" not in table.stdout + table.stderr
+
+
+def test_a_read_token_sees_the_farm_but_cannot_drain_a_host(farm: Farm) -> None:
+    from wnod_core.daemon.client import DaemonClient, DaemonRefused
+
+    client = DaemonClient(address=farm.addresses["hv01"], token=farm.token.read_text().strip(), timeout=5)
+    assert client.get("/v1/status")["drained"] is False
+    with pytest.raises(DaemonRefused, match="needs the admin role"):
+        client.post("/v1/drain")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[farm]\nhosts = []\n", "farm: no hosts: add a [[farm.hosts]] table per host"),
+        ('[farm]\n[[farm.hosts]]\nname = "a"\naddress = "nowhere"\n',
+         "farm.hosts[0].address: expected \"address:port\""),
+        ('[farm]\n[[farm.hosts]]\nname = "a"\naddress = "127.0.0.1:1"\n',
+         "farm.hosts[0].token_file: host a has no token: set it, or farm.token_file"),
+        ('[farm]\ntoken_file = "/nonexistent"\n[[farm.hosts]]\nname = "a"\naddress = "127.0.0.1:1"\n',
+         "farm.token_file: cannot read /nonexistent"),
+        ('[farm]\nhostz = 1\n', "farm.hostz: unknown key"),
+        ("[frm]\n", "frm: unknown section"),
+        ("[farm\n", "not valid TOML"),
+    ],
+)
+def test_a_wrong_farm_file_says_what_and_where(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "farm.toml"
+    path.write_text(text)
+    done = subprocess.run([str(WNOD), "farm", "--farm", str(path), "status"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_farm_file_says_where_it_was_looked_for(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(tmp_path / "etc")}
+    done = subprocess.run([str(WNOD), "farm", "vms"], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 1
+    assert f"no farm file: give --farm FILE or WNOD_FARM, or write one at {tmp_path}/config/wnod/farm.toml" in done.stderr

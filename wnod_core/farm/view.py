@@ -1,0 +1,57 @@
+"""Every host's daemon asked the same question at once, each within the farm's timeout.
+
+A host that does not answer in time, refuses the token or says something that is not wnod's
+answer is one row saying so; never a hang, never a traceback, and never the others' wait.
+"""
+
+import concurrent.futures
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ..daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
+from .config import FarmFile, FarmHost
+
+
+@attrs.frozen
+class HostAnswer:
+    """One host's answer to one question, or why there is none."""
+
+    host: FarmHost
+    data: Any = None
+    error: str = ""
+    """Why the host gave no answer ("" when it did)."""
+
+    @property
+    def reachable(self) -> bool:
+        return not self.error
+
+
+def ask_farm(farm: FarmFile, path: str, hosts: Sequence[str] = ()) -> list[HostAnswer]:
+    """GET `path` of every host's daemon (or of those named in `hosts`) at once; in the farm
+    file's order. Each waits at most ``farm.timeout``, the whole at most a little more."""
+    chosen = [h for h in farm.farm.hosts if not hosts or h.name in hosts]
+    timeout = farm.farm.timeout
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(64, len(chosen))))
+    try:
+        futures = [pool.submit(_ask, host, farm.tokens[host.name], path, timeout) for host in chosen]
+        # Each request is bounded by its socket timeout; a host stuck past it anyway (a name
+        # lookup that hangs) is not waited for.
+        done, _ = concurrent.futures.wait(futures, timeout=timeout * 2 + 1)
+        return [f.result() if f in done else HostAnswer(h, error=f"no answer within {timeout:g}s")
+                for h, f in zip(chosen, futures, strict=True)]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ask(host: FarmHost, token: str, path: str, timeout: float) -> HostAnswer:
+    client = DaemonClient(address=host.address, token=token, timeout=timeout)
+    try:
+        return HostAnswer(host, data=client.get(path))
+    except DaemonUnreachable as exc:
+        return HostAnswer(host, error=f"unreachable: {exc}")
+    except DaemonRefused as exc:
+        return HostAnswer(host, error=f"refused (HTTP {exc.status}): {exc}")
+    except Exception as exc:  # anything else: still one row, and the others' answers stand
+        return HostAnswer(host, error=f"failed: {type(exc).__name__}: {exc}")
