@@ -38,6 +38,7 @@ poll_interval = "50ms"
 [daemon]
 listen = "{address}"
 read_token_file = "{token}"
+{tls}
 
 [batch]
 system = "shared-fake"
@@ -93,11 +94,12 @@ class Farm:
         return {**self.env, "WNOD_STATE_DIR": str(home / "state"), "WNOD_RUNTIME_DIR": str(home / "run"),
                 "WNOD_CACHE_DIR": str(home / "cache")}
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, tls: str = "") -> None:
         home = self.home(name)
         home.mkdir(exist_ok=True)
         config = home / "wnod.toml"
-        config.write_text(CONFIG.format(name=name, address=self.addresses[name], token=self.token, fakes=self.fakes))
+        config.write_text(CONFIG.format(name=name, address=self.addresses[name], token=self.token, fakes=self.fakes,
+                                        tls=tls))
         log = open(home / "daemon.log", "ab")  # noqa: SIM115 - the child's for its life
         self.daemons[name] = subprocess.Popen([str(WNOD), "--config", str(config), "daemon"], env=self.environ(name),
                                               stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -124,8 +126,8 @@ class Farm:
                               env={**self.environ(name), **environ}, capture_output=True, text=True, timeout=90,
                               check=False)
 
-    def farm_file(self, *extra: str) -> Path:
-        lines = ["[farm]", 'timeout = "1s"', f'token_file = "{self.token}"']
+    def farm_file(self, *extra: str, head: tuple[str, ...] = ()) -> Path:
+        lines = ["[farm]", 'timeout = "1s"', f'token_file = "{self.token}"', *head]
         for name in HOSTS:
             lines += ["[[farm.hosts]]", f'name = "{name}"', f'address = "{self.addresses[name]}"']
         lines += extra
@@ -259,3 +261,43 @@ def test_no_farm_file_says_where_it_was_looked_for(tmp_path: Path) -> None:
     done = subprocess.run([str(WNOD), "farm", "vms"], capture_output=True, text=True, timeout=60, check=False, env=env)
     assert done.returncode == 1
     assert f"no farm file: give --farm FILE or WNOD_FARM, or write one at {tmp_path}/config/wnod/farm.toml" in done.stderr
+
+
+def test_over_tls_the_farm_trusts_its_ca_and_no_other(farm: Farm, tmp_path: Path) -> None:
+    from .certs import make_ca, make_server_cert
+
+    ca = make_ca(tmp_path)
+    cert, key = make_server_cert(tmp_path, ca, ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+    for name in HOSTS:  # the same daemons, now serving their TCP API over TLS
+        farm.stop(name)
+        farm.start(name, tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"')
+    trusted = farm.wnod_farm(farm.farm_file(head=(f'ca_file = "{ca[0]}"',)), "status", "--json")
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert [h["status"]["host"] for h in json.loads(trusted.stdout)["hosts"]] == [f"{n}.farm.test" for n in HOSTS]
+
+    other, _, _ = make_ca(tmp_path, "another CA")
+    untrusted = farm.wnod_farm(farm.farm_file(head=(f'ca_file = "{other}"',)), "status", "--json")
+    assert untrusted.returncode == 1
+    errors = [h["error"] for h in json.loads(untrusted.stdout)["hosts"]]
+    assert all(e.startswith("unreachable: the daemon on 127.0.0.") and "is not the one trusted" in e for e in errors), errors
+
+    plain = farm.wnod_farm(farm.farm_file(), "status", "--json")  # no ca_file: plain HTTP to a TLS port
+    assert plain.returncode == 1
+    assert all(h["error"] for h in json.loads(plain.stdout)["hosts"])
+    assert "Traceback" not in trusted.stderr + untrusted.stderr + plain.stderr
+
+
+def test_a_tls_key_others_may_read_stops_the_daemon_saying_so(farm: Farm, tmp_path: Path) -> None:
+    from .certs import make_ca, make_server_cert
+
+    cert, key = make_server_cert(tmp_path, make_ca(tmp_path), ["127.0.0.2"])
+    key.chmod(0o644)
+    farm.stop("hv01")
+    home = farm.home("hv01")
+    config = home / "wnod.toml"
+    config.write_text(CONFIG.format(name="hv01", address=farm.addresses["hv01"], token=farm.token, fakes=farm.fakes,
+                                    tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"'))
+    done = subprocess.run([str(WNOD), "--config", str(config), "daemon"], env=farm.environ("hv01"),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"daemon.tls_key_file: {key} may be read by others; chmod 600 it" in done.stdout + done.stderr

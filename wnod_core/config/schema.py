@@ -240,6 +240,14 @@ class DaemonSection:
         "A file holding the read role's bearer token on TCP: status, VWNs and jobs only (monitoring).",
         default="",
     )
+    tls_cert_file: str = documented(
+        "Serve the TCP API over TLS with this certificate (PEM, its chain after it): the tokens and"
+        " answers cross the network encrypted. Needs `tls_key_file`. Empty: plain HTTP.",
+        default="",
+    )
+    tls_key_file: str = documented(
+        "The private key of `tls_cert_file` (PEM, readable by the daemon's user only).", default=""
+    )
     accounting: bool = documented(
         "Write one JSON line per job to `accounting.jsonl` in the state directory.", default=True
     )
@@ -273,6 +281,10 @@ class DaemonSection:
         if self.listen and not (self.token_file or self.bait_token_file or self.read_token_file):
             raise ValueError("listen needs a token (token_file, bait_token_file or read_token_file): the TCP"
                              " API is never open without one")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("TLS needs both tls_cert_file and tls_key_file")
+        if self.tls_cert_file and not self.listen:
+            raise ValueError("tls_cert_file is for the TCP API: set listen too")
 
 
 def _check_listen(value: str) -> None:

@@ -9,6 +9,7 @@ the read role's).
 import http.client
 import json
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,15 @@ class _UnixConnection(http.client.HTTPConnection):
 
 class DaemonClient:
     def __init__(self, socket_path: Path | None = None, timeout: float = 30.0, *, address: str = "",
-                 token: str = ""):
+                 token: str = "", tls: ssl.SSLContext | None = None):
         """This host's daemon on `socket_path`; or, given `address` ("host:port"), a daemon's TCP
-        API, each request with `token`."""
+        API, each request with `token`, over TLS with `tls` (see ``tls.client_context``)."""
         if (socket_path is None) == (not address):
             raise ValueError("a daemon client needs either a socket path or a TCP address")
         self.socket_path = socket_path
         self.address = address
         self.token = token
+        self.tls = tls
         self.timeout = timeout
 
     @property
@@ -65,6 +67,8 @@ class DaemonClient:
         host, _, port = self.address.rpartition(":")
         if not host or not port.isdigit():
             raise DaemonUnreachable(f'{self.address!r} is not an address like "10.0.0.1:8470"')
+        if self.tls is not None:
+            return http.client.HTTPSConnection(host.strip("[]"), int(port), timeout=timeout, context=self.tls)
         return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
 
     def get(self, path: str) -> Any:
@@ -94,6 +98,10 @@ class DaemonClient:
             raise DaemonUnreachable(
                 f"not allowed to use {self.where}: ask for its group (daemon.socket_group)"
             ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise DaemonUnreachable(f"the daemon on {self.where} is not the one trusted: {exc.verify_message}") from None
+        except ssl.SSLError as exc:
+            raise DaemonUnreachable(f"no TLS with the daemon on {self.where}: {exc.reason or exc}") from None
         except TimeoutError:
             raise DaemonUnreachable(f"the daemon on {self.where} did not answer within {connection.timeout:g}s") from None
         except (OSError, http.client.HTTPException) as exc:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import struct
 import time
 from collections import Counter
@@ -262,11 +263,16 @@ class Listeners:
         loop = asyncio.get_running_loop()
         self._servers.append(await loop.create_unix_server(self._factory(runner), path, backlog=backlog))
 
-    async def tcp(self, app: web.Application, host: str, port: int, backlog: int) -> None:
+    async def tcp(self, app: web.Application, host: str, port: int, backlog: int,
+                  tls: ssl.SSLContext | None = None) -> None:
         runner = await self._runner(app)
         loop = asyncio.get_running_loop()
+        # A client that opens a connection and never completes the handshake is cut off as one
+        # that never sends its headers.
+        handshake = {"ssl_handshake_timeout": self.guard.limits.header_timeout} if tls else {}
         self._servers.append(
-            await loop.create_server(self._factory(runner), host, port, backlog=backlog, reuse_address=True)
+            await loop.create_server(self._factory(runner), host, port, backlog=backlog, reuse_address=True,
+                                     ssl=tls, **handshake)
         )
 
     async def close(self) -> None:

@@ -31,6 +31,7 @@ from .api import make_app, started_json
 from .listeners import Guard, Limits, Listeners
 from .preflight import SOCKET_NAME, daemon_problems, read_token, socket_path  # noqa: F401 - SOCKET_NAME for the unit's test
 from .roles import Role, SocketRoles, TokenRoles
+from .tls import server_context
 
 LOG = logging.getLogger("wnod.daemon")
 
@@ -266,9 +267,14 @@ class Daemon:
                 ) from None
 
     async def _listen_tcp(self, app: web.Application) -> None:
-        address, _, port = self.site.config.daemon.listen.rpartition(":")
+        daemon = self.site.config.daemon
+        address, _, port = daemon.listen.rpartition(":")
         try:
-            await self.listeners.tcp(app, address.strip("[]"), int(port), BACKLOG)
+            context = server_context(daemon.tls_cert_file, daemon.tls_key_file) if daemon.tls_cert_file else None
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            await self.listeners.tcp(app, address.strip("[]"), int(port), BACKLOG, tls=context)
         except OSError as exc:
             raise StartupError(
                 f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror or exc}"

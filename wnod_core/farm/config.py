@@ -15,8 +15,11 @@
     token_file = "/etc/wnod/hv02-read.token"
 
 The read role's token is enough for every view, and can never drain a host or destroy a VWN.
+With ``ca_file`` (the farm's, or a host's own) the host is asked over TLS, its certificate
+checked against that CA and against the address asked for.
 """
 
+import ssl
 import tomllib
 from pathlib import Path
 
@@ -25,6 +28,7 @@ import attrs
 from ..config.checks import longer_than_zero
 from ..config.convert import join, structure
 from ..daemon.preflight import read_token
+from ..daemon.tls import client_context
 from ..errors import ConfigError, Problem
 from ..model.fields import documented
 from ..model.units import Seconds, parse_duration
@@ -49,6 +53,8 @@ class FarmHost:
                               validator=_check_address)
     token_file: str = documented("A file holding a token of its daemon (the read role's); empty: `farm.token_file`.",
                                  default="")
+    ca_file: str = documented("Ask it over TLS, trusting the CA (or certificate) in this PEM file; empty:"
+                              " `farm.ca_file`.", default="")
 
 
 @attrs.frozen
@@ -59,6 +65,8 @@ class FarmSection:
     timeout: Seconds = documented("How long each host's daemon may take to answer, before it is shown unreachable.",
                                   default=Seconds(5), converter=parse_duration, validator=longer_than_zero)
     token_file: str = documented("A file holding the token of every host that names none of its own.", default="")
+    ca_file: str = documented("Ask every host that names no CA of its own over TLS, trusting the CA in this PEM"
+                              " file (the daemons' `tls_cert_file` is signed by it). Empty: plain HTTP.", default="")
 
     def __attrs_post_init__(self) -> None:
         names = [h.name for h in self.hosts]
@@ -77,6 +85,8 @@ class FarmFile:
     farm: FarmSection
     tokens: dict[str, str]
     """Host name -> its token."""
+    tls: dict[str, ssl.SSLContext | None] = attrs.field(factory=dict)
+    """Host name -> the TLS context it is asked with (None: plain HTTP)."""
 
 
 def load_farm(path: Path) -> FarmFile:
@@ -119,6 +129,14 @@ def load_farm(path: Path) -> FarmFile:
             tokens[host.name] = read_token(Path(file))
         except ValueError as exc:
             problems.append(Problem(where, str(exc), str(path)))
+    tls: dict[str, ssl.SSLContext | None] = {}
+    for index, host in enumerate(farm.hosts):
+        ca, where = (host.ca_file, join(join("farm.hosts", index), "ca_file")) if host.ca_file else (
+            farm.ca_file, "farm.ca_file")
+        try:
+            tls[host.name] = client_context(ca) if ca else None
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc), str(path)))
     if problems:
         raise ConfigError(problems)
-    return FarmFile(path=path, farm=farm, tokens=tokens)
+    return FarmFile(path=path, farm=farm, tokens=tokens, tls=tls)

@@ -5,6 +5,7 @@ answer is one row saying so; never a hang, never a traceback, and never the othe
 """
 
 import concurrent.futures
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,8 @@ def ask_farm(farm: FarmFile, path: str, hosts: Sequence[str] = ()) -> list[HostA
     timeout = farm.farm.timeout
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(64, len(chosen))))
     try:
-        futures = [pool.submit(_ask, host, farm.tokens[host.name], path, timeout) for host in chosen]
+        futures = [pool.submit(_ask, host, farm.tokens[host.name], farm.tls.get(host.name), path, timeout)
+                   for host in chosen]
         # Each request is bounded by its socket timeout; a host stuck past it anyway (a name
         # lookup that hangs) is not waited for.
         done, _ = concurrent.futures.wait(futures, timeout=timeout * 2 + 1)
@@ -45,8 +47,8 @@ def ask_farm(farm: FarmFile, path: str, hosts: Sequence[str] = ()) -> list[HostA
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _ask(host: FarmHost, token: str, path: str, timeout: float) -> HostAnswer:
-    client = DaemonClient(address=host.address, token=token, timeout=timeout)
+def _ask(host: FarmHost, token: str, tls: ssl.SSLContext | None, path: str, timeout: float) -> HostAnswer:
+    client = DaemonClient(address=host.address, token=token, timeout=timeout, tls=tls)
     try:
         return HostAnswer(host, data=client.get(path))
     except DaemonUnreachable as exc:
