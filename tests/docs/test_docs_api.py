@@ -15,7 +15,7 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
         for route in app.router.routes()
         if route.method != "HEAD" and route.resource.canonical != NO_ROUTE  # the catch-all 404/405
     }
-    documented = set(re.findall(r"^### `([A-Z]+) (/v1/\S+)`$", API_MD.read_text(), re.M))
+    documented = set(re.findall(r"^### `([A-Z]+) (/\S+)`$", API_MD.read_text(), re.M))
     assert documented == served, f"docs/api.md and wnod_core/daemon/api.py disagree: {documented ^ served}"
 
 
@@ -23,5 +23,5 @@ def test_every_route_says_the_role_it_needs() -> None:
     from wnod_core.daemon.api import ROUTES
 
     needed = {f"{method} {path}": str(role) for method, path, _handler, role in ROUTES}
-    documented = dict(re.findall(r"^### `([A-Z]+ /v1/\S+)`\n\nRole: \*\*(\w+)\*\*\.$", API_MD.read_text(), re.M))
+    documented = dict(re.findall(r"^### `([A-Z]+ /\S+)`\n\nRole: \*\*(\w+)\*\*\.$", API_MD.read_text(), re.M))
     assert documented == needed

@@ -25,6 +25,7 @@ from ..model import Vwn
 from ..model.flight import JobFlight
 from ..text import one_line
 from .listeners import GuardedHandler, Limits, Peer, RefusalLog, guard_middleware
+from .metrics import CONTENT_TYPE, Metrics
 from .roles import Role, SocketRoles, TokenRoles
 
 LOG = logging.getLogger("wnod.daemon")
@@ -34,6 +35,7 @@ STARTED: web.AppKey[dict[str, Any]] = web.AppKey("started", dict)
 LIMITS: web.AppKey[Limits] = web.AppKey("limits", Limits)
 REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", RefusalLog)
 ROLES: web.AppKey[SocketRoles | TokenRoles] = web.AppKey("roles", object)  # type: ignore[arg-type]
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 MAX_BODY = 64 * 1024
 """Bytes of a request's body, at most: every body of this API is a small JSON object."""
@@ -52,6 +54,7 @@ def make_app(
     started: dict[str, Any],
     limits: Limits | None = None,
     roles: SocketRoles | TokenRoles | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """The API for `engine`. `roles` tells each caller's role: by its credentials on the Unix
     socket (``SocketRoles``), by its bearer token on TCP (``TokenRoles``: a request without a
@@ -63,6 +66,11 @@ def make_app(
     app[LIMITS] = limits or Limits.of(DaemonSection())
     app[REFUSALS] = RefusalLog()
     app[ROLES] = roles or SocketRoles()
+    if metrics is None:  # an app of its own (tests): metrics of its own, of this engine
+        metrics = Metrics()
+        if engine is not None:
+            metrics.attach(engine)
+    app[METRICS] = metrics
     for method, path, handler, role in ROUTES:
         app.router.add_route(method, path, _needs(role, handler), expect_handler=_expect)
     # Last, so only what no route takes comes here: its 404 or 405 then passes our Expect handler
@@ -279,6 +287,11 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus text format (see docs/metrics.md)."""
+    return web.Response(body=request.app[METRICS].text(), headers={"Content-Type": CONTENT_TYPE})
+
+
 async def _no_route(request: web.Request) -> web.Response:
     allowed: set[str] = set()
     for resource in request.app.router.resources():
@@ -297,6 +310,7 @@ ROUTES = (
     ("POST", "/v1/jobs/{job_id}/notice", notice, Role.BAIT),
     ("GET", "/v1/jobs", jobs, Role.READ),
     ("GET", "/v1/vwns", vwns, Role.READ),
+    ("GET", "/metrics", metrics, Role.READ),
     ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn, Role.ADMIN),
     ("POST", "/v1/drain", drain, Role.ADMIN),
     ("POST", "/v1/resume", resume, Role.ADMIN),

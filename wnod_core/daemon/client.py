@@ -80,7 +80,17 @@ class DaemonClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def text(self, path: str) -> str:
+        """GET `path`, an answer that is not JSON (``/metrics``); its errors are JSON as ever."""
+        status, raw = self._exchange("GET", path, None, None)
+        if status >= 400:
+            self._parsed(status, raw)
+        return raw.decode("utf-8", "replace")
+
     def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        return self._parsed(*self._exchange(method, path, body, timeout))
+
+    def _exchange(self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None) -> tuple[int, bytes]:
         connection = self._connection(timeout or self.timeout)
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -108,11 +118,15 @@ class DaemonClient:
             raise DaemonUnreachable(f"the daemon on {self.where} did not answer: {exc}") from None
         finally:
             connection.close()
+        return response.status, raw
+
+    @staticmethod
+    def _parsed(status: int, raw: bytes) -> Any:
         try:
             data = json.loads(raw)
         except ValueError:
-            raise DaemonRefused(response.status, f"the daemon answered something not JSON: {raw[:200]!r}") from None
-        if response.status >= 400:
+            raise DaemonRefused(status, f"the daemon answered something not JSON: {raw[:200]!r}") from None
+        if status >= 400:
             message = data.get("error") if isinstance(data, dict) else None
-            raise DaemonRefused(response.status, str(message or f"HTTP {response.status}"))
+            raise DaemonRefused(status, str(message or f"HTTP {status}"))
         return data

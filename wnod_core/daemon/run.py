@@ -29,6 +29,7 @@ from ..site import Site
 from ..text import one_line
 from .api import make_app, started_json
 from .listeners import Guard, Limits, Listeners
+from .metrics import Metrics
 from .preflight import SOCKET_NAME, daemon_problems, read_token, socket_path  # noqa: F401 - SOCKET_NAME for the unit's test
 from .roles import Role, SocketRoles, TokenRoles
 from .tls import server_context
@@ -91,6 +92,8 @@ class Daemon:
     """What the admin said to do with domains no record explains (``--adopt``, ``--reap-strays``)."""
     stop: asyncio.Event = attrs.Factory(asyncio.Event)
     listeners: Listeners = attrs.field(init=False)
+    metrics: Metrics = attrs.Factory(Metrics)
+    """Its Prometheus metrics (``GET /metrics``): counted from its start, one registry per daemon."""
     rounds: "asyncio.Task[None] | None" = attrs.field(default=None, init=False)
     lock: "int | None" = attrs.field(default=None, init=False)
     """The open file descriptor of the state directory's lock, while this daemon holds it."""
@@ -147,6 +150,7 @@ class Daemon:
                         " one of this host's baits; list them (see docs/api.md)")
         if site.config.daemon.accounting:
             site.plugins.add_listener("wnod-accounting", AccountingLedger(site.dirs.state / LEDGER_NAME))
+        site.plugins.add_listener("wnod-metrics", self.metrics)
         parts = Parts(
             policy=HostPolicy.from_config(site.config),
             store=store,
@@ -156,6 +160,7 @@ class Daemon:
             listeners=site.plugins,
         )
         self.engine = Engine(parts)
+        self.metrics.attach(self.engine)
         try:
             found = await self.engine.start(self.strays)
         except Exception as exc:  # any failure to reconcile: serving on unknown state would be worse
@@ -174,9 +179,9 @@ class Daemon:
         started = started_json(found)
         try:
             limits = self.listeners.guard.limits
-            await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles))
+            await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles, metrics=self.metrics))
             if token_roles is not None:
-                await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles))
+                await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles, metrics=self.metrics))
         except StartupError:
             await self.shutdown()  # nothing half-started is left behind
             raise

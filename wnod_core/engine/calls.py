@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ..chain import ResolverChain
 from ..errors import BatchSystemError, HypervisorError, PluginError, WnodError
 from ..interfaces import BatchSystem, Hypervisor
 from ..text import one_line
@@ -81,6 +82,9 @@ class PluginCalls:
         self.abandoned: list[Abandoned] = []
         """Calls that timed out and have not ended yet, oldest first."""
         self._undoing: set[asyncio.Task[None]] = set()
+        self.observer: Callable[[str, str, float, bool], None] | None = None
+        """Told of every call that ran (the plugin's kind, the operation, its seconds, whether it
+        failed): the daemon's metrics."""
         self._hung: Counter[int] = Counter()
         """Per plugin (by the id of the object whose method is called): its calls that timed out
         and still hold their threads."""
@@ -106,8 +110,11 @@ class PluginCalls:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.executor, partial(function, *args))
         timeout = self._timeout()
+        began, failed = loop.time(), True
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            result = await asyncio.wait_for(asyncio.shield(future), timeout)
+            failed = False
+            return result
         except TimeoutError:
             what = f"{getattr(function, '__qualname__', function)}{_shown(args)}"
             self._hung[plugin] += 1
@@ -116,6 +123,25 @@ class PluginCalls:
             if fences:
                 self._abandon(future, Abandoned(what, fences, undo))
             raise self._error_of(function)(f"{what} took longer than engine.plugin_timeout ({timeout:g}s)") from None
+        finally:
+            if self.observer is not None:
+                self._observe(function, loop.time() - began, failed)
+
+    def _observe(self, function: Callable[..., Any], seconds: float, failed: bool) -> None:
+        assert self.observer is not None
+        try:
+            self.observer(self._kind_of(function), getattr(function, "__name__", "call"), seconds, failed)
+        except Exception:  # metrics must never fail a call
+            LOG.exception("the plugin-call observer failed")
+
+    def _kind_of(self, function: Callable[..., Any]) -> str:
+        error = self._error_of(function)
+        if error is BatchSystemError:
+            return "batch_system"
+        if error is HypervisorError:
+            return "hypervisor"
+        owner = getattr(function, "__self__", None)
+        return "resolvers" if isinstance(owner, ResolverChain) else "other"
 
     def _unhung(self, plugin: int) -> None:
         self._hung[plugin] -= 1
