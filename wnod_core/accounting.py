@@ -115,3 +115,36 @@ class AccountingLedger:
             )
             return False
         return True
+
+
+READ_LIMIT = 100_000
+"""Records one read of the ledger returns at most; the next read starts after the last of them."""
+
+
+def read_ledger(path: Path, since: float = 0.0, limit: int = READ_LIMIT) -> dict[str, Any]:
+    """The ledger's records of outcomes reached at `since` or later, oldest first, at most
+    `limit`: ``{"records": [...], "skipped": N, "more": bool}``. A line that is not a record (cut
+    short by a full disk, written by hand) is skipped and counted, never a failure of the read;
+    ``more`` says records were left for a read from the last one's ``at`` on."""
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    more = False
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below; absent is an empty ledger
+    except FileNotFoundError:
+        return {"records": [], "skipped": 0, "more": False}
+    with fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+                at = float(record["at"])
+            except (ValueError, TypeError, KeyError):
+                skipped += 1
+                continue
+            if at < since:
+                continue
+            if len(records) >= limit:
+                more = True
+                break
+            records.append(record)
+    return {"records": records, "skipped": skipped, "more": more}

@@ -5,6 +5,7 @@ A thin shim over ``wnod_core.farm``: the hosts come from the farm file (``--farm
 ``farm.timeout`` or is shown unreachable, saying why. Exits 1 when a host did not answer.
 """
 
+import csv
 import os
 import sys
 import time
@@ -17,11 +18,13 @@ import click
 
 from ..errors import WnodError
 from ..farm import FARM_ENV, HostAnswer, ask_farm, load_farm
+from ..farm.accounting import OUTCOMES, read_ledgers, summarize
 from ..farm.config import FarmFile
 from ..paths import farm_file_candidates
 from ..text import shown
 from .output import emit_json, emit_table, json_option
 from .rows import JOB_COLUMNS, VWN_COLUMNS, job_row, vwn_row
+from .types import DURATION
 
 watch_option = click.option("--watch", type=click.FloatRange(min=0.5), default=None, metavar="SECONDS",
                             help="Ask again every SECONDS until interrupted.")
@@ -160,3 +163,53 @@ def farm_jobs_command(ctx: click.Context, as_json: bool, hosts: tuple[str, ...],
         _unreachable(answers)
 
     _run(ctx, "/v1/jobs", hosts, watch, show)
+
+
+@farm_group.command("accounting")
+@click.option("--since", "since", type=DURATION, default="1d", show_default=True,
+              help='Jobs wnod was done with within this long ("12h", "7d").')
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per host and VM type.")
+@json_option
+@hosts_option
+@click.pass_context
+def farm_accounting_command(ctx: click.Context, since: float, as_csv: bool, as_json: bool,
+                            hosts: tuple[str, ...]) -> None:
+    """Every host's accounting ledger, summed up per host and VM type, and for the farm (host *):
+    jobs and how they ended, VWNs made and reused, boot and wait times (seconds)."""
+    farm = _farm(ctx)
+    start = time.time() - since
+    answers = read_ledgers(farm, start, hosts)
+    rows = summarize({a.host.name: a.data["records"] for a in answers if a.reachable})
+    if as_json:
+        emit_json({"since": start, "rows": [r.as_dict() for r in rows],
+                   "hosts": [{"name": a.host.name, "error": a.error or None,
+                              "skipped": (a.data or {}).get("skipped", 0), "more": (a.data or {}).get("more", False)}
+                             for a in answers]})
+    else:
+        header = ["HOST", "TYPE", "JOBS", *(o.upper() for o in OUTCOMES), "NEW", "REUSED", "REUSE%",
+                  "BOOT_MEAN", "BOOT_P95", "WAIT_MEAN", "WAIT_P95"]
+        table = [[r.host, r.vm_type, r.jobs, *(r.outcomes.get(o, 0) for o in OUTCOMES), r.new_vwns, r.reuses,
+                  _percent(r.reuse_ratio), _seconds(r.boot_mean), _seconds(r.boot_p95), _seconds(r.wait_mean),
+                  _seconds(r.wait_p95)] for r in rows]
+        if as_csv:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(table)
+        else:
+            emit_table(header, table)
+        _unreachable(answers)
+        for a in answers:
+            if a.reachable and a.data["skipped"]:
+                click.echo(f"{a.host.name}: {a.data['skipped']} line(s) of its ledger are not records, skipped", err=True)
+            if a.reachable and a.data["more"]:
+                click.echo(f"{a.host.name}: more records than one read takes; give a shorter --since", err=True)
+    if not all(a.reachable for a in answers):
+        ctx.exit(1)
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.0f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -12,11 +12,13 @@ import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from .. import __version__
+from ..accounting import read_ledger
 from ..config.schema import DaemonSection
 from ..engine import Engine, Reconciled
 from ..engine.placement import size_of
@@ -36,6 +38,7 @@ LIMITS: web.AppKey[Limits] = web.AppKey("limits", Limits)
 REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", RefusalLog)
 ROLES: web.AppKey[SocketRoles | TokenRoles] = web.AppKey("roles", object)  # type: ignore[arg-type]
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+LEDGER: web.AppKey[Path | None] = web.AppKey("ledger", object)  # type: ignore[arg-type]
 
 MAX_BODY = 64 * 1024
 """Bytes of a request's body, at most: every body of this API is a small JSON object."""
@@ -55,6 +58,7 @@ def make_app(
     limits: Limits | None = None,
     roles: SocketRoles | TokenRoles | None = None,
     metrics: Metrics | None = None,
+    ledger: Path | None = None,
 ) -> web.Application:
     """The API for `engine`. `roles` tells each caller's role: by its credentials on the Unix
     socket (``SocketRoles``), by its bearer token on TCP (``TokenRoles``: a request without a
@@ -71,6 +75,7 @@ def make_app(
         if engine is not None:
             metrics.attach(engine)
     app[METRICS] = metrics
+    app[LEDGER] = ledger
     for method, path, handler, role in ROUTES:
         app.router.add_route(method, path, _needs(role, handler), expect_handler=_expect)
     # Last, so only what no route takes comes here: its 404 or 405 then passes our Expect handler
@@ -287,6 +292,21 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def accounting(request: web.Request) -> web.Response:
+    """The accounting ledger's records from `since` (unix time) on: for the farm's accounting."""
+    raw = request.query.get("since", "0")
+    try:
+        since = float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"since must be a unix time in seconds, got {raw[:40]!r}") from None
+    path = request.app[LEDGER]
+    if path is None:
+        raise web.HTTPNotFound(text="this daemon keeps no accounting ledger (daemon.accounting = false)")
+    # A file read, however long the ledger: on a worker thread, never on the loop.
+    answer = await asyncio.get_running_loop().run_in_executor(None, read_ledger, path, since)
+    return web.json_response(answer)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """The Prometheus text format (see docs/metrics.md)."""
     return web.Response(body=request.app[METRICS].text(), headers={"Content-Type": CONTENT_TYPE})
@@ -310,6 +330,7 @@ ROUTES = (
     ("POST", "/v1/jobs/{job_id}/notice", notice, Role.BAIT),
     ("GET", "/v1/jobs", jobs, Role.READ),
     ("GET", "/v1/vwns", vwns, Role.READ),
+    ("GET", "/v1/accounting", accounting, Role.READ),
     ("GET", "/metrics", metrics, Role.READ),
     ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn, Role.ADMIN),
     ("POST", "/v1/drain", drain, Role.ADMIN),

@@ -179,9 +179,11 @@ class Daemon:
         started = started_json(found)
         try:
             limits = self.listeners.guard.limits
-            await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles, metrics=self.metrics))
+            await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles, metrics=self.metrics,
+                                              ledger=self._ledger()))
             if token_roles is not None:
-                await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles, metrics=self.metrics))
+                await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles, metrics=self.metrics,
+                                                 ledger=self._ledger()))
         except StartupError:
             await self.shutdown()  # nothing half-started is left behind
             raise
@@ -284,6 +286,9 @@ class Daemon:
             raise StartupError(
                 f"daemon.listen: cannot listen on {self.site.config.daemon.listen}: {exc.strerror or exc}"
             ) from None
+
+    def _ledger(self) -> Path | None:
+        return self.site.dirs.state / LEDGER_NAME if self.site.config.daemon.accounting else None
 
     def _roles(self) -> tuple[SocketRoles, TokenRoles | None]:
         """Who may ask what: on the socket by the callers' groups, on TCP by one token per role."""

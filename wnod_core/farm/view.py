@@ -6,7 +6,7 @@ answer is one row saying so; never a hang, never a traceback, and never the othe
 
 import concurrent.futures
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -32,25 +32,33 @@ class HostAnswer:
 def ask_farm(farm: FarmFile, path: str, hosts: Sequence[str] = ()) -> list[HostAnswer]:
     """GET `path` of every host's daemon (or of those named in `hosts`) at once; in the farm
     file's order. Each waits at most ``farm.timeout``, the whole at most a little more."""
+    return ask_each(farm, lambda client: client.get(path), hosts)
+
+
+def ask_each(farm: FarmFile, ask: Callable[[DaemonClient], Any], hosts: Sequence[str] = (),
+             requests: int = 1) -> list[HostAnswer]:
+    """`ask(client)` of every host's daemon at once, each with a client of its own; `requests`:
+    how many requests one `ask` may make at most (a paged read), for how long it is waited for."""
     chosen = [h for h in farm.farm.hosts if not hosts or h.name in hosts]
     timeout = farm.farm.timeout
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(64, len(chosen))))
     try:
-        futures = [pool.submit(_ask, host, farm.tokens[host.name], farm.tls.get(host.name), path, timeout)
+        futures = [pool.submit(_ask, host, farm.tokens[host.name], farm.tls.get(host.name), ask, timeout)
                    for host in chosen]
         # Each request is bounded by its socket timeout; a host stuck past it anyway (a name
         # lookup that hangs) is not waited for.
-        done, _ = concurrent.futures.wait(futures, timeout=timeout * 2 + 1)
+        done, _ = concurrent.futures.wait(futures, timeout=(timeout * 2 + 1) * requests)
         return [f.result() if f in done else HostAnswer(h, error=f"no answer within {timeout:g}s")
                 for h, f in zip(chosen, futures, strict=True)]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _ask(host: FarmHost, token: str, tls: ssl.SSLContext | None, path: str, timeout: float) -> HostAnswer:
+def _ask(host: FarmHost, token: str, tls: ssl.SSLContext | None, ask: Callable[[DaemonClient], Any],
+         timeout: float) -> HostAnswer:
     client = DaemonClient(address=host.address, token=token, timeout=timeout, tls=tls)
     try:
-        return HostAnswer(host, data=client.get(path))
+        return HostAnswer(host, data=ask(client))
     except DaemonUnreachable as exc:
         return HostAnswer(host, error=f"unreachable: {exc}")
     except DaemonRefused as exc:
