@@ -10,6 +10,12 @@ they all time out, stop a hung command and report a failure the same way::
 
 A non-zero exit is returned, not raised: to a batch system it is often an answer ("no such
 job"). Only a command that cannot be started or outlives its timeout raises, as ``error``.
+
+An adapter keeps where its system's tools are, their timeout and what environment they see
+in one ``Tools``::
+
+    tools = Tools(bin_dir="/opt/pbs/bin", timeout=30, env={"LC_ALL": "C"})
+    tools.check("qstat", "-f", job_id, what="reading the job")   # BatchSystemError unless exit 0
 """
 
 import os
@@ -118,6 +124,53 @@ def run(
         _stop(proc, None, None)
         raise
     return Result(argv, proc.returncode, _text(out), _text(err), error_type=error)
+
+
+@attrs.frozen
+class Tools:
+    """One batch system's (or hypervisor's) command-line tools: where they are, how long each may
+    take and what environment they see. Every command runs through ``run``."""
+
+    bin_dir: str = ""
+    """Their directory; empty: each is found on the daemon's PATH."""
+    timeout: float = 30.0
+    """Seconds any one of them may take before it is stopped and reported as failed."""
+    env: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    """Variables set for them over the environment they start from (``LSF_ENVDIR``, ``LC_ALL``)."""
+    drop_env_prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """Variables left out of that environment: a user's ``SQUEUE_FORMAT`` must not change what
+    the adapter reads."""
+    paths: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    """A site's own path for single tools, over ``bin_dir`` (``{"qstat": "/usr/local/bin/qstat"}``)."""
+    environ: Mapping[str, str] | None = None
+    """The environment they start from; None: the daemon's own, as it is at each run."""
+    error: type[Exception] = BatchSystemError
+    """What a command that fails raises (``HypervisorError`` for a hypervisor's tools)."""
+
+    def path(self, tool: str) -> str:
+        """What is run for `tool`: its own path, else ``bin_dir/tool``, else `tool` as given."""
+        if tool in self.paths:
+            return self.paths[tool]
+        return f"{self.bin_dir.rstrip('/')}/{tool}" if self.bin_dir else tool
+
+    def environment(self) -> dict[str, str] | None:
+        """What the tools see; None when that is the daemon's own environment, untouched."""
+        if self.environ is None and not self.env and not self.drop_env_prefixes:
+            return None
+        base = os.environ if self.environ is None else self.environ
+        env = {k: v for k, v in base.items() if not k.startswith(self.drop_env_prefixes)}
+        env.update(self.env)
+        return env
+
+    def run(self, tool: str, *args: str, input: str | None = None) -> Result:
+        """Run `tool` with `args`; how it exited, whatever its exit code (see ``run``)."""
+        return run((self.path(tool), *args), timeout=self.timeout, error=self.error, input=input,
+                   env=self.environment())
+
+    def check(self, tool: str, *args: str, what: str = "", input: str | None = None) -> Result:
+        """Like ``run``, but unless it exits 0 an ``error`` saying it failed `what` ("listing
+        nodes"), naming the command and quoting what it said."""
+        return self.run(tool, *args, input=input).check(f"failed {what}" if what else "failed")
 
 
 def _why_not(argv: tuple[str, ...], exc: OSError, env: Mapping[str, str] | None) -> str:

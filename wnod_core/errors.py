@@ -48,6 +48,16 @@ class JobNotFound(BatchSystemError):
     """The batch system does not know this job (never existed, or already purged)."""
 
 
+class Garbled(ValueError):
+    """A batch system's output that cannot be read: not the shape its documentation and source
+    give. Raised by an adapter's parsers; the message says what was expected and, when known,
+    where in the output. The adapter turns it into a ``BatchSystemError`` naming the command."""
+
+    def at(self, where: str) -> "Garbled":
+        """The same error, said of `where` in the output: ``line 3: JobId='x' is not a number``."""
+        return type(self)(f"{where}: {self}")
+
+
 class HypervisorError(WnodError):
     """The hypervisor refused a request or failed; the message says which and why."""
 

@@ -18,6 +18,14 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def on_one_line(text: str, limit: int | None = None) -> str:
+    """`text` as one line, for a batch system's one-line fields (a job's comment, a hold
+    reason): each run of white space, line breaks included, one blank; at most `limit`
+    characters."""
+    line = " ".join(text.split())
+    return line if limit is None else line[:limit]
+
+
 _UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 """What must not reach a terminal as it is: C0 and C1 control characters (a job could write
 terminal escapes, or break a table's line), and the invisible and bidirectional formatting

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wnod_core.commands import QUOTE_LIMIT, Result, quote, run
+from wnod_core.commands import QUOTE_LIMIT, Result, Tools, quote, run
 from wnod_core.errors import BatchSystemError, HypervisorError
 
 
@@ -132,3 +132,35 @@ def test_env_replaces_the_environment_and_its_path_finds_the_command(tmp_path: P
     assert result.stdout == "/etc/lsf no home\n"
     with pytest.raises(BatchSystemError, match="no command 'wnod-test-tool'"):
         run(["wnod-test-tool"], timeout=5, env={"PATH": "/nonexistent"})
+
+
+def test_tools_come_from_their_own_path_or_bin_dir_or_path() -> None:
+    tools = Tools(bin_dir="/opt/pbs/bin/", paths={"qrun": "/usr/local/sbin/qrun"})
+    assert (tools.path("qstat"), tools.path("qrun")) == ("/opt/pbs/bin/qstat", "/usr/local/sbin/qrun")
+    assert Tools().path("qstat") == "qstat"
+
+
+def test_tools_see_the_daemons_environment_less_what_is_dropped_and_with_what_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SQUEUE_FORMAT", "%i")
+    monkeypatch.setenv("SLURM_TIME_FORMAT", "relative")
+    tool = script(tmp_path, "show-env", 'echo "${SQUEUE_FORMAT:-none} $SLURM_TIME_FORMAT $LC_ALL"')
+    assert Tools().environment() is None  # the daemon's own, untouched
+    tools = Tools(env={"LC_ALL": "C"}, drop_env_prefixes=("SQUEUE_",))
+    assert tools.run(tool).stdout == "none relative C\n"
+    only = Tools(env={"LC_ALL": "C"}, environ={"PATH": "/usr/bin:/bin"})
+    assert only.environment() == {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+
+
+def test_tools_check_says_what_failed_and_times_out_as_its_error(tmp_path: Path) -> None:
+    tools = Tools(bin_dir=str(tmp_path), timeout=0.3, error=HypervisorError)
+    script(tmp_path, "sinfo", "echo 'slurm_load_partitions: Unable to contact slurm controller' >&2; exit 1")
+    script(tmp_path, "hang", "exec sleep 5")
+    with pytest.raises(HypervisorError, match=r"sinfo --all: failed listing nodes \(exit 1\): slurm_load_partitions"):
+        tools.check("sinfo", "--all", what="listing nodes")
+    with pytest.raises(HypervisorError, match=r"sinfo: failed \(exit 1\)"):
+        tools.check("sinfo")
+    assert tools.run("sinfo").returncode == 1
+    with pytest.raises(HypervisorError, match="did not finish within 0.3s"):
+        tools.run("hang")

@@ -18,7 +18,6 @@ choose among them.
 """
 
 import asyncio
-import pwd
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -26,6 +25,7 @@ import attrs
 from ..config.schema import BootFailure
 from ..errors import BatchSystemError, HypervisorError, JobNotFound, PluginError
 from ..interfaces import BaitOutcome, DomainState
+from ..kits.accounts import account
 from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
@@ -177,7 +177,8 @@ class JobDriver:
             return self._refuse(BaitOutcome.REFUSED, f"the batch system does not know job {self.job_id}")
         except BatchSystemError as exc:
             return self._refuse(BaitOutcome.RETRY, f"could not check whose job {self.job_id} is: {exc}")
-        owner = await asyncio.get_running_loop().run_in_executor(None, _uid_of, facts.user)
+        # NSS may ask a directory (LDAP): not on the loop.
+        owner = (await asyncio.get_running_loop().run_in_executor(None, account, facts.user)).uid
         if owner != caller_uid:
             known = f"uid {owner}" if owner is not None else "a user this host does not know"
             return self._refuse(BaitOutcome.RETRY, f"job {self.job_id} belongs to {facts.user} ({known}), not to the"
@@ -494,14 +495,6 @@ class JobDriver:
     async def hand_back(self, flight: JobFlight) -> JobFlight:
         """A give-back a kill or the batch system cut short: ask again."""
         return await giveback.finish_give_back(self.parts, flight)
-
-
-def _uid_of(user: str) -> int | None:
-    """`user`'s uid from this host's account database (it may ask a directory: not on the loop)."""
-    try:
-        return pwd.getpwnam(user).pw_uid
-    except KeyError:
-        return None
 
 
 HANDLERS: dict[JobStep, Callable[[JobDriver, JobFlight], Awaitable[JobFlight]]] = {

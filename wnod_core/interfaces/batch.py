@@ -81,6 +81,11 @@ class BatchSystem(abc.ABC):
         lost) is taken off it, back to pending: it must not go on running where wnod no longer
         keeps a VWN for it. A job running on its bait is left there (the hook's answer says
         what becomes of it). Raises ``JobNotFound`` when the system does not know the job.
+
+        One call for a job put back to pending and for one let run outside a VWN: they differ
+        only on the bait, while its hook still runs, and there the hook's answer (``RETRY``,
+        ``RELEASED``) tells the batch system which; off the bait both come to the same (unbound,
+        off any VWN, scheduled as usual). A separate ``requeue`` would be this method twice.
         """
 
     @abc.abstractmethod

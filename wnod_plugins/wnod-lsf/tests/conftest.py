@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test modules import lsfemu
@@ -18,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test modules imp
 from lsfemu import Cluster, environ, install
 from lsfemu.driver import fake_accounts
 
-from wnod_lsf.adapter import LsfBatchSystem
-from wnod_lsf.commands import Runner
+from wnod_lsf.adapter import LsfBatchSystem, tools
 from wnod_lsf.notes import Notes
 from wnod_lsf.options import LsfOptions
 
@@ -60,7 +60,7 @@ def make_lsf(lsf_bin: Path, cluster: Cluster, tmp_path: Path, clock: Clock) -> C
 
     def make(**options: Any) -> LsfBatchSystem:
         opts = LsfOptions(bin_dir=str(lsf_bin), **options)
-        runner = Runner(opts.bin_dir, opts.envdir, opts.timeout, environ=environ(cluster.path))
+        runner = attrs.evolve(tools(opts), environ=environ(cluster.path))
         return LsfBatchSystem(
             opts, Notes(tmp_path / "state" / "lsf"), runner=runner, accounts=fake_accounts,
             clock=clock, sleep=clock.sleep,

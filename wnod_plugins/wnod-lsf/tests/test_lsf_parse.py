@@ -2,11 +2,12 @@
 
 import json
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsfemu import Cluster
-from wnod_core.errors import BatchSystemError
+from wnod_core.errors import BatchSystemError, Garbled
 from wnod_core.interfaces import BaitOutcome, HookInput
 from wnod_core.model import JobState
 
@@ -89,7 +90,7 @@ def test_lsb_mcpu_hosts_and_lsb_hosts() -> None:
     assert parse.mcpu_hosts("hostA 2 hostB 1") == (("hostA", 2), ("hostB", 1))
     assert parse.lsb_hosts("hostA hostA hostB") == ("hostA", "hostA", "hostB")
     for bad in ("hostA", "hostA two", "hostA 0", ""):
-        with pytest.raises(parse.Garbled):
+        with pytest.raises(Garbled):
             parse.mcpu_hosts(bad)
 
 
@@ -121,7 +122,7 @@ def test_job_ids() -> None:
 def test_every_lsf_state_has_a_meaning() -> None:
     for stat in ("PEND", "PSUSP", "RUN", "USUSP", "SSUSP", "DONE", "EXIT", "UNKWN", "WAIT", "ZOMBI", "PROV"):
         parse.job_state(stat)
-    with pytest.raises(parse.Garbled, match="expected a job state"):
+    with pytest.raises(Garbled, match="expected a job state"):
         parse.job_state("HAPPY")
 
 
@@ -145,7 +146,7 @@ PARSERS = [
 def test_parsers_answer_or_say_what_they_expected(text: str, which: int) -> None:
     try:
         PARSERS[which](text)
-    except parse.Garbled as exc:
+    except Garbled as exc:
         assert str(exc).startswith("expected") or "JSON" in str(exc) or "RECORDS" in str(exc) or "record" in str(exc)
 
 
@@ -154,7 +155,7 @@ def test_parsers_answer_or_say_what_they_expected(text: str, which: int) -> None
 def test_truncated_bjobs_output_is_garbled_not_a_crash(cut: int) -> None:
     try:
         records = parse.json_records(BJOBS_DONE[:cut], "bjobs")
-    except parse.Garbled:
+    except Garbled:
         return
     assert records == [] or records[0]["JOBID"] == "22005"
 
@@ -171,7 +172,7 @@ json_values = st.recursive(
 def test_any_json_document_is_records_or_garbled(document: object) -> None:
     try:
         records = parse.json_records(json.dumps(document), "bjobs")
-    except parse.Garbled:
+    except Garbled:
         return
     assert all(isinstance(v, str) for r in records for v in r.values())
 
@@ -220,14 +221,14 @@ def test_a_command_that_hangs_is_an_error_naming_it(make_lsf, tmp_path) -> None:
     (slow / "bjobs").write_text("#!/bin/sh\nexec sleep 5\n")
     (slow / "bjobs").chmod(0o755)
     lsf = make_lsf(timeout=0.3)
-    lsf.runner.bin_dir = str(slow)
+    lsf.runner = attrs.evolve(lsf.runner, bin_dir=str(slow))
     with pytest.raises(BatchSystemError, match=r"bjobs.*did not finish within 0.3s"):
         lsf.job_facts("1001")
 
 
 def test_missing_commands_are_an_error_naming_them(make_lsf, tmp_path) -> None:
     lsf = make_lsf()
-    lsf.runner.bin_dir = str(tmp_path / "nowhere")
+    lsf.runner = attrs.evolve(lsf.runner, bin_dir=str(tmp_path / "nowhere"))
     with pytest.raises(BatchSystemError, match="cannot run .*bjobs"):
         lsf.job_facts("1001")
 

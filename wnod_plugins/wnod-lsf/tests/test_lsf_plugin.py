@@ -41,7 +41,7 @@ def test_the_core_builds_it_from_a_sites_section(plugins: Plugins, tmp_path: Pat
     lsf = build_plugin(record, table, {"el9": VmType(name="el9", image="el9.img")}, tmp_path, path="batch.lsf")
     assert isinstance(lsf, LsfBatchSystem)
     assert (lsf.options.timeout, lsf.options.unit_for_limits) == (60, LimitUnit.MB)
-    assert lsf.runner._env["LSF_ENVDIR"] == "/etc/lsf"
+    assert lsf.runner.env["LSF_ENVDIR"] == "/etc/lsf"
     assert not (tmp_path / "state").exists(), "building it writes nothing"
 
 

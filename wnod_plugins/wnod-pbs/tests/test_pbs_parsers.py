@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wnod_core.commands import Result
-from wnod_core.errors import BatchSystemError
+from wnod_core.errors import BatchSystemError, Garbled
 from wnod_core.model import JobState
 
 from wnod_pbs import openpbs, torque
-from wnod_pbs.formats import Garbled, duration_seconds, exec_hosts, is_job_id, size_bytes
+from wnod_pbs.formats import duration_seconds, exec_hosts, is_job_id, size_bytes
 
 # From OpenPBS qstat(1B) / src/cmds/qstat.c: the JSON shape of `qstat -f -F json` (values made up).
 OPENPBS_JOB = {

@@ -11,7 +11,7 @@ def test_the_core_finds_and_builds_it(record, build):
     assert record.name == "pbs" and record.summary
     adapter = build({})
     assert isinstance(adapter, BatchSystem)
-    assert adapter.options.flavour == "openpbs" and adapter.options.command("qstat") == "qstat"
+    assert adapter.options.flavour == "openpbs" and adapter.runner.path("qstat") == "qstat"
 
 
 def test_every_option_is_documented(record):
@@ -21,8 +21,8 @@ def test_every_option_is_documented(record):
 
 def test_commands_come_from_bin_dir_or_their_own_path(build):
     adapter = build({"bin_dir": "/opt/pbs/bin/", "commands": {"qrun": "/usr/local/sbin/qrun"}})
-    assert adapter.options.command("qstat") == "/opt/pbs/bin/qstat"
-    assert adapter.options.command("qrun") == "/usr/local/sbin/qrun"
+    assert adapter.runner.path("qstat") == "/opt/pbs/bin/qstat"
+    assert adapter.runner.path("qrun") == "/usr/local/sbin/qrun"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import pytest
 from wnod_core.chain import Link, ResolverChain
+from wnod_core.commands import Result, Tools
 from wnod_core.config.schema import EngineSection
 from wnod_core.engine import Engine, HostPolicy, Parts, Store
 from wnod_core.interfaces import BaitOutcome, Resolver
@@ -29,7 +30,7 @@ from wnod_core.testing.fakes import FakeHypervisor
 
 from wnod_slurm.adapter import SlurmBatchSystem
 from wnod_slurm.bait import BAIT_SIDE
-from wnod_slurm.commands import Runner
+from wnod_slurm.commands import tools
 from wnod_slurm.testing import BAIT, LocalSlurm, caught_on_bait, end_prolog
 
 pytestmark = pytest.mark.slow
@@ -148,7 +149,7 @@ def make_host(slurm: LocalSlurm, record: Any, tmp_path: Path) -> Iterator[Callab
     VWNs powered off, its jobs cancelled."""
     made: list[SlurmHost] = []
 
-    def make(runner: Runner | None = None, scontrol: str = "", max_vwns: int = 2, **engine: Any) -> SlurmHost:
+    def make(runner: Tools | None = None, scontrol: str = "", max_vwns: int = 2, **engine: Any) -> SlurmHost:
         name = slurm.take_host()
         options = {"slurm_conf": str(slurm.conf), "hasten_for": 60}
         if scontrol:
@@ -222,7 +223,7 @@ def test_a_vwn_whose_slurmd_dies_under_its_job_is_replaced_and_the_job_completes
 
 
 @attrs.frozen
-class ControllerRestartAfterRequeueHold(Runner):
+class ControllerRestartAfterRequeueHold(Tools):
     """Slurm's commands as the adapter runs them, but slurmctld is stopped right after the
     job is taken off its bait, mid-migration, and comes back `down_for` seconds later."""
 
@@ -230,9 +231,9 @@ class ControllerRestartAfterRequeueHold(Runner):
     down_for: float = 5.0
     fired: list[bool] = attrs.Factory(list)
 
-    def run(self, argv: Any) -> Any:
-        result = super().run(argv)
-        if "requeuehold" in argv and not self.fired and self.slurm is not None:
+    def run(self, tool: str, *args: str, input: str | None = None) -> Result:
+        result = super().run(tool, *args, input=input)
+        if "requeuehold" in args and not self.fired and self.slurm is not None:
             self.fired.append(True)
             self.slurm.stop_controller()
             threading.Timer(self.down_for, self.slurm.start_controller).start()
@@ -242,7 +243,7 @@ class ControllerRestartAfterRequeueHold(Runner):
 def test_slurmctld_restarted_during_a_migration_loses_no_job(
     slurm: LocalSlurm, make_host: Callable[..., SlurmHost], jobs: list[str]
 ) -> None:
-    runner = ControllerRestartAfterRequeueHold(timeout=10, slurm_conf=str(slurm.conf), slurm=slurm)
+    runner = ControllerRestartAfterRequeueHold(**attrs.asdict(tools(10, str(slurm.conf)), recurse=False), slurm=slurm)
     host = make_host(runner=runner)
     job = caught_on_bait(slurm, jobs, command=command(slurm, 3))
 

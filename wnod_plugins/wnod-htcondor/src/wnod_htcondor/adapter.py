@@ -16,13 +16,14 @@ How a job is bound to its VWN, and nothing else lands there:
 
 from collections.abc import Mapping, Sequence
 
+from wnod_core.commands import Result, Tools
 from wnod_core.errors import BatchSystemError, JobNotFound
 from wnod_core.interfaces import BatchHost, BatchSystem
 from wnod_core.model import JobFacts, JobState
+from wnod_core.text import on_one_line
 
 from . import bait
 from .ads import Ad, check_hostname, classad_string, parse_ads, slot_host, slot_hosts
-from .commands import Result, Runner
 from .options import HTCondorOptions
 
 NAME = "htcondor"
@@ -59,7 +60,7 @@ class HTCondorBatchSystem(BatchSystem):
 
     def __init__(self, options: HTCondorOptions | None = None) -> None:
         self.options = options or HTCondorOptions()
-        self.runner = Runner(bin_dir=self.options.bin_dir, timeout=self.options.timeout)
+        self.runner = Tools(bin_dir=self.options.bin_dir, timeout=self.options.timeout)
 
     # -- arguments ---------------------------------------------------------------------------------
 
@@ -85,9 +86,7 @@ class HTCondorBatchSystem(BatchSystem):
     def _job_ad(self, job_id: str) -> Ad:
         cluster, proc = bait.parse_job_id(job_id)
         args = [*self._schedd_args(), "-allusers", "-json", "-attributes", ",".join(self._job_attrs()), job_id]
-        result = self.runner.run("condor_q", args)
-        if result.returncode != 0:
-            raise result.error("failed")
+        result = self.runner.check("condor_q", *args)
         ads = parse_ads(result.command, result.stdout)
         if not ads:
             raise JobNotFound(f"htcondor: no job {job_id} in the queue (`{result.command}` printed nothing)")
@@ -160,9 +159,7 @@ class HTCondorBatchSystem(BatchSystem):
         args = [*self._pool_args(), "-json", "-attributes", ",".join(SLOT_ATTRS)]
         if hostname is not None:
             args += ["-constraint", f"Machine == {classad_string(check_hostname(hostname))}"]
-        result = self.runner.run("condor_status", args)
-        if result.returncode != 0:
-            raise result.error("failed")
+        result = self.runner.check("condor_status", *args)
         slots = parse_ads(result.command, result.stdout)
         for slot in slots:
             machine = slot.string("Machine")
@@ -237,7 +234,7 @@ class HTCondorBatchSystem(BatchSystem):
         args = [*self._schedd_args(), job_id]
         for attr, value in edits.items():
             args += [attr, value]
-        result = self.runner.run("condor_qedit", args)
+        result = self.runner.run("condor_qedit", *args)
         if result.returncode == 0:
             return
         if f"for job {job_id}." in result.stderr and "Failed to set attribute" in result.stderr:
@@ -248,7 +245,7 @@ class HTCondorBatchSystem(BatchSystem):
     def _vacate(self, job_id: str) -> None:
         bait.parse_job_id(job_id)
         # -fast: killed now, not after MachineMaxVacateTime, as wnod may give the VWN to another job.
-        result = self.runner.run("condor_vacate_job", [*self._schedd_args(), "-fast", job_id])
+        result = self.runner.run("condor_vacate_job", *self._schedd_args(), "-fast", job_id)
         text = result.stdout + result.stderr
         if result.returncode == 0 and f"Job {job_id} fast-vacated" in text:
             return
@@ -262,7 +259,7 @@ class HTCondorBatchSystem(BatchSystem):
 
     def _job_action(self, tool: str, job_id: str, reason: str) -> Result:
         bait.parse_job_id(job_id)
-        return self.runner.run(tool, [*self._schedd_args(), "-reason", _one_line(reason), job_id])
+        return self.runner.run(tool, *self._schedd_args(), "-reason", on_one_line(str(reason)) or "wnod", job_id)
 
     def hold(self, job_id: str, reason: str) -> None:
         result = self._job_action("condor_hold", job_id, reason)
@@ -319,14 +316,5 @@ class HTCondorBatchSystem(BatchSystem):
     def _set_open(self, hostname: str, value: bool) -> None:
         setting = f"{OPEN_KNOB} = {'True' if value else 'False'}"
         target = [*self._pool_args(), "-name", hostname]
-        result = self.runner.run("condor_config_val", [*target, "-startd", "-rset", setting])
-        if result.returncode != 0:
-            raise result.error("failed")
-        result = self.runner.run("condor_reconfig", [*target, "-daemon", "startd"])
-        if result.returncode != 0:
-            raise result.error("failed")
-
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split()) or "wnod"
+        self.runner.check("condor_config_val", *target, "-startd", "-rset", setting)
+        self.runner.check("condor_reconfig", *target, "-daemon", "startd")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from wnod_core.errors import BatchSystemError
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BaitSide, HookAnswer, HookInput
+from wnod_core.text import on_one_line
 
 from .ads import check_hostname
 
@@ -94,7 +95,7 @@ def answer(outcome: BaitOutcome, reason: str) -> HookAnswer:
     """The HookStatus ad for the starter, on stdout; the exit code says the outcome too."""
     # A ClassAd string literal of one line: no quote or backslash to end or escape it.
     printable = "".join(c if c.isprintable() else " " for c in str(reason))
-    message = " ".join(printable.split()).replace('"', "'").replace("\\", "'")[:MESSAGE_MAX] or "wnod"
+    message = on_one_line(printable.replace('"', "'").replace("\\", "'"), MESSAGE_MAX) or "wnod"
     stdout = f'HookStatusCode = {HOOK_STATUS[outcome]}\nHookStatusMessage = "{message}"\n'
     return HookAnswer(exit_code=EXIT_CODES[outcome], stdout=stdout)
 

@@ -17,15 +17,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from wnod_core.commands import Result
-from wnod_core.errors import BatchSystemError, JobNotFound
+from wnod_core.commands import Result, Tools
+from wnod_core.errors import BatchSystemError, Garbled, JobNotFound
 from wnod_core.interfaces import BatchHost, BatchSystem
+from wnod_core.kits.accounts import Account, account
 from wnod_core.model import JobFacts
 from wnod_core.records import Setup
 
 from . import parse
-from .accounts import Accounts, system_accounts
-from .commands import Runner
 from .notes import Notes
 from .options import LsfOptions
 
@@ -60,6 +59,12 @@ _REASON_MAX = 4000
 _POLL = 0.5
 
 
+def tools(options: LsfOptions) -> Tools:
+    """LSF's commands, from ``bin_dir``, with LSF_ENVDIR set when ``envdir`` is."""
+    env = {"LSF_ENVDIR": options.envdir} if options.envdir else {}
+    return Tools(bin_dir=options.bin_dir, timeout=options.timeout, env=env)
+
+
 class LsfBatchSystem(BatchSystem):
     """IBM Spectrum LSF, driven through its commands. Thread-safe: it keeps no state in memory."""
 
@@ -70,14 +75,14 @@ class LsfBatchSystem(BatchSystem):
         options: LsfOptions,
         notes: Notes,
         *,
-        runner: Runner | None = None,
-        accounts: Accounts = system_accounts,
+        runner: Tools | None = None,
+        accounts: Callable[[str], Account] = account,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.options = options
         self.notes = notes
-        self.runner = runner or Runner(options.bin_dir, options.envdir, options.timeout)
+        self.runner = runner or tools(options)
         self._accounts = accounts
         self._clock = clock
         self._sleep = sleep
@@ -99,8 +104,8 @@ class LsfBatchSystem(BatchSystem):
         try:
             user = record.get("USER", "")
             if not user:
-                raise parse.Garbled("the record names no USER")
-            account = self._accounts(user)
+                raise Garbled("the record names no USER")
+            owner = self._accounts(user)
             app = record.get("APPLICATION", "")
             prefix = self.options.app_prefix
             requested = app[len(prefix):] if app.startswith(prefix) and len(app) > len(prefix) else None
@@ -109,8 +114,8 @@ class LsfBatchSystem(BatchSystem):
                 batch_system=NAME,
                 job_id=job_id,
                 user=user,
-                groups=account.groups,
-                uid=account.uid,
+                groups=owner.groups,
+                uid=owner.uid,
                 queue=record.get("QUEUE", ""),
                 cpus=parse.count(record.get("NREQ_SLOT", "")),
                 memory=parse.size(record.get("MEMLIMIT", ""), self.options.unit_for_limits.value),
@@ -120,14 +125,14 @@ class LsfBatchSystem(BatchSystem):
                 exec_hosts=parse.exec_hosts(record.get("EXEC_HOST", "")),
                 reason="; ".join(r.strip().rstrip(";") for r in reasons if r.strip()),
             )
-        except (parse.Garbled, ValueError) as exc:
+        except (Garbled, ValueError) as exc:
             raise BatchSystemError(f"lsf: bjobs describes job {job_id} in a way wnod cannot read: {exc}") from None
 
     def _record(self, job_id: str) -> dict[str, str] | None:
         """The job's bjobs record, or None when LSF does not know it."""
         try:
             parse.job_spec(job_id)
-        except parse.Garbled:
+        except Garbled:
             return None  # no LSF job has such an id
         out = self.runner.run("bjobs", "-a", "-o", " ".join(JOB_FIELDS), "-json", job_id)
         if "{" not in out.stdout:
@@ -138,7 +143,7 @@ class LsfBatchSystem(BatchSystem):
         errors = [r["ERROR"] for r in records if r.get("ERROR")]
         try:
             matching = [r for r in records if not r.get("ERROR") and parse.record_job_id(r) == job_id]
-        except parse.Garbled as exc:
+        except Garbled as exc:
             raise BatchSystemError(f"lsf: `{out.command}` printed a record wnod cannot read: {exc}") from None
         if matching:
             return matching[0]
@@ -157,7 +162,7 @@ class LsfBatchSystem(BatchSystem):
     def _records(out: Result, command: str) -> list[dict[str, str]]:
         try:
             return parse.json_records(out.stdout, command)
-        except parse.Garbled as exc:
+        except Garbled as exc:
             raise BatchSystemError(f"lsf: `{out.command}`: {exc}") from None
 
     def _alive(self, job_id: str) -> dict[str, str]:
@@ -255,14 +260,14 @@ class LsfBatchSystem(BatchSystem):
     def _hostname(hostname: str) -> str:
         try:
             return parse.host_name(hostname)
-        except parse.Garbled as exc:
+        except Garbled as exc:
             raise BatchSystemError(f"lsf: {exc}") from None
 
     @staticmethod
     def _parsed(out: Result, parser: Callable[..., object], value: object) -> object:
         try:
             return parser(value)
-        except parse.Garbled as exc:
+        except Garbled as exc:
             raise BatchSystemError(f"lsf: `{out.command}`: {exc}") from None
 
     # -- moving jobs ---------------------------------------------------------------------------------

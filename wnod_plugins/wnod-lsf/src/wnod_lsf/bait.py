@@ -6,7 +6,7 @@ IBM documents for PRE_EXEC.
 
 from collections.abc import Mapping
 
-from wnod_core.errors import BatchSystemError
+from wnod_core.errors import BatchSystemError, Garbled
 from wnod_core.interfaces import BaitOutcome, BaitRequest, BaitSide, HookInput
 
 from . import parse
@@ -37,10 +37,10 @@ def read_hook(hook: HookInput) -> BaitRequest:
         base, index = parse.job_spec(job)
         raw_index = environ.get("LSB_JOBINDEX", "").strip() or "0"
         if not raw_index.isascii() or not raw_index.isdigit():
-            raise parse.Garbled(f"expected LSB_JOBINDEX to be a number, got {raw_index!r}")
+            raise Garbled(f"expected LSB_JOBINDEX to be a number, got {raw_index!r}")
         index = index or int(raw_index)
         bait = parse.mcpu_hosts(mcpu)[0][0] if mcpu else parse.lsb_hosts(slots)[0]
-    except (parse.Garbled, ValueError) as exc:
+    except (Garbled, ValueError) as exc:
         raise BatchSystemError(f"lsf: the PRE_EXEC environment is not LSF's: {exc}") from None
     return BaitRequest(job_id=parse.job_id_of(base, index), bait_host=bait)
 

@@ -1,7 +1,7 @@
 """Reading what LSF prints: ``bjobs``/``bhosts -o ... -json``, job ids, host lists and limits.
 
-Every parser takes text and returns plain values, or raises ``Garbled`` saying what it
-expected; the adapter turns that into a ``BatchSystemError`` naming the command. Nothing
+Every parser takes text and returns plain values, or raises ``wnod_core.errors.Garbled``
+saying what it expected; the adapter turns that into a ``BatchSystemError`` naming the command. Nothing
 here runs a command.
 """
 
@@ -11,12 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from wnod_core.commands import quote
+from wnod_core.errors import Garbled
 from wnod_core.model import JobState
-
-
-class Garbled(ValueError):
-    """Output that is not what the command prints; the message says what was expected."""
-
 
 Record = Mapping[str, str]
 """One record of ``-json`` output: upper-case field name -> the value LSF printed ("" for none)."""

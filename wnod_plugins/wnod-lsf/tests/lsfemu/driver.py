@@ -3,9 +3,8 @@
 from collections.abc import Sequence
 
 from wnod_core.errors import BatchSystemError
+from wnod_core.kits.accounts import Account
 from wnod_core.testing.contracts.batch import BatchDriver, HookCall, JobOwner
-
-from wnod_lsf.accounts import Account
 
 from .cli import bkill
 from .cluster import Cluster, LsfError

@@ -24,14 +24,14 @@ import time
 from collections.abc import Sequence
 
 import attrs
-from wnod_core.commands import Result, run
-from wnod_core.errors import BatchSystemError, JobNotFound
+from wnod_core.commands import Result, Tools
+from wnod_core.errors import BatchSystemError, Garbled, JobNotFound
 from wnod_core.interfaces import BatchHost, BatchSystem
+from wnod_core.kits.accounts import account
 from wnod_core.model import JobFacts, JobState
 
 from . import comments, openpbs, torque
-from .accounts import uid_of
-from .formats import NOT_ACCEPTING, NOT_JOINED, Garbled, is_job_id, node_state_words, same_job
+from .formats import NOT_ACCEPTING, NOT_JOINED, is_job_id, node_state_words, same_job
 from .options import Flavour, PbsOptions, TorqueFormat
 from .records import JobRecord, NodeRecord
 
@@ -64,6 +64,7 @@ class PbsBatchSystem(BatchSystem):
 
     def __init__(self, options: PbsOptions, *, sleep=time.sleep, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
         self.options = options
+        self.runner = Tools(bin_dir=options.bin_dir, timeout=options.timeout, paths=options.commands)
         self._sleep = sleep
         self._clock = clock
 
@@ -74,7 +75,7 @@ class PbsBatchSystem(BatchSystem):
     # -- running commands --------------------------------------------------------------------------
 
     def _run(self, command: str, *args: str) -> Result:
-        return run([self.options.command(command), *args], timeout=self.options.timeout)
+        return self.runner.run(command, *args)
 
     def _must(self, command: str, *args: str, job_id: str | None = None) -> Result:
         """Run a command that must succeed; a job PBS does not know is ``JobNotFound``."""
@@ -145,7 +146,7 @@ class PbsBatchSystem(BatchSystem):
         except Garbled as exc:
             raise BatchSystemError(f"qstat -f {job_id}: unreadable job: {exc}") from None
         # Spelled as asked ("123" for "123.server"): the engine keys its records by it.
-        return attrs.evolve(facts, job_id=job_id, uid=uid_of(facts.user))
+        return attrs.evolve(facts, job_id=job_id, uid=account(facts.user).uid)
 
     # -- hosts -------------------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ reads it back without what PBS added: the space qalter leaves for the closing qu
 
 import re
 
+from wnod_core.text import on_one_line
+
 MARK = "wnod:"
 """How every comment wnod writes begins."""
 
@@ -30,7 +32,7 @@ def written(reason: str, note: str = "") -> str:
     at commas, on one line, with no quote of the kind that would end it early; the reason cut
     short, never the note."""
     def line(text: str) -> str:
-        return " ".join(text.replace('"', "'").split())
+        return on_one_line(text.replace('"', "'"))
 
     text, tail = line(reason), f" ({line(note)})" if note.strip() else ""
     if not text.startswith(MARK):

@@ -1,15 +1,11 @@
 """What both flavours of PBS write the same way: job ids, sizes, durations, exec_host
-strings, job and node states. Every reader raises ``Garbled`` on what it cannot read;
-the adapter turns that into a ``BatchSystemError`` naming the command and quoting it."""
+strings, job and node states. Every reader raises ``wnod_core.errors.Garbled`` on what it
+cannot read; the adapter turns that into a ``BatchSystemError`` naming the command and quoting it."""
 
 import re
 
+from wnod_core.errors import Garbled
 from wnod_core.model import JobState
-
-
-class Garbled(ValueError):
-    """Output that does not have the documented shape."""
-
 
 JOB_ID = re.compile(r"^\d+(\[\d*(-\d+(:\d+)?)?\])?(\.[A-Za-z0-9][A-Za-z0-9_.-]*)?(@[A-Za-z0-9][A-Za-z0-9_.-]*)?\Z")
 """``<sequence number>[<index>][.<server name>][@<server>]`` (qstat(1B) operands): ``123``,

@@ -11,7 +11,9 @@ OpenPBS 23.06 (add_json_node) and ``{NAME: {NAME: <message>}}`` after it (cJSON)
 import json
 from collections.abc import Mapping
 
-from .formats import Garbled, node_state_words
+from wnod_core.errors import Garbled
+
+from .formats import node_state_words
 from .records import JobRecord, NodeRecord
 
 

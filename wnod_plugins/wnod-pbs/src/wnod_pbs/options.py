@@ -70,9 +70,3 @@ class PbsOptions:
         " whose XML output is broken). pbsnodes is always read as XML.",
         default=TorqueFormat.XML,
     )
-
-    def command(self, name: str) -> str:
-        """What to run for PBS command `name`: its override, or bin_dir/name, or the bare name."""
-        if name in self.commands:
-            return self.commands[name]
-        return f"{self.bin_dir.rstrip('/')}/{name}" if self.bin_dir else name

@@ -3,10 +3,11 @@
 from collections.abc import Mapping
 
 import attrs
+from wnod_core.errors import Garbled
 from wnod_core.model import JobFacts, JobState
 
 from .comments import read_back
-from .formats import Garbled, duration_seconds, exec_hosts, job_state, owner_user, size_bytes
+from .formats import duration_seconds, exec_hosts, job_state, owner_user, size_bytes
 
 
 def _text(attrs_: Mapping[str, object], name: str, default: str = "") -> str:

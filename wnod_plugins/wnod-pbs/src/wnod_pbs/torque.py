@@ -11,7 +11,9 @@ one long item, anywhere) onto continuation lines that start with a tab.
 import re
 import xml.etree.ElementTree as ET
 
-from .formats import Garbled, node_state_words
+from wnod_core.errors import Garbled
+
+from .formats import node_state_words
 from .records import JobRecord, NodeRecord
 
 

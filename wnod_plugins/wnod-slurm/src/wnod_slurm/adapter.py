@@ -27,25 +27,19 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from wnod_core.commands import Result, quote
-from wnod_core.errors import BatchSystemError, JobNotFound
+from wnod_core.commands import Result, Tools, quote
+from wnod_core.errors import BatchSystemError, Garbled, JobNotFound
 from wnod_core.interfaces import BatchHost, BatchSystem
+from wnod_core.kits.accounts import account
 from wnod_core.model import JobFacts, JobState
+from wnod_core.text import on_one_line
 
-from .commands import Runner
+from .commands import tools
 from .options import SlurmOptions
-from .parse import (
-    REQUEUE_HELD,
-    SlurmJob,
-    SlurmNode,
-    Unreadable,
-    jobs_from_json,
-    jobs_from_text,
-    nodes_from_json,
-)
-from .unix import groups_of
+from .parse import REQUEUE_HELD, SlurmJob, SlurmNode, jobs_from_json, jobs_from_text, nodes_from_json
 
 LOG = logging.getLogger("wnod.slurm")
 
@@ -59,18 +53,26 @@ _WNOD_HOLDS = frozenset({"JobHeldAdmin", REQUEUE_HELD})
 _ON_NODES = (JobState.RUNNING, JobState.SUSPENDED)
 COMMENT_MAX = 400
 
+T = TypeVar("T")
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:COMMENT_MAX]
+
+def _read(result: Result, reader: Callable[[str], T]) -> T:
+    """What `reader` makes of the command's output; garbled, a BatchSystemError quoting it."""
+    try:
+        return reader(result.stdout)
+    except Garbled as exc:
+        raise BatchSystemError(
+            f"{result.command}: printed what wnod cannot read ({exc}): {quote(result.stdout)}"
+        ) from None
 
 
 class SlurmBatchSystem(BatchSystem):
     name = NAME
 
-    def __init__(self, options: SlurmOptions, path: str = "batch.slurm", runner: Runner | None = None):
+    def __init__(self, options: SlurmOptions, path: str = "batch.slurm", runner: Tools | None = None):
         self.options = options
         self.path = path
-        self.runner = runner or Runner(timeout=options.command_timeout, slurm_conf=options.slurm_conf)
+        self.runner = runner or tools(options.command_timeout, options.slurm_conf)
         self._source = "" if options.facts_source == "auto" else options.facts_source
         self._lock = threading.Lock()
         self._hastening: set[str] = set()
@@ -81,7 +83,7 @@ class SlurmBatchSystem(BatchSystem):
         """Which command reads job facts; ``auto`` asks ``scontrol --version`` once."""
         with self._lock:
             if not self._source:
-                result = self.runner.check([self.options.scontrol, "--version"], "asking which Slurm this is")
+                result = self.runner.check(self.options.scontrol, "--version", what="asking which Slurm this is")
                 m = _VERSION.search(result.stdout)
                 if not m:
                     raise BatchSystemError(
@@ -101,26 +103,18 @@ class SlurmBatchSystem(BatchSystem):
             return [o.squeue, "--all", "--json", "--jobs", job_id]
         return [o.scontrol, "--all", "--oneliner", "show", "job", job_id]
 
-    def _read_jobs(self, argv: Sequence[str], result: Result) -> list[SlurmJob]:
-        try:
-            if "--json" in argv:
-                return jobs_from_json(result.stdout)
-            return jobs_from_text(result.stdout)
-        except Unreadable as exc:
-            raise BatchSystemError(
-                f"{result.command}: printed what wnod cannot read ({exc}): {quote(result.stdout)}"
-            ) from None
+    def _read_jobs(self, result: Result) -> list[SlurmJob]:
+        return _read(result, jobs_from_json if "--json" in result.argv else jobs_from_text)
 
     def _job(self, job_id: str) -> SlurmJob:
         if not re.fullmatch(r"\d+(_\d+)?", job_id or ""):
             raise JobNotFound(f"{job_id!r} is not a Slurm job id")
-        argv = self._job_command(job_id)
-        result = self.runner.run(argv)
+        result = self.runner.run(*self._job_command(job_id))
         if result.returncode:
             if _NOT_FOUND.search(result.output):
                 raise JobNotFound(f"Slurm does not know job {job_id} (`{result.command}`)")
             raise result.error(f"failed reading job {job_id}")
-        jobs = [j for j in self._read_jobs(argv, result) if j.job_id == job_id]
+        jobs = [j for j in self._read_jobs(result) if j.job_id == job_id]
         if not jobs:
             raise JobNotFound(f"Slurm does not know job {job_id} (`{result.command}` lists no such job)")
         return jobs[0]
@@ -152,7 +146,7 @@ class SlurmBatchSystem(BatchSystem):
             job_id=job.job_id,
             user=job.user,
             uid=job.uid,
-            groups=groups_of(job.user, job.group, job.gid),
+            groups=account(job.user, job.group, job.gid).groups,
             queue=self._from_partition(job),
             cpus=job.cpus,
             memory=job.memory,
@@ -173,14 +167,7 @@ class SlurmBatchSystem(BatchSystem):
         return None
 
     def _nodes(self) -> list[SlurmNode]:
-        argv = [self.options.sinfo, "--all", "--json"]
-        result = self.runner.check(argv, "listing nodes")
-        try:
-            return nodes_from_json(result.stdout)
-        except Unreadable as exc:
-            raise BatchSystemError(
-                f"{result.command}: printed what wnod cannot read ({exc}): {quote(result.stdout)}"
-            ) from None
+        return _read(self.runner.check(self.options.sinfo, "--all", "--json", what="listing nodes"), nodes_from_json)
 
     def _node(self, hostname: str) -> SlurmNode:
         for node in self._nodes():
@@ -205,11 +192,11 @@ class SlurmBatchSystem(BatchSystem):
             if self.facts_source() != "scontrol-text"
             else [self.options.scontrol, "--all", "--oneliner", "show", "job"]
         )
-        result = self.runner.run(argv)
+        result = self.runner.run(*argv)
         empty = "No jobs in the system" in result.output
         if result.returncode and not empty:
             raise result.error("failed listing jobs")
-        jobs = [] if empty else self._read_jobs(argv, result)
+        jobs = [] if empty else self._read_jobs(result)
         on: dict[str, list[str]] = {}
         for job in jobs:
             if job.state in _ON_NODES:
@@ -223,14 +210,14 @@ class SlurmBatchSystem(BatchSystem):
     # -- hosts -----------------------------------------------------------------------------------
 
     def _scontrol(self, *args: str, what: str) -> Result:
-        return self.runner.check([self.options.scontrol, *args], what)
+        return self.runner.check(self.options.scontrol, *args, what=what)
 
     def _reservation_name(self, hostname: str) -> str:
         return f"{self.options.reservation_prefix}{hostname}"
 
     def _reservation_users(self, name: str) -> str | None:
         """The users of reservation `name`, or None when it does not exist."""
-        result = self.runner.run([self.options.scontrol, "--oneliner", "show", "reservation", name])
+        result = self.runner.run(self.options.scontrol, "--oneliner", "show", "reservation", name)
         if result.returncode:
             if "not found" in result.output:
                 return None
@@ -244,7 +231,7 @@ class SlurmBatchSystem(BatchSystem):
     def _drop_reservation(self, hostname: str) -> None:
         name = self._reservation_name(hostname)
         if self._reservation_users(name) is not None:
-            result = self.runner.run([self.options.scontrol, "delete", f"ReservationName={name}"])
+            result = self.runner.run(self.options.scontrol, "delete", f"ReservationName={name}")
             if result.returncode and self._reservation_users(name) is not None:
                 raise result.error(f"failed deleting reservation {name}")
 
@@ -273,7 +260,7 @@ class SlurmBatchSystem(BatchSystem):
         )
 
     def _comment(self, job: SlurmJob, text: str) -> str:
-        text = _one_line(text if text.startswith("wnod") else f"wnod: {text}")
+        text = on_one_line(text if text.startswith("wnod") else f"wnod: {text}", COMMENT_MAX)
         origin = self._from_partition(job)
         return f"{text} [from={origin}]" if origin else text
 
@@ -295,7 +282,7 @@ class SlurmBatchSystem(BatchSystem):
                     f"AdminComment={self._comment(job, f'wnod: migrated to VWN {hostname}')}"]
             if self.options.vwn_partition:
                 args.append(f"Partition={self.options.vwn_partition}")
-            result = self.runner.run([self.options.scontrol, "update", *args])
+            result = self.runner.run(self.options.scontrol, "update", *args)
             if result.returncode:
                 if _FINISHED.search(result.output):  # cancelled while its VWN booted
                     raise JobNotFound(f"job {job_id} ended before it could move: {quote(result.output)}")
@@ -326,7 +313,7 @@ class SlurmBatchSystem(BatchSystem):
             self._scontrol("update", f"ReservationName={name}", f"Users={user}", what=f"reserving {hostname} for {user}")
 
     def _release_hold(self, job_id: str) -> None:
-        result = self.runner.run([self.options.scontrol, "release", job_id])
+        result = self.runner.run(self.options.scontrol, "release", job_id)
         if result.returncode:
             after = self._job(job_id)
             if after.state is JobState.HELD:
@@ -359,7 +346,7 @@ class SlurmBatchSystem(BatchSystem):
                         continue  # the requeue is not through yet
                     return
                 if job.reason == "BeginTime":
-                    result = self.runner.run([self.options.scontrol, "update", f"JobId={job_id}", "StartTime=now"])
+                    result = self.runner.run(self.options.scontrol, "update", f"JobId={job_id}", "StartTime=now")
                     if result.returncode == 0 or self._job(job_id).reason != "BeginTime":
                         LOG.info("job %s: may start on %s now", job_id, hostname)
                         return
@@ -403,9 +390,14 @@ class SlurmBatchSystem(BatchSystem):
             self._scontrol("update", f"JobId={job_id}", f"AdminComment={comment}", what=f"noting job {job_id}")
         if job.state is JobState.HELD:
             return
+        if job.state in _ON_NODES and "COMPLETING" in job.states:
+            # Off its node soon (a requeue not through yet, or its end): Slurm holds no job while
+            # it completes, and one let through now would go to pending unheld. Not done yet: the
+            # engine asks again, and then it is pending (held here), held already, or gone.
+            raise BatchSystemError(f"job {job_id} is still completing on {','.join(job.nodes) or 'its node'}:"
+                                   " it can be held once Slurm has it pending")
         if job.state in _ON_NODES:
-            if "COMPLETING" not in job.states:
-                self._scontrol("requeuehold", job_id, what=f"holding job {job_id}")
+            self._scontrol("requeuehold", job_id, what=f"holding job {job_id}")
             return
         self._scontrol("hold", job_id, what=f"holding job {job_id}")
 
@@ -416,6 +408,6 @@ class SlurmBatchSystem(BatchSystem):
         comment = self._comment(job, reason)
         if job.admin_comment != comment:
             self._scontrol("update", f"JobId={job_id}", f"AdminComment={comment}", what=f"noting job {job_id}")
-        result = self.runner.run([self.options.scancel, job_id])
+        result = self.runner.run(self.options.scancel, job_id)
         if result.returncode and not self._job(job_id).state.is_over:
             raise result.error(f"failed cancelling job {job_id}")

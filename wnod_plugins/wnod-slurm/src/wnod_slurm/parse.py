@@ -1,7 +1,7 @@
 """Reading what Slurm's commands print: JSON where Slurm has it, `scontrol -o` text where not.
 
 Every reader takes the command's text and returns small records, or raises
-``Unreadable`` saying what was wrong; the adapter turns that into a
+``wnod_core.errors.Garbled`` saying what was wrong; the adapter turns that into a
 ``BatchSystemError`` naming the command and quoting its output. Nothing here runs
 a command.
 
@@ -16,12 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+from wnod_core.errors import Garbled
 from wnod_core.model import JobState
-
-
-class Unreadable(ValueError):
-    """Slurm's output is not what wnod can read; the message says what was wrong."""
-
 
 # -- host lists ----------------------------------------------------------------------------------
 
@@ -39,7 +35,7 @@ def expand_hostlist(text: str) -> tuple[str, ...]:
     for item in _split_top(text):
         names.extend(_expand_one(item))
         if len(names) > MAX_HOSTS:
-            raise Unreadable(f"host list {text[:80]!r} names more than {MAX_HOSTS} hosts")
+            raise Garbled(f"host list {text[:80]!r} names more than {MAX_HOSTS} hosts")
     return tuple(names)
 
 
@@ -49,22 +45,22 @@ def _split_top(text: str) -> Iterator[str]:
         if c == "[":
             depth += 1
             if depth > 1:
-                raise Unreadable(f"nested brackets in host list {text!r}")
+                raise Garbled(f"nested brackets in host list {text!r}")
         elif c == "]":
             depth -= 1
             if depth < 0:
-                raise Unreadable(f"unbalanced ']' in host list {text!r}")
+                raise Garbled(f"unbalanced ']' in host list {text!r}")
         elif c == "," and depth == 0:
             yield _checked_item(text[start:i], text)
             start = i + 1
     if depth:
-        raise Unreadable(f"unclosed '[' in host list {text!r}")
+        raise Garbled(f"unclosed '[' in host list {text!r}")
     yield _checked_item(text[start:], text)
 
 
 def _checked_item(item: str, text: str) -> str:
     if not item or any(c.isspace() for c in item):
-        raise Unreadable(f"empty or blank host name in host list {text!r}")
+        raise Garbled(f"empty or blank host name in host list {text!r}")
     return item
 
 
@@ -79,10 +75,10 @@ def _expand_one(item: str) -> list[str]:
     for part in body.split(","):
         m = _RANGE.match(part)
         if not m:
-            raise Unreadable(f"bad range {part!r} in host list item {item!r}")
+            raise Garbled(f"bad range {part!r} in host list item {item!r}")
         lo, hi = m.group(1), m.group(2) or m.group(1)
         if int(hi) < int(lo) or int(hi) - int(lo) > MAX_HOSTS:
-            raise Unreadable(f"bad range {part!r} in host list item {item!r}")
+            raise Garbled(f"bad range {part!r} in host list item {item!r}")
         width = len(lo)
         heads.extend(f"{prefix}{n:0{width}d}" for n in range(int(lo), int(hi) + 1))
     return [h + t for h in heads for t in tails]
@@ -166,7 +162,7 @@ class SlurmJob:
         flags = set(self.states[1:])
         word = self.states[0]
         if word not in _STATES:
-            raise Unreadable(f"unknown Slurm job state {word!r}")
+            raise Garbled(f"unknown Slurm job state {word!r}")
         state = _STATES[word]
         # PENDING+REQUEUE_HOLD is held; RUNNING+COMPLETING still runs. CANCELLED+COMPLETING
         # (23.02+) has ended: only its processes are still being cleaned up.
@@ -182,7 +178,7 @@ def _loads(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise Unreadable(f"{what} is not JSON ({exc})") from None
+        raise Garbled(f"{what} is not JSON ({exc})") from None
 
 
 def _errors(doc: Mapping[str, Any]) -> str:
@@ -202,24 +198,24 @@ def jobs_from_json(text: str) -> list[SlurmJob]:
     """The jobs of ``squeue --json`` or ``scontrol show job --json``."""
     doc = _loads(text, "job listing")
     if not isinstance(doc, Mapping):
-        raise Unreadable("job listing is not a JSON object")
+        raise Garbled("job listing is not a JSON object")
     jobs = doc.get("jobs")
     if jobs is None:
         errors = _errors(doc)
-        raise Unreadable(f"job listing has no 'jobs'{': ' + errors if errors else ''}")
+        raise Garbled(f"job listing has no 'jobs'{': ' + errors if errors else ''}")
     if not isinstance(jobs, list):
-        raise Unreadable("'jobs' is not a list")
+        raise Garbled("'jobs' is not a list")
     return [_job_from_json(job, i) for i, job in enumerate(jobs)]
 
 
 def _job_from_json(job: object, index: int) -> SlurmJob:
     if not isinstance(job, Mapping):
-        raise Unreadable(f"jobs[{index}] is not an object")
+        raise Garbled(f"jobs[{index}] is not an object")
     where = f"jobs[{index}]"
     try:
         job_id = _number(job.get("job_id"), f"{where}.job_id")
         if job_id is None or job_id <= 0:
-            raise Unreadable(f"{where}.job_id is missing")
+            raise Garbled(f"{where}.job_id is missing")
         array_job = _number(job.get("array_job_id"), f"{where}.array_job_id")
         array_task = _number(job.get("array_task_id"), f"{where}.array_task_id")
         shown_id = str(job_id)
@@ -245,22 +241,22 @@ def _job_from_json(job: object, index: int) -> SlurmJob:
             reservation=_text(job, "resv_name", where),
             priority=_number(job.get("priority"), f"{where}.priority"),
         )
-    except Unreadable as exc:
+    except Garbled as exc:
         if str(exc).startswith(where):
             raise
-        raise Unreadable(f"{where}: {exc}") from None
+        raise exc.at(where) from None
 
 
 def _text(job: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
     value = job.get(key)
     if value is None:
         if required:
-            raise Unreadable(f"{where}.{key} is missing")
+            raise Garbled(f"{where}.{key} is missing")
         return ""
     if not isinstance(value, str):
-        raise Unreadable(f"{where}.{key} is {type(value).__name__}, not text")
+        raise Garbled(f"{where}.{key} is {type(value).__name__}, not text")
     if required and not value:
-        raise Unreadable(f"{where}.{key} is empty")
+        raise Garbled(f"{where}.{key} is empty")
     return value
 
 
@@ -273,16 +269,16 @@ def _number(value: object, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Unreadable(f"{where} is {value!r}, not a number")
+        raise Garbled(f"{where} is {value!r}, not a number")
     if isinstance(value, float) and not value.is_integer():
-        raise Unreadable(f"{where} is {value!r}, not a whole number")
+        raise Garbled(f"{where} is {value!r}, not a whole number")
     return int(value)
 
 
 def _states(value: object, where: str) -> tuple[str, ...]:
     words = [value] if isinstance(value, str) else value
     if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
-        raise Unreadable(f"{where} is {value!r}, not a state")
+        raise Garbled(f"{where} is {value!r}, not a state")
     # 23.02+ lists flags with the base state anywhere: put the base first.
     base = [w for w in words if w in _BASE_STATES]
     first = base[0] if base else words[0]
@@ -314,7 +310,7 @@ def fields_from_text(line: str) -> dict[str, str]:
     """``Key=value`` pairs of one ``scontrol show ... -o`` line; values may hold spaces."""
     marks = list(_KEY.finditer(line))
     if not marks:
-        raise Unreadable("no Key=value fields")
+        raise Garbled("no Key=value fields")
     fields: dict[str, str] = {}
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
@@ -330,15 +326,15 @@ def jobs_from_text(text: str) -> list[SlurmJob]:
             continue
         try:
             jobs.append(_job_from_fields(fields_from_text(line)))
-        except Unreadable as exc:
-            raise Unreadable(f"line {n}: {exc}") from None
+        except Garbled as exc:
+            raise exc.at(f"line {n}") from None
     return jobs
 
 
 def _idname(value: str, key: str) -> tuple[str, int | None]:
     m = _IDNAME.match(value)
     if not m:
-        raise Unreadable(f"{key}={value!r} is not NAME(ID)")
+        raise Garbled(f"{key}={value!r} is not NAME(ID)")
     return m.group(1), int(m.group(2))
 
 
@@ -349,14 +345,14 @@ def _null(value: str) -> str:
 def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
     for key in ("JobId", "UserId", "JobState"):
         if key not in f:
-            raise Unreadable(f"no {key}=")
+            raise Garbled(f"no {key}=")
     if not f["JobId"].isdigit():
-        raise Unreadable(f"JobId={f['JobId']!r} is not a number")
+        raise Garbled(f"JobId={f['JobId']!r} is not a number")
     user, uid = _idname(f["UserId"], "UserId")
     group, gid = _idname(f["GroupId"], "GroupId") if "GroupId" in f else ("", None)
     states = tuple(w for w in re.split(r"[+,]", f["JobState"]) if w)
     if not states or not all(re.fullmatch(r"[A-Z_]+", w) for w in states):
-        raise Unreadable(f"JobState={f['JobState']!r} is not a state")
+        raise Garbled(f"JobState={f['JobState']!r} is not a state")
     cpus = f.get("NumCPUs", "1")
     priority = f.get("Priority", "")
     mem = _MEM.search(f.get("ReqTRES", f.get("TRES", "")))
@@ -433,27 +429,27 @@ def nodes_from_json(text: str) -> list[SlurmNode]:
     doc = _loads(text, "node listing")
     if not isinstance(doc, Mapping) or not isinstance(doc.get("nodes"), list):
         errors = _errors(doc) if isinstance(doc, Mapping) else ""
-        raise Unreadable(f"node listing has no 'nodes' list{': ' + errors if errors else ''}")
+        raise Garbled(f"node listing has no 'nodes' list{': ' + errors if errors else ''}")
     return [_node_from_json(node, i) for i, node in enumerate(doc["nodes"])]
 
 
 def _node_from_json(node: object, index: int) -> SlurmNode:
     where = f"nodes[{index}]"
     if not isinstance(node, Mapping):
-        raise Unreadable(f"{where} is not an object")
+        raise Garbled(f"{where} is not an object")
     name = _text(node, "name", where, required=True)
     raw = node.get("state")
     words = [raw] if isinstance(raw, str) else raw
     if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
-        raise Unreadable(f"{where}.state is {raw!r}, not a state")
+        raise Garbled(f"{where}.state is {raw!r}, not a state")
     flags = node.get("state_flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        raise Unreadable(f"{where}.state_flags is {flags!r}, not a list of words")
+        raise Garbled(f"{where}.state_flags is {flags!r}, not a list of words")
     # 23.02+ puts base state and flags in one list of upper-case words.
     state, *more = words
     partitions = node.get("partitions") or []
     if not isinstance(partitions, list):
-        raise Unreadable(f"{where}.partitions is {partitions!r}, not a list")
+        raise Garbled(f"{where}.partitions is {partitions!r}, not a list")
     started = _number(node.get("slurmd_start_time"), f"{where}.slurmd_start_time")
     return SlurmNode(
         name=name,
