@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from wnod_core.daemon.run import socket_answers
+from wnod_core.testing.processes import stop
 from wnod_core.testing.requirements import missing_module, require
 
 WNOD = Path(sys.executable).parent / "wnod"
@@ -99,13 +100,7 @@ class Daemons:
 
     def stop_all(self) -> None:
         for process in self.started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
+            stop(process)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """A farm of real `wnod daemon` processes on one machine, for the farm's tests: each host its own
 state, socket and loopback address (127.0.0.N), one shared batch system and hypervisor."""
 
-import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from wnod_core.daemon.run import socket_answers
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem
+from wnod_core.testing.processes import stop
 
 WNOD = Path(sys.executable).parent / "wnod"
 HOSTS = ("hv01", "hv02", "hv03")
@@ -101,14 +101,7 @@ class Farm:
             time.sleep(0.05)
 
     def stop(self, name: str) -> None:
-        daemon = self.daemons.pop(name)
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait(10)
+        stop(self.daemons.pop(name))
 
     def bait(self, name: str, job_id: str) -> subprocess.CompletedProcess[str]:
         environ = self.batch.dispatch_to_bait(job_id, f"{name}-bait")

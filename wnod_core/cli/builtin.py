@@ -18,6 +18,7 @@ from .daemon_cmds import (
     vms_command,
 )
 from .farm_cmds import farm_group
+from .farm_web_cmd import farm_web_command  # noqa: F401 - registers `wnod farm web` on farm_group
 from .plugins_cmd import plugins_command
 from .render_cmd import render_command
 from .resolve_cmd import resolve_command
