@@ -3,9 +3,10 @@
 The daemon runs as its own process over the shared fakes (a batch system and a
 hypervisor whose state is a SQLite file: wnod_core.testing), so what is measured is
 wnod itself — the API, the engine, its records — not a hypervisor. Two rounds run side
-by side in one run: N jobs that each need a new VWN, then N jobs that reuse the VWNs
-the first left idle. Printed: throughput, decision latency (p50, p99, max) per round,
-their ratio, and the daemon's resident memory.
+by side in one run: N plain API round trips (GET /v1/status, the floor no bait's answer can
+beat), N jobs that each need a new VWN, then N jobs that reuse the VWNs the first left
+idle. Printed: throughput, decision latency (p50, p99, max) per round, each round's rate
+against the floor's, and the daemon's resident memory.
 
     .venv/bin/python bench/bait_load.py              # 1000 jobs at once
     .venv/bin/python bench/bait_load.py --jobs 200   # a quicker look
@@ -104,6 +105,24 @@ async def bait_all(socket: Path, jobs: list[str]) -> tuple[float, list[float], d
         return time.perf_counter() - began, latencies, outcomes
 
 
+async def round_trips(socket: Path, count: int) -> tuple[float, list[float]]:
+    """GET /v1/status `count` times at once: the floor a bait's answer cannot beat (the API, the
+    event loop, a record read), measured in the same run as the baits."""
+    connector = aiohttp.UnixConnector(path=str(socket), limit=0)
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=3600)) as session:
+
+        async def one() -> None:
+            began = time.perf_counter()
+            async with session.get("http://wnod/v1/status") as r:
+                await r.read()
+            latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        return time.perf_counter() - began, latencies
+
+
 def status(socket: Path) -> dict:
     out = subprocess.run(
         ["curl", "-s", "--unix-socket", str(socket), "http://wnod/v1/status"], capture_output=True, check=False
@@ -151,12 +170,16 @@ def main() -> int:
                 time.sleep(0.05)
             print(f"wnod daemon pid {daemon.pid}; {rss_kib(daemon.pid)['VmRSS']} KiB resident at start")
 
+            floor_wall, floor_latencies = asyncio.run(round_trips(socket, args.jobs))
+            report("API floor", args.jobs, floor_wall, floor_latencies, {"GET /v1/status": args.jobs})
+
             fresh = [batch.submit(f"user{i % 50}").job_id for i in range(args.jobs)]
             for job in fresh:
                 batch.dispatch_to_bait(job, "bait01")
             wall, latencies, outcomes = asyncio.run(bait_all(socket, fresh))
             report("new VWNs", args.jobs, wall, latencies, outcomes)
             new_p50 = statistics.median(latencies)
+            print(f"new VWNs / API floor, jobs/s: {floor_wall / wall:.3f}")
 
             for job in fresh:  # every job runs and ends; its VWN is cleaned and kept idle
                 batch.start(job)
@@ -173,6 +196,7 @@ def main() -> int:
                 batch.dispatch_to_bait(job, "bait01")
             wall, latencies, outcomes = asyncio.run(bait_all(socket, again))
             report("reused", args.jobs, wall, latencies, outcomes)
+            print(f"reused / API floor, jobs/s: {floor_wall / wall:.3f}")
             print(f"reuse/new p50 ratio: {statistics.median(latencies) / new_p50:.2f}")
             memory = rss_kib(daemon.pid)
             print(f"daemon memory: {memory['VmRSS']} KiB resident now, {memory['VmHWM']} KiB at peak")
