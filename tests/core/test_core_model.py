@@ -145,7 +145,7 @@ def test_a_group_name_string_is_not_split_into_letters() -> None:
 
 
 def test_job_states_that_are_over() -> None:
-    assert {s for s in JobState if s.is_over} == {JobState.FINISHED, JobState.CANCELLED, JobState.UNKNOWN}
+    assert {s for s in JobState if s.is_over} == {JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN}
 
 
 # -- host capacity --------------------------------------------------------------------------------

@@ -13,13 +13,16 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     SUSPENDED = "suspended"
     FINISHED = "finished"
+    FAILED = "failed"
+    """It ended with an error of its own or of its node: a non-zero exit, out of time or memory,
+    its node failed. Over, like FINISHED: the batch system says how, wnod does not judge it."""
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
     """The batch system no longer knows the job (purged from its records)."""
 
     @property
     def is_over(self) -> bool:
-        return self in (JobState.FINISHED, JobState.CANCELLED, JobState.UNKNOWN)
+        return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN)
 
 
 def _groups(value: object) -> tuple[str, ...]:

@@ -170,6 +170,16 @@ def test_every_job_status_code(pool: Any, batch_system: HTCondorBatchSystem, sta
     assert batch_system.job_facts(job).state is state
 
 
+@pytest.mark.parametrize(("attributes", "state"), [
+    ({"ExitCode": 0}, JobState.FINISHED), ({"ExitCode": 3}, JobState.FAILED),
+    ({"ExitBySignal": True, "ExitCode": 0}, JobState.FAILED), ({}, JobState.FINISHED),
+])
+def test_a_completed_job_that_exited_badly_is_failed(pool: Any, batch_system: HTCondorBatchSystem,
+                                                     attributes: dict, state: JobState) -> None:
+    (job,) = pool.submit("frank", JobStatus=4, **attributes)
+    assert batch_system.job_facts(job).state is state
+
+
 def test_an_unknown_job_status_is_an_error(pool: Any, batch_system: HTCondorBatchSystem) -> None:
     (job,) = pool.submit("frank", JobStatus=9)
     with pytest.raises(BatchSystemError, match="JobStatus = 9"):

@@ -79,7 +79,7 @@ def test_the_bait_exit_after_a_migration_changes_nothing(lsf: LsfBatchSystem, cl
     [
         (BaitOutcome.RELEASED, JobState.RUNNING, (BAIT,)),  # exit 0: runs where it is
         (BaitOutcome.RETRY, JobState.PENDING, ()),  # non-zero: back to PEND
-        (BaitOutcome.REFUSED, JobState.FINISHED, (BAIT,)),  # 99: the job exits (where it was)
+        (BaitOutcome.REFUSED, JobState.FAILED, (BAIT,)),  # 99: the job exits (EXIT, where it was)
     ],
 )
 def test_each_exit_code_makes_lsf_do_what_its_outcome_means(

@@ -225,3 +225,12 @@ def test_result_errors_quote_the_output_and_name_the_command():
     assert "qstat -f 1" in str(err) and "Unknown Job Id" in str(err) and "153" in str(err)
     long = Result(argv=("qstat",), returncode=0, stdout="x" * 5000, stderr="")
     assert len(str(long.error("unreadable"))) < 1000
+
+
+@pytest.mark.parametrize(("letter", "substate", "state"), [
+    ("F", 92, JobState.FINISHED), ("F", 93, JobState.FAILED), ("F", 91, JobState.CANCELLED), ("C", None, JobState.FINISHED),
+])
+def test_a_finished_job_says_how_it_ended_by_its_substate(letter: str, substate: int | None, state: JobState) -> None:
+    from wnod_pbs.formats import job_state
+
+    assert job_state(letter, substate) is state

@@ -72,7 +72,8 @@ class HTCondorBatchSystem(BatchSystem):
 
     def _job_attrs(self) -> list[str]:
         names = [
-            "ClusterId", "ProcId", "Owner", "AcctGroup", "JobStatus", "RequestCpus", "RequestMemory",
+            "ClusterId", "ProcId", "Owner", "AcctGroup", "JobStatus", "ExitCode", "ExitBySignal", "RequestCpus",
+            "RequestMemory",
             "RemoteHost", "RemoteHosts", "LastRemoteHost", "HoldReason", "RemoveReason", "Requirements",
             VWN_ATTR, SAVED_REQUIREMENTS_ATTR, self.options.vm_type_attribute,
         ]
@@ -102,6 +103,8 @@ class HTCondorBatchSystem(BatchSystem):
         state = JOB_STATES.get(status)
         if state is None:
             raise BatchSystemError(f"`{ad.command}` printed JobStatus = {status}, which HTCondor does not define")
+        if state is JobState.FINISHED and (ad.optional_bool("ExitBySignal") or (ad.optional_integer("ExitCode") or 0)):
+            state = JobState.FAILED  # Completed, but by a signal or with a non-zero exit code
         memory_mib = ad.optional_integer("RequestMemory")
         walltime = ad.optional_integer(self.options.walltime_attribute) if self.options.walltime_attribute else None
         group = ad.optional_string("AcctGroup")

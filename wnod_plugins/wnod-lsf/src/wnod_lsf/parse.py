@@ -102,7 +102,7 @@ STATES: Mapping[str, JobState] = {
     "USUSP": JobState.SUSPENDED,
     "SSUSP": JobState.SUSPENDED,
     "DONE": JobState.FINISHED,
-    "EXIT": JobState.FINISHED,
+    "EXIT": JobState.FAILED,  # a non-zero exit, or killed: bjobs -l says which
     "ZOMBI": JobState.CANCELLED,  # killed while its host was unreachable
 }
 """LSF's job states (bjobs STAT), in wnod's words."""

@@ -104,6 +104,7 @@ JOB_STATES: dict[str, JobState] = {
 
 DELETED_SUBSTATE = 91
 """OpenPBS job substate of a finished job that was deleted (92 finished, 93 failed)."""
+FAILED_SUBSTATE = 93
 
 
 def job_state(letter: object, substate: object = None) -> JobState:
@@ -112,6 +113,8 @@ def job_state(letter: object, substate: object = None) -> JobState:
     state = JOB_STATES[letter]
     if state is JobState.FINISHED and str(substate) == str(DELETED_SUBSTATE):
         return JobState.CANCELLED
+    if state is JobState.FINISHED and str(substate) == str(FAILED_SUBSTATE):
+        return JobState.FAILED
     return state
 
 
