@@ -78,8 +78,11 @@ class Guards:
 
     async def until_let_go(self, seconds: float) -> None:
         """Return when some guard is let go by its holder, or after `seconds`."""
+        # In this task, not one of its own (wait_for's): a driver cancelled while it waits leaves
+        # no task behind.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._let_go.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._let_go.wait()
 
     async def _take(self, vwn_id: str) -> None:
         guard = self._guards.setdefault(vwn_id, _Guard())
