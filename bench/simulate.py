@@ -2,16 +2,19 @@
 
 The site is wnod-simulate's example study (examples/lcg-study.toml: hosts of 32 vCPUs and 32
 VWNs, five VM types chosen by the real by-group and default resolvers); the trace is the LCG
-grid log of the Parallel Workloads Archive (188 041 jobs). What is timed is the simulation of
-each policy alone, with wnod's own place() deciding every placement, not reading the trace or
-typing its jobs (printed apart). Best of --rounds.
+grid log of the Parallel Workloads Archive (188 041 jobs; LCG-2005-1.swf.gz from
+https://www.cs.huji.ac.il/labs/parallel/workload/l_lcg/index.html), given with --trace or in
+$WNOD_TRACE. What is timed is each policy's run alone, simulation and summary, deciding every
+placement as wnod's own place() does: not reading the trace or typing its jobs (printed apart).
+Best of --rounds.
 
-    .venv/bin/python bench/simulate.py                                  # wnod, 100 hosts
-    .venv/bin/python bench/simulate.py --policy wnod --policy static --hosts 200
+    .venv/bin/python bench/simulate.py --trace LCG-2005-1.swf.gz          # wnod, 100 hosts
+    WNOD_TRACE=LCG-2005-1.swf.gz .venv/bin/python bench/simulate.py --policy wnod --policy static --hosts 200
     .venv/bin/python bench/simulate.py --trace my.swf.gz --config my-wnod.toml
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,20 +30,23 @@ from wnod_core.plugins import Plugins
 from wnod_core.site import Site
 
 ROOT = Path(__file__).resolve().parents[1]
-LCG = Path("/work/shared/traces/LCG-2005.swf.gz")
 STUDY = ROOT / "wnod_plugins" / "wnod-simulate" / "examples" / "lcg-study.toml"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trace", type=Path, default=LCG, help=f"an SWF trace (default: {LCG})")
+    parser.add_argument("--trace", type=Path, default=os.environ.get("WNOD_TRACE") or None,
+                        help="an SWF trace, gzip or plain (default: $WNOD_TRACE)")
     parser.add_argument("--config", type=Path, default=STUDY, help="the site's wnod.toml (default: the example study)")
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--policy", action="append", choices=POLICIES, help="repeatable; default: wnod")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.trace is None:
+        parser.error("give the trace: --trace FILE or WNOD_TRACE=FILE (the LCG log of the Parallel Workloads"
+                     " Archive: https://www.cs.huji.ac.il/labs/parallel/workload/l_lcg/index.html)")
     if not args.trace.exists():
-        print(f"cannot run: no trace at {args.trace} (give --trace)", file=sys.stderr)
+        print(f"cannot run: no trace at {args.trace}", file=sys.stderr)
         return 1
     began = time.perf_counter()
     trace = read_trace(args.trace)

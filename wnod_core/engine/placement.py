@@ -93,6 +93,32 @@ def may_serve(vwn: Vwn, vm_type: VmType, user: str, group: str) -> bool:
     return vwn.last_user == user
 
 
+_TYPE, _GROUP = ReuseScope.TYPE, ReuseScope.GROUP
+"""For serves() and owner_key(), asked at every decision of a simulation: looking a member up on
+its enum costs more than the rest of either."""
+
+
+def serves(vwn: Vwn, vm_type: VmType) -> str | None:
+    """Whose jobs idle `vwn` may take, as a key an index can file it under: None for anyone's,
+    else its last owner's user or group name, by its type's reuse scope. ``may_serve(vwn,
+    vm_type, user, group)`` is exactly ``serves(vwn, vm_type) in (None, owner_key(vm_type, user,
+    group))``: a simulation (wnod-simulate) finds the VWNs it allows without asking each one."""
+    scope = vm_type.reuse.reuse_scope
+    if scope is _TYPE or not vwn.last_user:
+        return None
+    return vwn.last_group if scope is _GROUP else vwn.last_user
+
+
+def owner_key(vm_type: VmType, user: str, group: str) -> str | None:
+    """Which key of `serves()` marks the idle VWNs of `vm_type` that a job of `user` (primary
+    group `group`) may take, besides None (anyone's): None itself where the type's reuse scope
+    lets any job of the type take any of them."""
+    scope = vm_type.reuse.reuse_scope
+    if scope is _TYPE:
+        return None
+    return group if scope is _GROUP else user
+
+
 def used_slots(vwns: Sequence[Vwn]) -> set[int]:
     return {vwn.slot for vwn in vwns if vwn.state is not VwnState.DESTROYED and vwn.slot}
 

@@ -1,10 +1,13 @@
-"""The simulated farm: hosts that place each job by wnod's own ``place()``, a first-come-first-served
-queue per pool of hosts, and a clock that jumps from event to event.
+"""The simulated farm: hosts that decide each job as wnod's own ``place()`` does, a
+first-come-first-served queue per pool of hosts, and a clock that jumps from event to event.
 
-What a host does with a job is decided by the daemon's engine code itself
+What a host does with a job is what the daemon's engine code decides
 (``wnod_core.engine.placement``): reuse an idle VWN of the job's type, make a new one within
-the host's capacity, or evict idle VWNs of other types first; and, at the job's end, whether
-its VWN is worth keeping. The batch system around it is modelled, not real:
+the host's capacity, or evict idle VWNs that cannot serve it first; and, at the job's end, whether
+its VWN is worth keeping. The simulation finds that answer in its indexes (index.py) rather
+than by asking ``place()``, which looks at every VWN of a host; with ``check=True`` it asks
+``place()`` and ``worth_keeping()`` beside them at every decision and stops at the first
+difference (crosscheck.py). The batch system around it is modelled, not real:
 
 - a job waits in its pool's queue, in order of submission; the first in the queue goes to a
   host whose ``place()`` takes it, else nobody behind it starts (no backfilling);
@@ -15,24 +18,24 @@ its VWN is worth keeping. The batch system around it is modelled, not real:
 - a new VWN's job starts once it has booted (the boot model); a reused one's at once;
 - an idle VWN is destroyed exactly when its idle TTL runs out (the daemon notices it at its
   next round); destroying takes no time, and boots never fail.
-
-Indexes of which hosts have idle VWNs or room only choose whom to ask first: a host left out
-is one whose ``place()`` could only answer Full (checked when ``check=True``).
 """
 
-import bisect
-import heapq
+import itertools
 import math
 import random
-from collections import deque
+import sys
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from heapq import heappop, heappush
 
 import attrs
-from wnod_core.engine.placement import Create, Evict, Full, Reuse, place, size_of, worth_keeping
-from wnod_core.model import HostCapacity, ReuseScope, VmType, Vwn, VwnState, legal_moves
+from wnod_core.engine.placement import owner_key
+from wnod_core.model import HostCapacity, VmType, VwnState
 from wnod_core.model.units import MAX_SECONDS
 
-from .boot import NO_TIME, BootModel, BootTime
+from .boot import NO_TIME, BootModel, BootTime, Fixed
+from .crosscheck import Crosscheck, check_moves
+from .index import Choice, Host, Kind, PoolIndex, SimVwn
 
 
 @attrs.frozen
@@ -84,38 +87,8 @@ class Outcome:
     """With a timeline: (time, change of busy vCPUs, change of queued jobs), in no order."""
     peaks: list[tuple[int, int, int]] = attrs.field(factory=list)
     """With ``check``: per host, the most (vCPUs, memory, VWNs) its VWNs ever held at once."""
-
-
-_END, _CLEANED, _TTL = 0, 1, 2
-"""Events, in the order they are handled when they fall at the same time (all before arrivals)."""
-
-
-class _Host:
-    __slots__ = ("index", "position", "capacity", "vwns", "vcpus", "memory", "idle")
-
-    def __init__(self, index: int, position: int, capacity: HostCapacity):
-        self.index = index
-        """Farm-wide: where its peaks are kept."""
-        self.position = position
-        """In its pool: what the pool's lists hold."""
-        self.capacity = capacity
-        self.vwns: dict[str, Vwn] = {}
-        self.vcpus = 0
-        self.memory = 0
-        self.idle = 0
-
-
-class _Pool:
-    __slots__ = ("hosts", "queue", "open", "with_idle", "warm")
-
-    def __init__(self, hosts: list[_Host]):
-        self.hosts = hosts
-        self.queue: deque[SimJob] = deque()
-        self.open = [h.position for h in hosts]
-        """Hosts with a free VWN slot, in order: the first with room is asked first."""
-        self.with_idle: list[int] = []
-        self.warm: dict[tuple[str, str], dict[int, int]] = {}
-        """(VM type, whose jobs it may serve) -> hosts with such idle VWNs -> how many."""
+    checked: int = 0
+    """With ``check``: the decisions ``place()`` was asked beside the indexes (each agreed)."""
 
 
 def simulate(setup: FarmSetup, jobs: Sequence[SimJob], timeline: bool = False, check: bool = False) -> Outcome:
@@ -123,237 +96,284 @@ def simulate(setup: FarmSetup, jobs: Sequence[SimJob], timeline: bool = False, c
     return _Farm(setup, len(jobs), timeline, check).run(jobs)
 
 
-def _move(vwn: Vwn, now: float, *states: VwnState, **changes: object) -> Vwn:
-    """`vwn` after the moves `states`, made at once: the steps between that take no simulated time
-    are checked against the VWN's table of legal moves, as the engine's records check them."""
-    return attrs.evolve(vwn, state=_check_moves(vwn, *states), updated_at=now, version=vwn.version + len(states),
-                        **changes)
+_END, _CLEANED = 0, 1
+"""The heap's events, in the order they are handled when they fall at the same time; idle TTLs
+running out come after both, and arrivals after all."""
 
-
-def _check_moves(vwn: Vwn, *states: VwnState) -> VwnState:
-    state = vwn.state
-    for step in states:
-        if step not in legal_moves(state):
-            raise AssertionError(f"VWN {vwn.id}: cannot go from {state} to {step}")
-        state = step
-    return state
-
-
-def _scope_key(vm_type: VmType, user: str, group: str) -> str:
-    scope = vm_type.reuse.reuse_scope
-    return user if scope is ReuseScope.USER else group if scope is ReuseScope.GROUP else ""
+_BOOTING, _READY, _IDLE, _DESTROYED = VwnState.BOOTING, VwnState.READY, VwnState.IDLE, VwnState.DESTROYED
+"""Read at every move: looking a member up on its enum costs more than the move."""
+_RAN = {_BOOTING: (_READY, VwnState.RUNNING, VwnState.CLEANING),
+        _READY: (VwnState.RUNNING, VwnState.CLEANING)}
+"""By its state as its job ends, a VWN's moves since: a new one was booting until then (its job
+started as soon as it could), a reused one ready."""
+_KEPT = {state: (*moves, _IDLE) for state, moves in _RAN.items()}
+"""The same, for a VWN kept idle at once (no scratch reset to wait for)."""
+_GONE = (VwnState.DESTROYING, _DESTROYED)
+_NO_VICTIMS: list[SimVwn] = []
+"""Shared by every choice that evicts nothing: never changed."""
+_NEVER = math.inf
+_LAST = sys.float_info.max
+"""Later than any event: what the clock runs to once every job has come."""
 
 
 class _Farm:
     def __init__(self, setup: FarmSetup, jobs: int, timeline: bool, check: bool):
-        self.setup = setup
-        self.vm_types = setup.vm_types
         self.rng = random.Random(setup.seed)
-        self.check = check
+        self.reset = setup.reset
+        self.fixed_reset = setup.reset.seconds if isinstance(setup.reset, Fixed) else None
         self.out = Outcome(starts=[math.nan] * jobs, ends=[0] * jobs, changes=[] if timeline else None)
-        self.pools: list[_Pool] = []
-        self.pool_of: dict[str, _Pool] = {}
-        self.all_hosts: list[_Host] = []
-        for pool in setup.pools:
-            hosts = [_Host(len(self.all_hosts) + i, i, pool.capacity) for i in range(pool.hosts)]
-            self.all_hosts += hosts
-            state = _Pool(hosts)
-            self.pools.append(state)
+        owner: dict[str, int] = {}  # VM type -> the first pool that takes it
+        for i, pool in enumerate(setup.pools):
             for name in setup.vm_types if pool.vm_types is None else pool.vm_types:
-                self.pool_of.setdefault(name, state)
-        self.out.peaks = [(0, 0, 0)] * len(self.all_hosts)
+                if name in setup.vm_types:
+                    owner.setdefault(name, i)
+        self.kinds: dict[str, Kind] = {}
+        by_ttl: dict[float, OrderedDict[SimVwn, None]] = {}
+        hosts = 0
+        for i, pool in enumerate(setup.pools):
+            types = [setup.vm_types[name] for name, taker in owner.items() if taker == i]
+            index = PoolIndex(pool.capacity, {(t.vcpus, t.memory) for t in types}, len(owner), hosts, pool.hosts)
+            hosts += pool.hosts
+            for vm_type in types:
+                ttl = vm_type.reuse.idle_ttl
+                expiring = by_ttl.setdefault(ttl, OrderedDict()) if ttl < MAX_SECONDS else None
+                self.kinds[vm_type.name] = Kind(vm_type, len(self.kinds), index, setup.boot.of(vm_type.name),
+                                                expiring)
+        self.expiring = list(by_ttl.items())
+        """Per idle TTL, the idle VWNs of the types that keep them that long, in the order they went
+        idle: the order their TTLs run out in, the first the next to. Cheaper than timers in the
+        heap, which a VWN reused before its TTL would leave behind."""
+        self.soonest: SimVwn | None = None
+        self.next_expiry = math.inf
+        """The idle VWN whose TTL runs out next, and when."""
         self.events: list[tuple] = []
-        self.seq = 0
+        self.seq = itertools.count()
         self.vwn_count = 0
+        self.check = Crosscheck(setup.vm_types, self.out, hosts) if check else None
 
     # -- the clock ---------------------------------------------------------------------------------
 
     def run(self, jobs: Sequence[SimJob]) -> Outcome:
         events = self.events
-        pop = heapq.heappop
         for job in jobs:
-            while events and events[0][0] <= job.submit:
-                self._handle(pop(events))
+            submit = job.submit
+            if (events and events[0][0] <= submit) or self.next_expiry <= submit:
+                self._until(submit)
             self._arrive(job)
-        while events:
-            self._handle(pop(events))
+        self._until(_LAST)
         return self.out
 
-    def _at(self, time: float, kind: int, *payload: object) -> None:
-        self.seq += 1
-        heapq.heappush(self.events, (time, kind, self.seq, *payload))
+    def _until(self, time: float) -> None:
+        """Everything that happens up to `time`, included, in order: at one time, job ends, then
+        scratch resets done, then idle TTLs run out (arrivals come after all)."""
+        events = self.events
+        while True:
+            first = events[0][0] if events else _NEVER
+            if first <= self.next_expiry:
+                if first > time:
+                    return
+                now, what, _, vwn = heappop(events)
+                if what == _END:
+                    self._end(vwn, now)
+                else:
+                    self._move(vwn, now, _IDLE)
+                    self._idle(vwn, now)
+                if vwn.host.pool.queue:
+                    self._after(vwn.host, now)
+            elif self.next_expiry <= time:
+                self._expire(self.soonest)
+            else:
+                return
 
-    def _handle(self, event: tuple) -> None:
-        now, kind, _, pool, host, vwn_id, *rest = event
-        if kind == _END:
-            self._end(pool, host, vwn_id, rest[0], now)
-        elif kind == _CLEANED:
-            vwn = host.vwns[vwn_id]
-            self._idle(pool, host, _move(vwn, now, VwnState.IDLE), now)
-        else:
-            vwn = host.vwns.get(vwn_id)
-            # Only if it stayed idle since: the version moves with every move it makes.
-            if vwn is not None and vwn.version == rest[0] and vwn.state is VwnState.IDLE:
-                self._destroy(pool, host, vwn)
-        self._dispatch(pool, now)
+    def _expire(self, vwn: SimVwn) -> None:
+        """`vwn`'s idle TTL runs out: it is destroyed."""
+        self._destroy(vwn)
+        # No job is asked: the first waiting was refused by every host with this VWN idle, so
+        # evicting it made no room; its going makes none either.
+        queue = vwn.host.pool.queue
+        if self.check and queue:
+            self.check.choice(vwn.host.pool, self.kinds[queue[0].vm_type], queue[0], None)
+
+    def _rearm(self) -> None:
+        """The VWN whose TTL ran out next is idle no more: which one's does now."""
+        self.soonest, self.next_expiry = None, math.inf
+        for ttl, idle in self.expiring:
+            if idle:
+                first = next(iter(idle))
+                if first.updated_at + ttl < self.next_expiry:
+                    self.soonest, self.next_expiry = first, first.updated_at + ttl
 
     # -- jobs --------------------------------------------------------------------------------------
 
     def _arrive(self, job: SimJob) -> None:
-        pool = self.pool_of[job.vm_type]
-        pool.queue.append(job)
-        if self.out.changes is not None:
-            self.out.changes.append((job.submit, 0, 1))
-        self._dispatch(pool, job.submit)
+        kind = self.kinds[job.vm_type]
+        queue = kind.pool.queue
+        changes = self.out.changes
+        if changes is not None:
+            changes.append((job.submit, 0, 1))
+        if queue:  # first come, first served: it waits behind the first, for whom nothing changed
+            queue.append(job)
+            return
+        choice = self._offer(kind.pool, kind, job)
+        if self.check:
+            self.check.choice(kind.pool, kind, job, choice)
+        if choice is None:
+            queue.append(job)
+            return
+        self._take(choice, kind, job, job.submit)
+        if changes is not None:
+            changes.append((job.submit, 0, -1))
 
-    def _dispatch(self, pool: _Pool, now: float) -> None:
+    def _after(self, host: Host, now: float) -> None:
+        """`host` changed: the jobs waiting in its pool's queue that now start."""
+        pool = host.pool
         queue = pool.queue
-        while queue and self._offer(pool, queue[0], now):
+        job = queue[0]
+        kind = self.kinds[job.vm_type]
+        # Every host refused it, and none but `host` changed since: only `host` may take it now.
+        choice = self._ask(host, kind, job)
+        while True:
+            if self.check:
+                self.check.choice(pool, kind, job, choice)
+            if choice is None:
+                return
             queue.popleft()
+            self._take(choice, kind, job, now)
             if self.out.changes is not None:
                 self.out.changes.append((now, 0, -1))
+            if not queue:
+                return
+            job = queue[0]
+            kind = self.kinds[job.vm_type]
+            choice = self._offer(pool, kind, job)
 
-    def _offer(self, pool: _Pool, job: SimJob, now: float) -> bool:
-        vm_type = self.vm_types[job.vm_type]
+    def _offer(self, pool: PoolIndex, kind: Kind, job: SimJob) -> Choice:
+        """Where the farm's order puts `job`, if anywhere: a host with an idle VWN that may serve it
+        (in the order they got their first), else the first with room, else the first to evict."""
         hosts = pool.hosts
-        warm = pool.warm.get((job.vm_type, _scope_key(vm_type, job.user, job.group)))
-        if warm:
-            for i in warm:
-                if self._place(pool, hosts[i], job, vm_type, now):
-                    return True
-        for i in pool.open:
-            host = hosts[i]
-            if host.vcpus + vm_type.vcpus <= host.capacity.vcpus and host.memory + vm_type.memory <= host.capacity.memory:
-                if self._place(pool, host, job, vm_type, now):
-                    return True
-        for i in pool.with_idle:
-            if self._place(pool, hosts[i], job, vm_type, now):
-                return True
-        if self.check:
-            for host in hosts:
-                answer = place(vm_type, list(host.vwns.values()), self.vm_types, host.capacity,
-                               owner=(job.user, job.group))
-                assert isinstance(answer, Full), f"host {host.index} was not asked, but would answer {answer}"
-        return False
+        key = owner_key(kind.vm_type, job.user, job.group)
+        warm = pool.warm[kind.index]
+        takers = warm.get(key)
+        if not takers and key is not None:
+            takers = warm.get(None)
+        if takers:
+            host = hosts[next(iter(takers))]
+            return host, host.reusable(kind, key), _NO_VICTIMS
+        host = pool.first_with_room(kind)
+        if host is not None:
+            return host, None, _NO_VICTIMS
+        for position in pool.with_idle:
+            host = hosts[position]
+            victims = host.victims(kind)
+            if victims:
+                return host, None, victims
+        return None
 
-    def _place(self, pool: _Pool, host: _Host, job: SimJob, vm_type: VmType, now: float) -> bool:
-        """Ask `host`'s ``place()``, as the daemon's engine asks it, and do what it says."""
-        owner = (job.user, job.group)
-        # No VWN is busy, held or lingering: in the simulation no call times out or is in flight.
-        answer = place(vm_type, list(host.vwns.values()), self.vm_types, host.capacity, owner=owner)
-        while isinstance(answer, Evict):
-            # As the engine does: destroy the victims first, then ask again.
-            for victim in answer.victims:
-                self._destroy(pool, host, victim)
-            self.out.evictions += len(answer.victims)
-            answer = place(vm_type, list(host.vwns.values()), self.vm_types, host.capacity, owner=owner)
-        if isinstance(answer, Full):
-            return False
+    def _ask(self, host: Host, kind: Kind, job: SimJob) -> Choice:
+        """What `host` alone does with `job`, in ``place()``'s order."""
+        key = owner_key(kind.vm_type, job.user, job.group)
+        reused = host.reusable(kind, key)
+        if reused is not None:
+            return host, reused, _NO_VICTIMS
+        if kind.too_big:
+            return None
+        if host.fits(kind):
+            return host, None, _NO_VICTIMS
+        victims = host.victims(kind)
+        return (host, None, victims) if victims else None
+
+    def _take(self, choice: Choice, kind: Kind, job: SimJob, now: float) -> None:
+        """Do what `choice` says, as the engine does what ``place()`` answers."""
+        host, vwn, victims = choice
         out = self.out
-        if isinstance(answer, Reuse):
-            vwn = answer.vwn
-            self._not_idle(pool, host, vwn)
-            vwn = _move(vwn, now, VwnState.READY, job_id=str(job.index), reuse_count=vwn.reuse_count + 1,
-                        last_user=job.user, last_group=job.group)
+        if vwn is not None:
+            host.unfile(vwn)
+            if vwn is self.soonest:
+                self._rearm()
+            if self.check:
+                check_moves(vwn, _READY)
+            vwn.state = _READY  # _move() without its call
+            vwn.updated_at = now
+            vwn.job = job.index
+            vwn.reuse_count += 1
+            vwn.last_user = job.user
+            vwn.last_group = job.group
             out.reuses += 1
             start = now
         else:
-            assert isinstance(answer, Create)
+            if victims:
+                # As the engine does: destroy the victims first, then ask again.
+                for victim in victims:
+                    self._destroy(victim)
+                out.evictions += len(victims)
+                if self.check:
+                    self.check.evicted(host, kind, job)
             self.vwn_count += 1
-            vwn = Vwn(id=f"vwn{self.vwn_count}", host=str(host.index), vm_type=vm_type.name,
-                      state=VwnState.BOOTING, created_at=now, updated_at=now, job_id=str(job.index),
-                      image_version=vm_type.image_version, slot=answer.slot, vcpus=vm_type.vcpus,
-                      memory=vm_type.memory, version=1, last_user=job.user, last_group=job.group)
-            if len(host.vwns) + 1 == host.capacity.max_vwns:
-                self._unlist(pool.open, host)
-            host.vcpus += vm_type.vcpus
-            host.memory += vm_type.memory
-            boot = self.setup.boot.of(vm_type.name).draw(self.rng)
+            vwn = SimVwn(f"vwn{self.vwn_count}", kind, host, heappop(host.free_slots), job.index, job.user,
+                         job.group, now)
+            host.add(vwn)
+            boot = kind.boot.draw(self.rng) if kind.fixed_boot is None else kind.fixed_boot
             out.boots += 1
-            out.boot_core_seconds += boot * vm_type.vcpus
+            out.boot_core_seconds += boot * kind.vcpus
             start = now + boot
-        host.vwns[vwn.id] = vwn
         out.starts[job.index] = start
-        out.busy_core_seconds += job.run * vm_type.vcpus
+        out.busy_core_seconds += job.run * kind.vcpus
         end = start + job.run
-        if end > out.last_end:
+        if end > out.last_end:  # noqa: PLR1730 (max() would be one more call a job)
             out.last_end = end
         if out.changes is not None:
-            out.changes += [(start, vm_type.vcpus, 0), (end, -vm_type.vcpus, 0)]
-        self._at(end, _END, pool, host, vwn.id, job.index)
+            out.changes += [(start, kind.vcpus, 0), (end, -kind.vcpus, 0)]
+        heappush(self.events, (end, _END, next(self.seq), vwn))
         if self.check:
-            self._measure(host)
-        return True
+            self.check.measure(host)
 
-    def _end(self, pool: _Pool, host: _Host, vwn_id: str, job: int, now: float) -> None:
-        self.out.ends[job] += 1
-        vwn = host.vwns[vwn_id]
-        # Booting (or ready) until now: its job started as soon as it could and ran till now.
-        ran = (*([VwnState.READY] if vwn.state is VwnState.BOOTING else []), VwnState.RUNNING, VwnState.CLEANING)
-        vm_type = self.vm_types[vwn.vm_type]
-        # Asked of the VWN as its job leaves it: the moves since change nothing it looks at.
-        keep, _ = worth_keeping(vwn, vm_type)
+    def _end(self, vwn: SimVwn, now: float) -> None:
+        self.out.ends[vwn.job] += 1
+        kind = vwn.kind
+        # worth_keeping(), of which nothing but the reuse count can change in a simulation.
+        keep = vwn.reuse_count < kind.max_reuses
+        if self.check:
+            self.check.keep(vwn, keep)
         if not keep:
-            self._destroy(pool, host, vwn, *ran)
+            self._destroy(vwn, _RAN[vwn.state])
             return
-        reset = self.setup.reset.draw(self.rng) if vm_type.reuse.scratch_reset else 0
-        if reset > 0:
-            self.out.reset_core_seconds += reset * vm_type.vcpus
-            host.vwns[vwn_id] = _move(vwn, now, *ran, job_id=None)
-            self._at(now + reset, _CLEANED, pool, host, vwn_id)
-        else:
-            self._idle(pool, host, _move(vwn, now, *ran, VwnState.IDLE, job_id=None), now)
+        vwn.job = None
+        if kind.scratch_reset:
+            reset = self.reset.draw(self.rng) if self.fixed_reset is None else self.fixed_reset
+            if reset > 0:
+                self.out.reset_core_seconds += reset * kind.vcpus
+                self._move(vwn, now, *_RAN[vwn.state])
+                heappush(self.events, (now + reset, _CLEANED, next(self.seq), vwn))
+                return
+        if self.check:
+            check_moves(vwn, *_KEPT[vwn.state])
+        vwn.state = _IDLE  # those moves, made at once: _move() without its call
+        vwn.updated_at = now
+        self._idle(vwn, now)
 
     # -- VWNs --------------------------------------------------------------------------------------
 
-    def _idle(self, pool: _Pool, host: _Host, vwn: Vwn, now: float) -> None:
-        host.vwns[vwn.id] = vwn
-        host.idle += 1
-        if host.idle == 1:
-            self._list(pool.with_idle, host)
-        vm_type = self.vm_types[vwn.vm_type]
-        key = (vwn.vm_type, _scope_key(vm_type, vwn.last_user, vwn.last_group))
-        warm = pool.warm.setdefault(key, {})
-        warm[host.position] = warm.get(host.position, 0) + 1
-        ttl = vm_type.reuse.idle_ttl
-        if ttl < MAX_SECONDS:  # the upkeep destroys an idle VWN once now - updated_at >= idle_ttl
-            self._at(now + ttl, _TTL, pool, host, vwn.id, vwn.version)
+    def _move(self, vwn: SimVwn, now: float, *states: VwnState) -> None:
+        """`vwn` after the moves `states`, made at once (in check mode, each checked as legal)."""
+        if self.check:
+            check_moves(vwn, *states)
+        vwn.state = states[-1]
+        vwn.updated_at = now
 
-    def _not_idle(self, pool: _Pool, host: _Host, vwn: Vwn) -> None:
-        host.idle -= 1
-        if host.idle == 0:
-            self._unlist(pool.with_idle, host)
-        vm_type = self.vm_types[vwn.vm_type]
-        key = (vwn.vm_type, _scope_key(vm_type, vwn.last_user, vwn.last_group))
-        warm = pool.warm[key]
-        warm[host.position] -= 1
-        if not warm[host.position]:
-            del warm[host.position]
+    def _idle(self, vwn: SimVwn, now: float) -> None:
+        vwn.host.file(vwn)
+        if vwn.kind.expiring is not None:
+            at = now + vwn.kind.idle_ttl  # the upkeep destroys it once now - updated_at >= idle_ttl
+            if at < self.next_expiry:
+                self.soonest, self.next_expiry = vwn, at
 
-    def _destroy(self, pool: _Pool, host: _Host, vwn: Vwn, *before: VwnState) -> None:
-        """Gone from `host`, after the moves `before` (none: from where it is)."""
-        if vwn.state is VwnState.IDLE:
-            self._not_idle(pool, host, vwn)
-        _check_moves(vwn, *before, VwnState.DESTROYING, VwnState.DESTROYED)
-        del host.vwns[vwn.id]
-        vcpus, memory = size_of(vwn, self.vm_types)
-        host.vcpus -= vcpus
-        host.memory -= memory
-        if len(host.vwns) + 1 == host.capacity.max_vwns:
-            self._list(pool.open, host)
-
-    # -- bookkeeping -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _list(hosts: list[int], host: _Host) -> None:
-        bisect.insort(hosts, host.position)
-
-    @staticmethod
-    def _unlist(hosts: list[int], host: _Host) -> None:
-        del hosts[bisect.bisect_left(hosts, host.position)]
-
-    def _measure(self, host: _Host) -> None:
-        sizes = [size_of(v, self.vm_types) for v in host.vwns.values()]
-        held = (sum(c for c, _ in sizes), sum(m for _, m in sizes), len(sizes))
-        assert held[:2] == (host.vcpus, host.memory), f"host {host.index}: counted {host.vcpus, host.memory}, holds {held}"
-        self.out.peaks[host.index] = tuple(max(a, b) for a, b in zip(self.out.peaks[host.index], held, strict=True))
+    def _destroy(self, vwn: SimVwn, before: tuple[VwnState, ...] = ()) -> None:
+        """Gone from its host, after the moves `before` (none: from where it is)."""
+        if vwn.state is _IDLE:
+            vwn.host.unfile(vwn)
+            if vwn is self.soonest:
+                self._rearm()
+        if self.check:
+            check_moves(vwn, *before, *_GONE)
+        vwn.state = _DESTROYED
+        vwn.host.remove(vwn)

@@ -2,8 +2,8 @@
 
 No placement to decide: a job starts, first come first served, as soon as the pool has room of
 its size. Counted directly rather than through ``place()``, which would weigh every VWN of a
-farm-sized host at each job; the property tests hold it to the bound it is (no other policy's
-utilisation above it).
+farm-sized host at each job; the property tests hold it to the bound it is for the policies of one
+queue (no utilisation of wnod's or no-reuse's above it).
 """
 
 import heapq

@@ -6,7 +6,9 @@
 - ``static``: hosts dedicated to one VM type each, in proportion to each type's demand
   (core-seconds in the trace), always up: no boot, no reuse limit; a job waits for its type's hosts.
 - ``ideal``: the whole farm as one pool, no boot, no type constraint: a job only needs room of
-  its size (ideal.py). Nothing can start a job sooner, so its utilisation bounds every other policy's.
+  its size (ideal.py). In one first-come-first-served queue nothing can start a job sooner, so its
+  utilisation bounds wnod's and no-reuse's; static's queues, one per type, may start a job that one
+  queue would hold behind another type's, and beat it.
 """
 
 from collections.abc import Mapping, Sequence

@@ -84,13 +84,13 @@ class PolicyResult:
 def summarise(policy: str, hosts: int, total_vcpus: int, jobs: Sequence[SimJob], types_of: Sequence[str],
               outcome: Outcome, note: str, models_vwns: bool) -> PolicyResult:
     """`types_of[i]`: the site's VM type of job i (a policy may run it as another, e.g. ideal)."""
-    waits: dict[str, list[float]] = {}
-    every: list[float] = []
-    for job in jobs:
-        wait = outcome.starts[job.index] - job.submit
-        waits.setdefault(types_of[job.index], []).append(wait)
-        every.append(wait)
-    first = min((j.submit for j in jobs), default=0.0)
+    starts = outcome.starts
+    every = [starts[job.index] - job.submit for job in jobs]
+    names = [types_of[job.index] for job in jobs]
+    waits: dict[str, list[float]] = {name: [] for name in set(names)}
+    for name, wait in zip(names, every, strict=True):
+        waits[name].append(wait)
+    first = jobs[0].submit if jobs else 0.0  # they come in order of submission
     span = outcome.last_end - first
     vwns = models_vwns or None
     return PolicyResult(
