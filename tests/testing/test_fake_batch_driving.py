@@ -102,6 +102,18 @@ def test_a_registration_from_before_since_is_an_earlier_incarnations() -> None:
     assert batch.host_ready("vwn-a", made) is True
 
 
+def test_registered_at_is_when_this_incarnation_joined() -> None:
+    clock = Clock()
+    batch = FakeBatchSystem(clock=clock, remember_for=0)
+    assert batch.registered_at("vwn-a") is None
+    batch.register_host("vwn-a", delay=5)
+    assert batch.registered_at("vwn-a") is None, "not joined until its delay is over"
+    clock.now += 5
+    assert batch.registered_at("vwn-a") == clock.now
+    batch.unregister_host("vwn-a")
+    assert batch.registered_at("vwn-a") is None
+
+
 def test_the_batch_system_requeues_a_started_job_keeping_its_binding(fake_batch: FakeBatchSystem) -> None:
     fake_batch.register_host("vwn-a")
     job = fake_batch.submit("alice").job_id

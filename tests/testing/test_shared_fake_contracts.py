@@ -5,7 +5,6 @@ contract's driver (the batch system's users and daemons) works on a second insta
 the same directory, as a test drives the fakes a daemon process uses.
 """
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,39 +12,13 @@ import pytest
 from wnod_core.errors import HypervisorError
 from wnod_core.interfaces import BaitSide, VwnSpec
 from wnod_core.testing.contracts import (
-    BatchDriver,
     BatchSystemContract,
+    FakeBatchDriver,
     ForeignDomain,
-    HookCall,
     HypervisorContract,
     JobOwner,
 )
 from wnod_core.testing.fakes import BAIT_SIDE, SharedFakeBatchSystem, SharedFakeHypervisor
-
-
-class SharedFakeBatchDriver(BatchDriver):
-    """Drives the shared batch system from its own instance, as a test process would."""
-
-    def __init__(self, fake: SharedFakeBatchSystem):
-        self.fake = fake
-
-    def submit(self, owner: JobOwner) -> str:
-        return self.fake.submit(owner.user, groups=owner.groups, queue=owner.queue).job_id
-
-    def vwn_hostnames(self) -> Sequence[str]:
-        return ("vwn-a", "vwn-b")
-
-    def register_host(self, hostname: str) -> None:
-        self.fake.register_host(hostname)
-
-    def start(self, job_id: str) -> str:
-        return self.fake.start(job_id)
-
-    def cancel(self, job_id: str) -> None:
-        self.fake.cancel(job_id)
-
-    def hook_call(self, job_id: str) -> HookCall:
-        return HookCall(environ=self.fake.hook_environ(job_id, "bait-1"), argv=(), bait_host="bait-1")
 
 
 class TestSharedFakeBatch(BatchSystemContract):
@@ -58,8 +31,9 @@ class TestSharedFakeBatch(BatchSystemContract):
         return SharedFakeBatchSystem(shared_fakes_dir)
 
     @pytest.fixture
-    def batch_driver(self, shared_fakes_dir: Path) -> SharedFakeBatchDriver:
-        return SharedFakeBatchDriver(SharedFakeBatchSystem(shared_fakes_dir))
+    def batch_driver(self, shared_fakes_dir: Path) -> FakeBatchDriver:
+        # Its own instance over the same directory, as a test process drives the daemon's.
+        return FakeBatchDriver(SharedFakeBatchSystem(shared_fakes_dir))
 
     @pytest.fixture
     def job_owner(self) -> JobOwner:

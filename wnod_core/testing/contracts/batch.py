@@ -18,6 +18,7 @@ import pytest
 from ...errors import BatchSystemError, JobNotFound
 from ...interfaces import BaitOutcome, BaitRequest, BaitSide, BatchHost, BatchSystem, HookAnswer, HookInput
 from ...model import JobFacts, JobState
+from ..fakes.batch import FakeBatchSystem
 
 
 @attrs.frozen
@@ -87,6 +88,37 @@ class BatchDriver(abc.ABC):
     @abc.abstractmethod
     def hook_call(self, job_id: str) -> HookCall:
         """What this system's job-start hook would pass to ``wnod bait`` for the job on a bait."""
+
+
+class FakeBatchDriver(BatchDriver):
+    """The driver of a system whose state is a fake's (``FakeBatchSystem``, ``SharedFakeBatchSystem``):
+    the fake itself, or an emulator of a batch system's commands over the shared fake.
+
+    It acts as the system's users and daemons, on `fake`: jobs wait until ``start``, hosts join
+    on demand. ``hook_call`` gives the fake's own hook variables; an emulator's driver overrides it
+    with its system's.
+    """
+
+    def __init__(self, fake: FakeBatchSystem) -> None:
+        self.fake = fake
+
+    def submit(self, owner: JobOwner) -> str:
+        return self.fake.submit(owner.user, groups=owner.groups, queue=owner.queue).job_id
+
+    def vwn_hostnames(self) -> Sequence[str]:
+        return ("vwn-a", "vwn-b")
+
+    def register_host(self, hostname: str) -> None:
+        self.fake.register_host(hostname)
+
+    def start(self, job_id: str) -> str:
+        return self.fake.start(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        self.fake.cancel(job_id)
+
+    def hook_call(self, job_id: str) -> HookCall:
+        return HookCall(environ=self.fake.hook_environ(job_id, "bait-1"), argv=(), bait_host="bait-1")
 
 
 def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:

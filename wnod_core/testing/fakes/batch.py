@@ -354,6 +354,13 @@ class FakeBatchSystem(Recorded, BatchSystem):
             host = self._hosts.get(hostname)
             return host is not None and host.closed
 
+    def registered_at(self, hostname: str) -> float | None:
+        """When `hostname`'s batch daemon registered (this incarnation of the name), or None while
+        it has not: what a system shows as a node's boot or join time, for an emulator to print."""
+        with self._reading():
+            host = self._hosts.get(hostname)
+            return host.joins_at if host is not None and host.registered(self._clock()) else None
+
     # -- the interface -----------------------------------------------------------------------------
 
     def job_facts(self, job_id: str) -> JobFacts:
