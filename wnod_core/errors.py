@@ -64,3 +64,8 @@ class HypervisorError(WnodError):
 
 class VwnNotFound(HypervisorError):
     """The hypervisor has no domain for this VWN."""
+
+
+class ImageError(WnodError):
+    """An image version cannot be made, fetched, verified, published or used; the message names
+    the image, the version and the file, and says why."""

@@ -18,7 +18,7 @@ from wnod_core.cli import context as cli_context_module
 from wnod_core.cli.main import cli, main
 from wnod_core.plugins import Plugins
 
-CORE_COMMANDS = ["bait", "batch", "config", "daemon", "drain", "farm", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"]
+CORE_COMMANDS = ["bait", "batch", "config", "daemon", "drain", "farm", "image", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"]
 PLUGIN_KEYS = ["name", "distribution", "version", "status", "builtin", "provides", "error", "problems"]
 
 SITE = """
@@ -346,6 +346,7 @@ def test_vm_types_json(run, site_config, cli_plugins, site_resolvers) -> None:
     assert atlas == {
         "name": "atlas",
         "image": "atlas-el9.qcow2",
+        "image_source": "store",
         "vcpus": 1,
         "memory": "4GiB",
         "scratch_size": "10GiB",

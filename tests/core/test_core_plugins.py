@@ -18,7 +18,7 @@ from wnod_core.plugins.entrypoints import Candidate, allowed_from_env, is_allowe
 from wnod_core.records import BatchSystemPlugin, HypervisorPlugin, ResolverPlugin
 from wnod_core.testing.fakes import BAIT_SIDE
 
-CORE_COMMANDS = {"bait", "config", "daemon", "drain", "batch", "farm", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"}
+CORE_COMMANDS = {"bait", "config", "daemon", "drain", "batch", "farm", "image", "jobs", "plugins", "render", "resolve", "resume", "status", "vm", "vm-types", "vms"}
 
 
 def report_of(plugins: Plugins, name: str):

@@ -19,6 +19,7 @@ from .daemon_cmds import (
 )
 from .farm_cmds import farm_group
 from .farm_web_cmd import farm_web_command  # noqa: F401 - registers `wnod farm web` on farm_group
+from .image_cmds import image_group
 from .plugins_cmd import plugins_command
 from .render_cmd import render_command
 from .resolve_cmd import resolve_command
@@ -42,3 +43,4 @@ def wnod_cli_commands() -> Iterator[click.Command]:
     yield render_command
     yield batch_group
     yield farm_group
+    yield image_group

@@ -7,16 +7,24 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigError, PluginError, Problem
-from ..model import VmType
+from ..model import ImageSource, VmType
 from ..model.vmtype import check_name
 from ..plugins import Plugins
 from ..records import ResolverPlugin
 from ..text import did_you_mean
 from .convert import join, structure
 from .files import read_layers, source_of
-from .schema import BatchSection, DaemonSection, EngineSection, HostSection, HypervisorSection, ResolverEntry
+from .schema import (
+    BatchSection,
+    DaemonSection,
+    EngineSection,
+    HostSection,
+    HypervisorSection,
+    ImagesSection,
+    ResolverEntry,
+)
 
-SECTIONS = ("host", "engine", "daemon", "batch", "hypervisor", "vm_types", "resolvers")
+SECTIONS = ("host", "engine", "daemon", "images", "batch", "hypervisor", "vm_types", "resolvers")
 
 
 @attrs.frozen
@@ -50,6 +58,7 @@ class Config:
     hypervisor_options: Any
     vm_types: Mapping[str, VmType]
     resolvers: tuple[ResolverLink, ...]
+    images: ImagesSection = ImagesSection()
 
     def source_of(self, path: str) -> str:
         return source_of(path, dict(self.sources))
@@ -72,6 +81,7 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
     host = _collect(problems, lambda: structure(_table(raw, "host"), HostSection, "host")) or HostSection()
     engine = _collect(problems, lambda: structure(_table(raw, "engine"), EngineSection, "engine")) or EngineSection()
     daemon = _collect(problems, lambda: structure(_table(raw, "daemon"), DaemonSection, "daemon")) or DaemonSection()
+    images = _collect(problems, lambda: structure(_table(raw, "images"), ImagesSection, "images")) or ImagesSection()
     batch, batch_options = _plugin_section(raw, "batch", "system", "batch_systems", BatchSection, plugins, problems)
     hypervisor, hypervisor_options = _plugin_section(
         raw, "hypervisor", "backend", "hypervisors", HypervisorSection, plugins, problems
@@ -86,9 +96,28 @@ def _build(raw: dict[str, Any], plugins: Plugins, problems: list[Problem]) -> Co
         batch_options=batch_options,
         hypervisor=hypervisor,
         hypervisor_options=hypervisor_options,
-        vm_types=_vm_types(raw.get("vm_types", {}), problems),
+        vm_types=_library_images(_vm_types(raw.get("vm_types", {}), problems), images, problems),
         resolvers=_resolvers(raw.get("resolvers", []), plugins, problems),
+        images=images,
     )
+
+
+def _library_images(vm_types: dict[str, VmType], images: ImagesSection, problems: list[Problem]) -> dict[str, VmType]:
+    """A VM type whose image comes from the library needs one, and takes its version from the rollout."""
+    for name, vm_type in vm_types.items():
+        if vm_type.image_source is not ImageSource.LIBRARY:
+            continue
+        path = join("vm_types", name)
+        if not images.library:
+            problems.append(Problem(join(path, "image_source"), '"library" needs [images] library, which is not set'))
+        try:
+            check_name(vm_type.image, "a library image's name")
+        except ValueError as exc:
+            problems.append(Problem(join(path, "image"), str(exc)))
+        if vm_type.image_version:
+            problems.append(Problem(join(path, "image_version"), 'the version of a "library" image is the one'
+                                    " published on the host (wnod image publish): leave image_version unset"))
+    return vm_types
 
 
 def _collect(problems: list[Problem], make: Any) -> Any:

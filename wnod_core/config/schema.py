@@ -293,3 +293,64 @@ def _check_listen(value: str) -> None:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f'expected "address:port" like "127.0.0.1:8470", got {value!r}')
+
+
+@attrs.frozen
+class ImagesSection:
+    """`[images]`: this host's image library — immutable, verified image versions (see docs/images.md)."""
+
+    library: str = documented(
+        "Absolute directory of this host's image library: one directory per image, one per version"
+        " (`IMAGE/N/disk.raw` with its `manifest.json`), and which version is current here. Empty:"
+        ' no library; no VM type may have `image_source = "library"`.',
+        default="",
+        validator=lambda _i, _a, v: _check_absolute_or_empty(v, "library"),
+    )
+    source: str = documented(
+        "Where versions are pulled from: an absolute directory (e.g. a shared file system) or an"
+        " http(s):// URL serving the same layout. Empty: versions are only the ones built here.",
+        default="",
+        validator=lambda _i, _a, v: _check_source(v),
+    )
+    allowed_signers: str = documented(
+        "An ssh-keygen allowed-signers file naming who may sign image versions (`ssh-keygen -Y verify`)."
+        " Set: a version without a good signature from one of them is refused, never booted.",
+        default="",
+        validator=lambda _i, _a, v: _check_absolute_or_empty(v, "allowed_signers"),
+    )
+    signing_key: str = documented(
+        "An SSH private key that signs the versions built on this host (`wnod image update`), for"
+        " the hosts whose `allowed_signers` names it. Empty: versions are built unsigned.",
+        default="",
+        validator=lambda _i, _a, v: _check_absolute_or_empty(v, "signing_key"),
+    )
+    keep: int = documented(
+        "Versions of each image kept in the library; older ones are pruned when a version is pulled,"
+        " built or published — never the current one, the one a rollback goes back to, one a VWN uses,"
+        " or the newest.",
+        default=3,
+        validator=attrs.validators.ge(2),
+    )
+    update_timeout: Seconds = documented(
+        "How long an update VM (`wnod image update`) may run its script before it is stopped and the"
+        " update failed.",
+        default=Seconds(3600),
+        converter=parse_duration,
+        validator=longer_than_zero,
+    )
+    tool_timeout: Seconds = documented(
+        "How long one disk tool (cp, mke2fs, e2fsck, debugfs, ssh-keygen) may take.",
+        default=Seconds(600),
+        converter=parse_duration,
+        validator=longer_than_zero,
+    )
+
+
+def _check_absolute_or_empty(value: str, what: str) -> None:
+    if value and not os.path.isabs(value):
+        raise ValueError(f"{what} must be an absolute path, got {value!r}")
+
+
+def _check_source(value: str) -> None:
+    if value and not (os.path.isabs(value) or re.match(r"https?://[^/\s]+", value)):
+        raise ValueError(f"expected an absolute directory or an http(s):// URL, got {value!r}")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..errors import BatchSystemError, HypervisorError
+from ..images.rolled_out import disk_of
 from ..interfaces import VwnSpec
 from ..model import VmType, Vwn, VwnState
 from ..model.events import JobStep
@@ -24,7 +25,12 @@ def spec(p: Parts, vwn: Vwn) -> VwnSpec:
     vm_type = p.policy.vm_types[vwn.vm_type]
     if vwn.vcpus and not has_size_of(vwn, vm_type):  # made before a reload resized its type
         vm_type = attrs.evolve(vm_type, vcpus=vwn.vcpus, memory=vwn.memory)
-    return VwnSpec(vwn_id=vwn.id, vm_type=vm_type, host=p.policy.host, hostname=vwn.hostname or p.policy.hostname(vwn.slot))
+    # Its own image version, which it keeps to its end, whatever is current on the host now.
+    if vm_type.image_version != vwn.image_version:
+        vm_type = attrs.evolve(vm_type, image_version=vwn.image_version)
+    disk = disk_of(p.policy.library, vm_type, vwn.image_version)
+    return VwnSpec(vwn_id=vwn.id, vm_type=vm_type, host=p.policy.host,
+                   hostname=vwn.hostname or p.policy.hostname(vwn.slot), image_disk=disk)
 
 
 def worth_keeping(p: Parts, vwn: Vwn) -> tuple[bool, str]:

@@ -9,12 +9,15 @@ clean-up and end), ``giveback`` (a job handed back to the batch system, in two p
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..chain import ResolverChain
 from ..config.schema import EngineSection
+from ..images.library import Library
+from ..images.rolled_out import RolledOut
 from ..interfaces import BatchSystem, Hypervisor
 from ..model import HostCapacity, VmType
 from .calls import PluginCalls
@@ -40,16 +43,20 @@ class HostPolicy:
     vm_types: Mapping[str, VmType]
     baits: tuple[str, ...] = ()
     """This host's bait nodes in the batch system: closed while its boots keep failing."""
+    library: Library | None = None
+    """This host's image library ([images] library), where VM types of library images boot from."""
 
     @classmethod
     def from_config(cls, config: "Config") -> "HostPolicy":
         host = config.host
+        library = Library(Path(config.images.library)) if config.images.library else None
         return cls(
             host=host.name,
             capacity=HostCapacity(vcpus=host.vcpus, memory=host.memory, max_vwns=host.max_vwns),
             engine=config.engine,
-            vm_types=config.vm_types,
+            vm_types=config.vm_types if library is None else RolledOut(config.vm_types, library),
             baits=tuple(host.baits),
+            library=library,
         )
 
     @property

@@ -20,6 +20,7 @@ commits, but then the host's VWNs are gone too and reconciliation sees that.
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -411,3 +412,21 @@ def _job_of(row: tuple[object, ...]) -> JobFlight:
     values["giving_back_as"] = JobStep(values["giving_back_as"]) if values["giving_back_as"] else None
     values["group"] = values.pop("owner_group")
     return JobFlight(**values)  # type: ignore[arg-type]
+
+
+def image_versions_in_use(path: Path) -> Counter[tuple[str, str]]:
+    """How many VWNs not yet destroyed there are per (VM type, image version), read from the daemon's
+    store at `path` without opening it for writing (the daemon may be running): what `wnod image`
+    must not delete. An absent store is a host with no VWN."""
+    if not path.exists():
+        return Counter()
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = db.execute("SELECT vm_type, image_version FROM vwns WHERE state != ?",
+                              (VwnState.DESTROYED.value,)).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read which image versions VWNs use from {path}: {exc}") from None
+    return Counter((str(t), str(v)) for t, v in rows)

@@ -2,7 +2,7 @@
 
 from .bait import BaitOutcome, BaitRequest, BaitSide, HookAnswer, HookInput
 from .batch import BatchHost, BatchSystem
-from .hypervisor import DomainEvent, DomainInfo, DomainState, Hypervisor, VwnSpec
+from .hypervisor import DomainEvent, DomainInfo, DomainState, Hypervisor, UpdateVmSpec, VwnSpec
 from .resolver import Resolver
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "HookInput",
     "Hypervisor",
     "Resolver",
+    "UpdateVmSpec",
     "VwnSpec",
 ]

@@ -3,9 +3,11 @@
 import abc
 import enum
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import attrs
 
+from ..errors import HypervisorError
 from ..model import VmType
 
 
@@ -32,6 +34,31 @@ class VwnSpec:
     """The hypervisor host, recorded in the domain's metadata."""
     hostname: str
     """The VWN's name in the batch system."""
+    image_disk: Path | None = None
+    """The read-only OS disk of the image version the host's rollout chose (``image_source =
+    "library"``), verified by the core's image library; None: the VM type's ``image``, a file of
+    the backend's own image store."""
+
+
+@attrs.frozen
+class UpdateVmSpec:
+    """An image's update VM: the seed's "dedicated VM" that mounts a new version's disk read-write.
+
+    Its domain is made like a VWN's of `vm_type` (kernel, initrd, command line, memory, vCPUs),
+    but it is in no batch system, runs no job, gets no network and no scratch disk, and is not one
+    of ``domains()``: its metadata marks it as an update VM, never as a VWN."""
+
+    name: str
+    """The domain's name, unique on this host (e.g. ``wnod-update-debian-science-3``)."""
+    vm_type: VmType
+    host: str
+    disk: Path
+    """The new version's disk, attached READ-WRITE as the first disk (where a VWN has its image)."""
+    script_disk: Path
+    """The second disk: an ext4 filesystem labelled ``WNOD-UPDATE`` holding the admin's script as
+    ``run``; the image's updater runs it and writes ``log`` and ``status`` there, then powers off."""
+    timeout: float
+    """Seconds the VM may run before it is destroyed and the update failed."""
 
 
 @attrs.frozen
@@ -106,6 +133,16 @@ class Hypervisor(abc.ABC):
         `state`. The default cannot.
         """
         return False
+
+    def run_update(self, spec: UpdateVmSpec, on_output: Callable[[str], None]) -> None:
+        """Boot the update VM, hand each line of its console to `on_output` as it comes, and
+        return once the guest has powered off, its domain removed.
+
+        Past ``spec.timeout`` the domain is destroyed and ``HypervisorError`` raised; any failure
+        leaves no domain behind. Whether the script succeeded is not this call's business: the
+        caller reads ``status`` from the script disk. The default cannot run update VMs.
+        """
+        raise HypervisorError(f"the {type(self).__name__} backend cannot run update VMs")
 
     def close(self) -> None:  # noqa: B027 - a backend without a connection has nothing to close
         """Release the backend's connection. Called once, at shutdown."""

@@ -4,7 +4,7 @@ from .decision import Decision, Refused, Resolved
 from .host import HostCapacity
 from .job import JobFacts, JobState
 from .units import Bytes, Seconds, format_duration, format_size, parse_duration, parse_size
-from .vmtype import Network, ReusePolicy, ReuseScope, ScratchLayout, VmType
+from .vmtype import ImageSource, Network, ReusePolicy, ReuseScope, ScratchLayout, VmType
 from .vwn import Vwn, VwnState, legal_moves
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Refused",
     "Resolved",
     "ReusePolicy",
+    "ImageSource",
     "ReuseScope",
     "ScratchLayout",
     "Seconds",

@@ -68,6 +68,16 @@ class Network(enum.StrEnum):
     """The VWN gets whatever network the hypervisor backend gives it."""
 
 
+class ImageSource(enum.StrEnum):
+    """Where a VM type's `image` is found."""
+
+    STORE = "store"
+    """A file of the hypervisor backend's image store, used as it is."""
+    LIBRARY = "library"
+    """An image of the host's image library (`[images]`): immutable, verified versions; new VWNs
+    get the version the host's rollout made current (`wnod image publish`)."""
+
+
 class ReuseScope(enum.StrEnum):
     """Whose job an idle VWN may take next."""
 
@@ -127,8 +137,16 @@ class VmType:
     )
     image: ImageName = documented(
         "Read-only OS and software image of this type, a file name in the hypervisor's image store."
-        " Every VWN of the type shares it and never writes it.",
+        " Every VWN of the type shares it and never writes it. With `image_source = \"library\"`,"
+        " the name of an image of the host's image library instead.",
         validator=lambda _i, _a, v: check_image_name(v),
+    )
+    image_source: ImageSource = documented(
+        '"store": `image` is a file of the hypervisor\'s image store; "library": an image of the'
+        " host's image library (`[images]`), whose version for new VWNs is the one published on the"
+        " host (`wnod image publish`), recorded on each VWN as its image version.",
+        default=ImageSource.STORE,
+        converter=ImageSource,
     )
     vcpus: int = documented("Virtual CPUs of each VWN.", default=1, validator=attrs.validators.ge(1))
     memory: Bytes = documented("Memory of each VWN.", default=Bytes(2 * 1024**3), converter=parse_size)
@@ -171,7 +189,10 @@ class VmType:
         validator=longer_than_zero,
     )
     image_version: str = documented(
-        "A label for the image's current release, recorded on every VWN made from it.", default=""
+        "A label for the image's current release, recorded on every VWN made from it; idle VWNs of"
+        " another label are retired. With `image_source = \"library\"` it is set by the host's"
+        " rollout (the published version's number) and must not be given.",
+        default="",
     )
     reuse: ReusePolicy = documented("What happens to a VWN when its job ends.", default=ReusePolicy())
 

@@ -11,11 +11,16 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ...errors import HypervisorError, VwnNotFound
-from ...interfaces import DomainEvent, DomainInfo, DomainState, Hypervisor, VwnSpec
+from ...interfaces import DomainEvent, DomainInfo, DomainState, Hypervisor, UpdateVmSpec, VwnSpec
 from .recording import Recorded
 from .store import Codec, MemoryStore, Store, attrs_codec
 
-_INTERFACE = ("render", "create", "state", "domains", "reset_scratch", "destroy", "watch", "close")
+_INTERFACE = ("render", "create", "state", "domains", "reset_scratch", "destroy", "watch", "run_update", "close")
+
+UpdateGuest = Callable[[UpdateVmSpec, Callable[[str], None]], None]
+"""What an update VM's guest does in the fake: acts on ``spec.disk`` and ``spec.script_disk`` as
+the image's updater would (run the script, write ``log`` and ``status``), printing lines to its
+console (the second argument) as it goes."""
 
 
 @attrs.frozen
@@ -61,8 +66,10 @@ class FakeHypervisor(Recorded, Hypervisor):
         on_create: Callable[[VwnSpec], None] | None = None,
         on_destroy: Callable[[VwnSpec], None] | None = None,
         store: Store | None = None,
+        update_guest: UpdateGuest | None = None,
     ) -> None:
         super().__init__(_INTERFACE)
+        self._update_guest = update_guest
         self._store: Store = MemoryStore() if store is None else store
         self._domains = self._store.table("hypervisor.domains", _DOMAIN_CODEC)
         self._foreign = self._store.table("hypervisor.foreign", _STATE_CODEC)
@@ -118,6 +125,9 @@ class FakeHypervisor(Recorded, Hypervisor):
 
     def create(self, spec: VwnSpec) -> None:
         self._enter("create", spec)
+        if spec.image_disk is not None and not spec.image_disk.is_file():
+            # As a real backend: a domain is not made on a disk that is not there.
+            raise HypervisorError(f"fake: cannot create {spec.vwn_id}: no image disk {spec.image_disk}")
         with self._store.transaction():
             if spec.vwn_id in self._foreign:
                 raise HypervisorError(f"fake: cannot create {spec.vwn_id}: a domain not wnod's has that name")
@@ -182,6 +192,17 @@ class FakeHypervisor(Recorded, Hypervisor):
             self._watchers.append(on_event)
         return True
 
+    def run_update(self, spec: UpdateVmSpec, on_output: Callable[[str], None]) -> None:
+        """Runs the `update_guest` the test gave, in place of a guest; no guest: refused, as by a
+        backend that cannot run update VMs. The update VM is never one of ``domains()``."""
+        self._enter("run_update", spec)
+        if self._update_guest is None:
+            raise HypervisorError("fake: no update guest given (FakeHypervisor(update_guest=...))")
+        for disk in (spec.disk, spec.script_disk):
+            if not disk.is_file():
+                raise HypervisorError(f"fake: cannot boot update VM {spec.name}: no disk {disk}")
+        self._update_guest(spec, on_output)
+
     def close(self) -> None:
         """Stops event delivery; the domains stay, as a real hypervisor's outlive wnod's connection."""
         self._enter("close")
@@ -237,7 +258,7 @@ def _render(spec: VwnSpec) -> str:
         f"wnod.host = {spec.host}",
         f"wnod.image_version = {vm_type.image_version}",
         f"hostname = {spec.hostname}",
-        f"image = {vm_type.image}",
+        f"image = {spec.image_disk or vm_type.image}",
         f"vcpus = {vm_type.vcpus}",
         f"memory = {vm_type.memory}",
         f"scratch_size = {vm_type.scratch_size}",

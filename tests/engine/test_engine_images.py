@@ -1,0 +1,120 @@
+"""VM types whose image comes from the host's library: a VWN boots the version current when it was
+made and keeps it to its end; a publish retires idle VWNs of the old version at their next reuse
+decision, never a running one."""
+
+import asyncio
+from pathlib import Path
+
+import attrs
+
+from wnod_core.config.schema import ImagesSection
+from wnod_core.images import HostImages
+from wnod_core.images.rolled_out import REFRESH, RolledOut
+from wnod_core.images.seal import import_disk
+from wnod_core.interfaces import BaitOutcome
+from wnod_core.model import ImageSource, VwnState
+from wnod_core.model.events import JobStep
+
+IMAGE = "debian-science"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _library_host(host, tmp_path: Path, versions: int = 2) -> tuple[HostImages, Clock]:
+    images = HostImages.of(ImagesSection(library=str(tmp_path / "images")))
+    for n in range(1, versions + 1):
+        disk = tmp_path / f"{n}.raw"
+        disk.write_bytes(b"version %d\n" % n)
+        import_disk(images, IMAGE, disk, lambda _line: None)
+    clock = Clock()
+    types = {name: attrs.evolve(t, image=IMAGE, image_source=ImageSource.LIBRARY)
+             for name, t in host.policy.vm_types.items()}
+    host.policy = attrs.evolve(host.policy, vm_types=RolledOut(types, images.library, clock=clock),
+                               library=images.library)
+    host.new_engine()
+    return images, clock
+
+
+def _created_disks(host) -> list[Path | None]:
+    return [spec.image_disk for (spec,) in host.hypervisor.calls_to("create")]
+
+
+def test_a_vwn_keeps_its_version_to_its_end_and_the_next_one_boots_the_published_one(host, tmp_path) -> None:
+    images, clock = _library_host(host, tmp_path)
+    images.publish(IMAGE, 1)
+    v1, v2 = images.library.disk(IMAGE, 1), images.library.disk(IMAGE, 2)
+
+    async def flow():
+        first = host.submit("blue")
+        old = (await host.bait(first)).vwn_id
+        host.batch.start(first)
+        await host.engine.round()
+        images.publish(IMAGE, 2)
+        clock.now += REFRESH
+        await host.engine.round()
+        # Running: untouched by the publish, and still of version 1.
+        assert host.engine.parts.store.vwn(old).state is VwnState.RUNNING
+        assert host.engine.parts.store.vwn(old).image_version == "1"
+        second = host.submit("blue")
+        new = (await host.bait(second)).vwn_id
+        host.batch.start(second)
+        host.batch.finish(first)
+        await host.engine.round()
+        return old, new
+
+    old, new = run(flow())
+    assert _created_disks(host) == [v1, v2]
+    assert host.engine.parts.store.vwn(new).image_version == "2"
+    # The old VWN's job ended: at its reuse decision it was retired, not kept for another job.
+    assert host.engine.parts.store.vwn(old).state is VwnState.DESTROYED
+    assert host.hypervisor.calls_to("reset_scratch") == []
+
+
+def test_an_idle_vwn_of_the_old_version_is_retired_at_the_next_job_and_a_rollback_is_the_same(host, tmp_path):
+    images, clock = _library_host(host, tmp_path)
+    images.publish(IMAGE, 1)
+
+    async def job_through() -> str:
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        assert answer.outcome is BaitOutcome.MIGRATED
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+        return answer.vwn_id
+
+    first = run(job_through())
+    assert host.engine.parts.store.vwn(first).state is VwnState.IDLE
+    images.publish(IMAGE, 2)
+    clock.now += REFRESH
+    second = run(job_through())
+    assert second != first
+    run(host.engine.round())
+    assert host.engine.parts.store.vwn(first).state is VwnState.DESTROYED
+    images.rollback(IMAGE)
+    clock.now += REFRESH
+    third = run(job_through())
+    assert third not in (first, second)
+    assert host.engine.parts.store.vwn(third).image_version == "1"
+    assert _created_disks(host) == [images.library.disk(IMAGE, v) for v in (1, 2, 1)]
+
+
+def test_a_type_with_no_published_version_puts_the_job_back_to_pending_never_fails_it(host, tmp_path) -> None:
+    _library_host(host, tmp_path)
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is not BaitOutcome.MIGRATED
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is JobStep.REQUEUED, flight
+    assert "no version of image" in flight.detail and f"wnod image publish {IMAGE}@N" in flight.detail
+    assert host.hypervisor.calls_to("create") == []
+    assert [v for v in host.engine.vwns() if v.state is not VwnState.DESTROYED] == []

@@ -1,0 +1,85 @@
+"""Which version new VWNs get on a host: publish, roll back, and what the engine sees of it."""
+
+import attrs
+import pytest
+
+from wnod_core.errors import HypervisorError, ImageError
+from wnod_core.images import rollout
+from wnod_core.images.rolled_out import REFRESH, RolledOut, disk_of
+from wnod_core.images.seal import import_disk
+from wnod_core.model import ImageSource, VmType
+
+IMAGE = "debian-science"
+
+
+def _versions(images, tmp_path, n):
+    for i in range(1, n + 1):
+        disk = tmp_path / f"{i}.raw"
+        disk.write_bytes(b"%d" % i * 100)
+        import_disk(images, IMAGE, disk, lambda _line: None)
+
+
+def test_publish_and_rollback_walk_the_history(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 3)
+    assert images.rollout(IMAGE) == rollout.Rollout()
+    assert images.publish(IMAGE, 1)[1] == rollout.Rollout(current=1)
+    assert images.publish(IMAGE, 3)[1] == rollout.Rollout(current=3, history=(1,))
+    assert images.publish(IMAGE, 3)[1] == rollout.Rollout(current=3, history=(1,))  # again: nothing changes
+    assert images.publish(IMAGE, 2)[1] == rollout.Rollout(current=2, history=(1, 3))
+    assert images.rollback(IMAGE)[1] == rollout.Rollout(current=3, history=(1,))
+    assert images.rollback(IMAGE)[1] == rollout.Rollout(current=1)
+    with pytest.raises(ImageError, match="no earlier version to roll back to on this host .current: 1"):
+        images.rollback(IMAGE)
+
+
+def test_a_rollback_skips_versions_deleted_since(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 3)
+    for v in (1, 2, 3):
+        images.publish(IMAGE, v)
+    images.delete(IMAGE, 2, in_use=set())
+    assert images.rollback(IMAGE)[1] == rollout.Rollout(current=1)
+
+
+def test_publishing_a_version_not_in_the_library_nor_at_the_source_is_refused(host_images, tmp_path) -> None:
+    images = host_images(source=str(tmp_path / "nothing"))
+    with pytest.raises(ImageError, match=f"{IMAGE}@4 is not at the image source"):
+        images.publish(IMAGE, 4)
+    assert images.rollout(IMAGE).current is None
+
+
+def test_a_garbled_rollout_state_is_named(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 1)
+    rollout.state_path(images.library, IMAGE).write_text('{"current": "two"}')
+    with pytest.raises(ImageError, match=r"rollout.json: current: expected a version number"):
+        images.rollout(IMAGE)
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_engine_sees_the_published_version_within_a_refresh(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 2)
+    library_type = VmType(name="sci", image=IMAGE, image_source=ImageSource.LIBRARY)
+    store_type = VmType(name="plain", image="plain.qcow2", image_version="label")
+    clock = Clock()
+    seen = RolledOut({"sci": library_type, "plain": store_type}, images.library, clock=clock)
+    assert seen["sci"].image_version == "" and seen["plain"] is store_type
+    with pytest.raises(HypervisorError, match=f'no version of image "{IMAGE}" is published on this host'):
+        disk_of(images.library, seen["sci"], seen["sci"].image_version)
+    images.publish(IMAGE, 1)
+    assert seen["sci"].image_version == ""  # read less than REFRESH ago
+    clock.now += REFRESH
+    assert seen["sci"] == attrs.evolve(library_type, image_version="1")
+    assert disk_of(images.library, seen["sci"], "1") == images.library.disk(IMAGE, 1)
+    assert disk_of(images.library, store_type, "label") is None
+    assert list(seen) == ["sci", "plain"] and len(seen) == 2
+    with pytest.raises(HypervisorError, match=f'VM type "sci": {IMAGE}@7 is not in the image library'):
+        disk_of(images.library, seen["sci"], "7")
