@@ -153,20 +153,28 @@ def backend(build: Callable[..., Any], fake_xl: FakeXl) -> Any:
 
 @pytest.fixture
 def make_spec() -> Callable[..., VwnSpec]:
-    """``make_spec("vwn-1", memory="1GiB")``: a VWN of a small VM type "alpha" on image alpha.img."""
+    """``make_spec("vwn-1", memory="1GiB")``: a VWN of a small VM type "alpha" on image alpha.img;
+    ``image_disk=`` gives it an image library's disk instead."""
 
-    def make(vwn_id: str = "hv1-s0-abc123", **vm: Any) -> VwnSpec:
+    def make(vwn_id: str = "hv1-s0-abc123", image_disk: Path | None = None, **vm: Any) -> VwnSpec:
         fields = {"name": "alpha", "image": "alpha.img", "memory": "256MiB", "scratch_size": "64MiB", **vm}
-        return VwnSpec(vwn_id=vwn_id, vm_type=VmType(**fields), host="hv-test", hostname=f"{vwn_id}.farm")
+        return VwnSpec(
+            vwn_id=vwn_id, vm_type=VmType(**fields), host="hv-test", hostname=f"{vwn_id}.farm", image_disk=image_disk
+        )
 
     return make
-
 
 
 # -- the configs wnod-xl writes, one case per way a VM type and the options can shape one ----------
 
 FIXED_DIRS = {"image_store": "/srv/wnod/images", "scratch_dir": "/srv/wnod/scratch", "config_dir": "/etc/wnod/xl"}
 """Render needs no files: the golden cases use fixed folders so their text never changes."""
+
+LIBRARY_DISK = "/var/lib/wnod/library/debian-science/3/disk.raw"
+"""The disk the host's image library gives VWNs of version 3 of image debian-science (spec.image_disk)."""
+
+LIBRARY_VM = {"image": "debian-science", "image_source": "library", "image_version": "3"}
+"""A library image is a name, not a file of the image store: its VWNs boot LIBRARY_DISK."""
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # case: ([hypervisor.xl] options, VM type fields)
@@ -184,13 +192,21 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"image_store": "/srv/my images, 'old' \\ \"new\"", "scratch_dir": "/srv/scratch, access=ro"},
         {"kernel": "vmlinuz-6.1", "cmdline": "quiet init='/bin/sh -c \"x\"' \\ end"},
     ),
+    "library": ({}, LIBRARY_VM),
+    "library-kernel": (
+        {}, {**LIBRARY_VM, "kernel": "vmlinuz-6.1", "initrd": "initrd-6.1.img", "cmdline": "root=/dev/xvda ro"},
+    ),
+    "library-overlay": ({}, {**LIBRARY_VM, "scratch_layout": "overlay"}),
 }
 
 
 def case_spec(case: str) -> VwnSpec:
     _, vm = CASES[case]
     fields = {"name": "alpha", "image": "alpha.img", "memory": "512MiB", "image_version": "2024.1", **vm}
-    return VwnSpec(vwn_id="hv1-s0-c0ffee", vm_type=VmType(**fields), host="hv1", hostname="vwn-hv1-0.farm")
+    disk = Path(LIBRARY_DISK) if vm.get("image_source") == "library" else None
+    return VwnSpec(
+        vwn_id="hv1-s0-c0ffee", vm_type=VmType(**fields), host="hv1", hostname="vwn-hv1-0.farm", image_disk=disk
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

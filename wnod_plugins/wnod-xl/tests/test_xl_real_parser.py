@@ -95,7 +95,8 @@ def test_real_xl_reads_each_config_as_intended(
     assert parsed.get("on_poweroff", "destroy") == "destroy"  # libxl leaves its default out
 
     disks = _disks(parsed)
-    base = str(backend.image(vm.image))
+    # A library image version's disk, or else the VM type's image in the store.
+    base = str(spec.image_disk) if spec.image_disk is not None else str(backend.image(vm.image))
     own = str(backend.scratch_path(c_info["name"], vm.scratch_layout))
     if vm.scratch_layout == "overlay":
         assert disks == {"xvda": {"pdev_path": own, "vdev": "xvda", "format": "qcow2", "readwrite": 1}}

@@ -70,11 +70,25 @@ class XlHypervisor(Hypervisor):
         # The core's image store refuses names and symlinks leading out of the store.
         return ImageStore(self.image_store).path(name)
 
+    def base_image(self, spec: VwnSpec) -> Path:
+        """The VWN's read-only OS disk: the image version the host's image library gave it
+        (``spec.image_disk``), else the VM type's image in the image store."""
+        if spec.image_disk is None:
+            return self.image(spec.vm_type.image)
+        # Taken as the core gives it (it verified that very file); not looked up in the store,
+        # which need not hold the VM type's image at all.
+        disk = Path(spec.image_disk)
+        if not disk.is_absolute():
+            raise HypervisorError(
+                f"xl: VWN {spec.vwn_id}: image disk {str(disk)!r} from the image library is not an absolute path"
+            )
+        return disk
+
     def domain_config(self, spec: VwnSpec) -> DomainConfig:
         """The xl config of the VWN's domain: policy (which disks, which boot) decided here."""
         vm: VmType = spec.vm_type
         name = self.domain_name(spec.vwn_id)
-        base = self.image(vm.image)
+        base = self.base_image(spec)
         own = self.scratch_path(name, vm.scratch_layout)
         if vm.scratch_layout is ScratchLayout.OVERLAY:
             # One disk: a qcow2 overlay whose writes never reach the base image it reads.
@@ -159,7 +173,8 @@ class XlHypervisor(Hypervisor):
                 scratch=str(self.scratch_path(name, spec.vm_type.scratch_layout)),
                 scratch_layout=str(spec.vm_type.scratch_layout),
                 scratch_size=spec.vm_type.scratch_size,
-                base_image=str(self.image(spec.vm_type.image)),
+                # reset_scratch remakes an overlay over this, not over whatever is current then
+                base_image=str(self.base_image(spec)),
             )
             try:
                 self.records.put(record)  # first: a crash from here on leaves a VWN wnod can find
@@ -230,7 +245,17 @@ class XlHypervisor(Hypervisor):
 
     def _check_files(self, spec: VwnSpec) -> None:
         vm = spec.vm_type
-        needed = [("image", vm.image), ("kernel", vm.kernel), ("initrd", vm.initrd)]
+        if spec.image_disk is not None:
+            disk = self.base_image(spec)
+            if not disk.is_file():
+                raise HypervisorError(
+                    f"xl: VWN {spec.vwn_id} of VM type {vm.name}: image disk {disk} (image {vm.image}"
+                    f"{f' version {vm.image_version}' if vm.image_version else ''}, from the host's image"
+                    " library) is not there"
+                )
+        needed = [("kernel", vm.kernel), ("initrd", vm.initrd)]
+        if spec.image_disk is None:
+            needed.insert(0, ("image", vm.image))
         for what, file in needed:
             if file is not None and not self.image(file).is_file():
                 raise HypervisorError(

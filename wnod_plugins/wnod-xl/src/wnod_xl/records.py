@@ -46,7 +46,8 @@ class VwnRecord:
     scratch_size: int
     """Bytes of a raw scratch disk."""
     base_image: str
-    """The read-only image: an overlay's backing file."""
+    """The read-only OS disk the VWN was made on (the image store's file, or the image library's
+    version disk), kept so that a reset remakes an overlay over that very disk."""
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **attrs.asdict(self)}, indent=2, sort_keys=True) + "\n"
