@@ -71,6 +71,10 @@ def update(images: HostImages, hypervisor: Hypervisor, request: UpdateRequest,
     version = library.next_version(image, source_versions)
     started = time.time()
     with library.staging(image) as staged:
+        # Traversable, not listable: the hypervisor may run the guest as a user of its own
+        # (libvirt's qemu user), which needs to reach the two disks it is given (mode 0600, and
+        # lent to that user by libvirt for the run).
+        os.chmod(staged, 0o711)
         disk = staged / DISK
         say(f"copying {image}@{parent} to make {image}@{version}")
         copy_disk(library.disk(image, parent), disk, timeout, f"{image}@{parent}")

@@ -7,11 +7,15 @@ configuration says — a guest must never be given the host's /etc/shadow as its
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..errors import HypervisorError
 from ..model.vmtype import check_image_name
+
+if TYPE_CHECKING:
+    from ..interfaces import VwnSpec
 
 
 def inside(path: Path, directory: Path) -> bool:
@@ -43,3 +47,31 @@ class ImageStore:
         if not path.is_file():
             raise HypervisorError(f"image {name!r} is not in the image store: no file {path}")
         return path
+
+    def os_disk(self, spec: "VwnSpec") -> Path:
+        """The VWN's read-only OS disk: the image version the host's image library gave it
+        (``spec.image_disk``), else its VM type's image in this store.
+
+        A library disk is taken as the core gives it (it verified that very file), never looked
+        up here: the store need not hold a library image at all, and must not stand in for it."""
+        if spec.image_disk is None:
+            return self.path(spec.vm_type.image)
+        disk = Path(spec.image_disk)
+        if not disk.is_absolute():
+            raise HypervisorError(
+                f"VWN {spec.vwn_id}: image disk {str(disk)!r} from the image library is not an absolute path"
+            )
+        return disk
+
+    def existing_os_disk(self, spec: "VwnSpec") -> Path:
+        """``os_disk``, refused (naming the file and where it comes from) if it is not there."""
+        if spec.image_disk is None:
+            return self.existing(spec.vm_type.image)
+        disk, vm = self.os_disk(spec), spec.vm_type
+        if not disk.is_file():
+            version = f" version {vm.image_version}" if vm.image_version else ""
+            raise HypervisorError(
+                f"VWN {spec.vwn_id} of VM type {vm.name}: image disk {disk} (image {vm.image}{version},"
+                " from the host's image library) is not there"
+            )
+        return disk

@@ -6,6 +6,8 @@ Test modules use these as fixtures only: with ``--import-mode=importlib`` nothin
 be imported.
 """
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,24 @@ def test_conn() -> Iterator[libvirt.virConnect]:
     conn = libvirt.open(TEST_URI)
     yield conn
     conn.close()
+
+
+# -- for the real-VM tests only (they skip unless wnod_libvirt.testing.missing() is empty) -----------
+
+
+@pytest.fixture(scope="module")
+def libvirtd() -> Iterator[str]:
+    """The URI of a private libvirtd (and virtlogd), one per test module, stopped by PID after it."""
+    from wnod_libvirt import testing
+
+    with testing.private_libvirtd() as (uri, _run_dir):
+        yield uri
+
+
+@pytest.fixture
+def site() -> Iterator[Path]:
+    """A directory for a host's images, disks and logs that QEMU (user libvirt-qemu) can reach."""
+    root = Path(tempfile.mkdtemp(prefix="wnod-realvm-", dir="/var/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)

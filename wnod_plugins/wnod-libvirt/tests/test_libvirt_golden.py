@@ -23,6 +23,8 @@ GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("WNOD_REGENERATE_GOLDEN") == "1"
 # Fixed paths: render creates nothing and reads no file, so the XML depends on these alone.
 STORE, SCRATCH, CONSOLES = "/srv/wnod/images", "/srv/wnod/scratch", "/var/log/wnod/consoles"
+LIBRARY_DISK = Path("/var/lib/wnod/images/el9/3/disk.raw")
+"""The disk the host's image library gives VWNs of version 3 of image el9 (spec.image_disk)."""
 
 EL9 = VmType(
     name="el9",
@@ -65,6 +67,11 @@ CASES: dict[str, tuple[dict[str, object], VmType]] = {
         {"flavour": "qemu", "user_network_forward_port_base": 6900},
         _vm_type(cpuset=None, vcpus=1, memory="768MiB", cmdline="console=ttyS0", network="open"),
     ),
+    # KVM on a version of a library image: its base is the library's disk, not an image store file.
+    "kvm-library": (
+        {"flavour": "kvm"},
+        _vm_type(image="el9", image_source="library", image_version="3", cmdline="root=/dev/vda ro"),
+    ),
 }
 
 
@@ -73,7 +80,9 @@ def render_case(make_backend: Callable[..., LibvirtHypervisor]) -> Callable[[str
     def render(case: str) -> str:
         table, vm_type = CASES[case]
         backend = make_backend(image_store=STORE, scratch_dir=SCRATCH, **table)
-        spec = VwnSpec(vwn_id=f"wnod-hv01-{case}-7", vm_type=vm_type, host="hv01", hostname=f"vwn-{case}-7")
+        disk = LIBRARY_DISK if vm_type.image_source == "library" else None
+        spec = VwnSpec(vwn_id=f"wnod-hv01-{case}-7", vm_type=vm_type, host="hv01", hostname=f"vwn-{case}-7",
+                       image_disk=disk)
         return backend.render(spec)
 
     return render

@@ -9,9 +9,8 @@ through the backend's ``console_log_dir``. libvirtd and virtlogd are private to 
 
 import hashlib
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,21 +59,12 @@ def guest() -> tuple[Path, Path]:
     return testing.guest(INIT_BODY, name="wnod-realvm")
 
 
-@pytest.fixture(scope="module")
-def libvirtd() -> Iterator[str]:
-    with testing.private_libvirtd() as (uri, _run_dir):
-        yield uri
-
-
 @pytest.fixture
-def site() -> Iterator[Path]:
-    """Image store, scratch and console directories that QEMU (user libvirt-qemu) can reach."""
-    root = Path(tempfile.mkdtemp(prefix="wnod-realvm-", dir="/var/tmp"))
-    root.chmod(0o755)
+def dirs(site: Path) -> Path:
+    """Image store, scratch and console directories under the site."""
     for sub in ("images", "scratch", "consoles"):
-        (root / sub).mkdir(mode=0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+        (site / sub).mkdir(mode=0o755)
+    return site
 
 
 def _until_off(backend: LibvirtHypervisor, vwn_id: str, log: Path) -> str:
@@ -108,9 +98,10 @@ def test_a_real_guest_sees_its_base_read_only_writes_its_scratch_disk_and_is_res
     layout: str,
     libvirtd: str,
     guest: tuple[Path, Path],
-    site: Path,
+    dirs: Path,
     make_backend: Callable[..., LibvirtHypervisor],
 ) -> None:
+    site = dirs
     images, scratch, consoles = site / "images", site / "scratch", site / "consoles"
     kernel, initrd = guest
     shutil.copyfile(kernel, images / "vmlinuz")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import libvirt
 from wnod_core.errors import HypervisorError, VwnNotFound
-from wnod_core.interfaces import DomainEvent, DomainInfo, DomainState, Hypervisor, VwnSpec
+from wnod_core.interfaces import DomainEvent, DomainInfo, DomainState, Hypervisor, UpdateVmSpec, VwnSpec
 from wnod_core.records import Setup
 
+from . import update
 from .config import WNOD_NS, Disk, Domain, Identity, XmlError
 from .design import Design
 from .errors import is_code, translate, translated
@@ -61,7 +62,7 @@ class LibvirtHypervisor(Hypervisor):
                 self._start_existing(vwn_id, dom)
                 return
             # Before anything is made: a missing image is refused with nothing to undo.
-            base = self.images.existing(spec.vm_type.image)
+            base = self.images.existing_os_disk(spec)
             for name in (spec.vm_type.kernel, spec.vm_type.initrd):
                 if name is not None:
                     self.images.existing(name)
@@ -254,6 +255,12 @@ class LibvirtHypervisor(Hypervisor):
     def _remove_console_log(self, vwn_id: str) -> None:
         if self.options.console_log_dir is not None:
             (Path(self.options.console_log_dir) / f"{vwn_id}.console.log").unlink(missing_ok=True)
+
+    # -- an image's update VM ---------------------------------------------------------------------
+
+    def run_update(self, spec: UpdateVmSpec, on_output: Callable[[str], None]) -> None:
+        with self._vwn_lock(spec.name):
+            update.run_update(self.host, self.design, self.images, spec, on_output)
 
     # -- events -----------------------------------------------------------------------------------
 

@@ -16,6 +16,11 @@ WNOD_PREFIX = "wnod"
 
 ET.register_namespace(WNOD_PREFIX, WNOD_NS)
 
+UPDATE_NS = "urn:wnod:update:1"
+"""The namespace of an image's update VM's `<metadata>`: wnod's, but never a VWN (a VWN is
+recognised by WNOD_NS alone, so no listing of VWNs ever shows or touches an update VM)."""
+ET.register_namespace("wnodupdate", UPDATE_NS)
+
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 """libvirt's namespace for arguments passed to QEMU as they are (`<qemu:commandline>`)."""
 ET.register_namespace("qemu", QEMU_NS)
@@ -102,6 +107,21 @@ class Identity:
             return cls.from_xml(ET.fromstring(text))
         except ET.ParseError as exc:
             raise XmlError(f"wnod metadata is not XML: {exc}") from None
+
+
+@attrs.frozen
+class UpdateIdentity:
+    """An update VM's `<metadata>`: what an admin reading ``virsh dumpxml`` needs to know of it."""
+
+    name: str
+    vm_type: str
+    host: str
+
+    def to_xml(self) -> ET.Element:
+        root = ET.Element(f"{{{UPDATE_NS}}}update")
+        for tag in ("name", "vm_type", "host"):
+            _sub(root, f"{{{UPDATE_NS}}}{tag.replace('_', '-')}", getattr(self, tag))
+        return root
 
 
 @attrs.frozen
@@ -246,7 +266,8 @@ class Domain:
     type: str
     """"xen", "kvm" or "qemu"."""
     name: str
-    identity: Identity
+    identity: Identity | UpdateIdentity
+    """A VWN's; or an image's update VM's, which is written, never read back."""
     memory_kib: int
     vcpus: int
     os: OsBoot

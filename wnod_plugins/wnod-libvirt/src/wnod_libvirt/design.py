@@ -1,8 +1,13 @@
 """What domain a VWN gets: the policy turning a VWN spec and the site's options into a ``Domain``.
 
-Every flavour gives a VWN the same two disks: first its VM type's base image, read-only and
-shared; second its own scratch disk, read-write — a fresh sparse raw file, or a qcow2 overlay
-over that same base (which the overlay never writes).
+Every flavour gives a VWN the same two disks: first its VM type's base image (the image
+library's version disk, or the image store's file), read-only and shared; second its own
+scratch disk, read-write — a fresh sparse raw file, or a qcow2 overlay over that same base
+(which the overlay never writes).
+
+An image's update VM (``update_domain``) is made the same way from its VM type, but with the
+new version's disk read-write where a VWN has its base, the script disk second, no network,
+and a console logged for ``wnod image update`` to show.
 """
 
 import re
@@ -10,10 +15,11 @@ from pathlib import Path
 
 import attrs
 from wnod_core.errors import HypervisorError
-from wnod_core.interfaces import VwnSpec
+from wnod_core.interfaces import UpdateVmSpec, VwnSpec
+from wnod_core.model import VmType
 from wnod_core.model.vmtype import Network, ScratchLayout
 
-from .config import Console, Disk, Domain, Identity, Interface, OsBoot, Serial
+from .config import Console, Disk, Domain, Identity, Interface, OsBoot, Serial, UpdateIdentity
 from .options import Flavour, LibvirtOptions
 from .storage import ImageStore, ScratchDisks, check_vwn_id
 
@@ -59,7 +65,7 @@ class Design:
         vm_type, shape = spec.vm_type, self.shape
         overlay = vm_type.scratch_layout is ScratchLayout.OVERLAY
         base = Disk(
-            source=str(self.images.path(vm_type.image)),
+            source=str(self.images.os_disk(spec)),
             target=f"{shape.disk_prefix}a",
             bus=shape.bus,
             readonly=True,
@@ -84,8 +90,8 @@ class Design:
             memory_kib=-(-vm_type.memory // 1024),
             vcpus=vm_type.vcpus,
             cpuset=vm_type.cpuset,
-            bootloader=self.options.bootloader if self._boots_itself(spec) and shape.os_type == "linux" else None,
-            os=self._os(spec),
+            bootloader=self._bootloader(vm_type),
+            os=self._os(vm_type, self._cmdline(spec)),
             acpi=shape.acpi,
             cpu_mode=shape.cpu_mode,
             disks=(base, scratch),
@@ -95,17 +101,53 @@ class Design:
             qemu_args=self._user_network(spec),
         )
 
-    def _boots_itself(self, spec: VwnSpec) -> bool:
-        vm_type = spec.vm_type
+    def update_domain(self, spec: UpdateVmSpec, console_log: Path | None) -> Domain:
+        """The update VM's domain: transient, in no batch system, marked as an update VM (never a
+        VWN), its first disk the new version's, read-write; `console_log` gets its serial console.
+
+        A reboot or crash ends it like a power-off: the updater runs its script once, and a guest
+        that went down without writing ``status`` has failed the update."""
+        check_vwn_id(spec.name)
+        vm_type, shape = spec.vm_type, self.shape
+        disks = tuple(
+            Disk(source=str(path), target=f"{shape.disk_prefix}{letter}", bus=shape.bus)
+            for path, letter in ((spec.disk, "a"), (spec.script_disk, "b"))
+        )
+        for disk in disks:
+            if not Path(disk.source).is_absolute():
+                raise HypervisorError(f"update VM {spec.name}: disk {disk.source!r} is not an absolute path")
+        serials = () if shape.console == "xen" else (Serial(log=str(console_log) if console_log else None),)
+        return Domain(
+            type=shape.domain_type,
+            name=spec.name,
+            identity=UpdateIdentity(name=spec.name, vm_type=vm_type.name, host=spec.host),
+            memory_kib=-(-vm_type.memory // 1024),
+            vcpus=vm_type.vcpus,
+            bootloader=self._bootloader(vm_type),
+            os=self._os(vm_type, vm_type.cmdline or ""),
+            acpi=shape.acpi,
+            cpu_mode=shape.cpu_mode,
+            disks=disks,
+            serials=serials,
+            consoles=(Console(shape.console),),
+            on_reboot="destroy",
+            on_crash="destroy",
+        )
+
+    @staticmethod
+    def _boots_itself(vm_type: VmType) -> bool:
         if vm_type.kernel is None and (vm_type.initrd is not None or vm_type.cmdline):
             raise HypervisorError(
                 f"VM type {vm_type.name}: an initrd or a kernel command line needs a kernel to go with"
             )
         return vm_type.kernel is None
 
-    def _os(self, spec: VwnSpec) -> OsBoot:
-        vm_type, shape = spec.vm_type, self.shape
-        if self._boots_itself(spec):
+    def _bootloader(self, vm_type: VmType) -> str | None:
+        return self.options.bootloader if self._boots_itself(vm_type) and self.shape.os_type == "linux" else None
+
+    def _os(self, vm_type: VmType, cmdline: str) -> OsBoot:
+        shape = self.shape
+        if self._boots_itself(vm_type):
             # Xen PV boots through its bootloader; an HVM guest from its first disk.
             return OsBoot(type=shape.os_type, boot_dev=None if shape.os_type == "linux" else "hd")
         assert vm_type.kernel is not None
@@ -113,7 +155,7 @@ class Design:
             type=shape.os_type,
             kernel=str(self.images.path(vm_type.kernel)),
             initrd=str(self.images.path(vm_type.initrd)) if vm_type.initrd is not None else None,
-            cmdline=self._cmdline(spec) or None,
+            cmdline=cmdline or None,
         )
 
     def _cmdline(self, spec: VwnSpec) -> str:

@@ -71,18 +71,8 @@ class XlHypervisor(Hypervisor):
         return ImageStore(self.image_store).path(name)
 
     def base_image(self, spec: VwnSpec) -> Path:
-        """The VWN's read-only OS disk: the image version the host's image library gave it
-        (``spec.image_disk``), else the VM type's image in the image store."""
-        if spec.image_disk is None:
-            return self.image(spec.vm_type.image)
-        # Taken as the core gives it (it verified that very file); not looked up in the store,
-        # which need not hold the VM type's image at all.
-        disk = Path(spec.image_disk)
-        if not disk.is_absolute():
-            raise HypervisorError(
-                f"xl: VWN {spec.vwn_id}: image disk {str(disk)!r} from the image library is not an absolute path"
-            )
-        return disk
+        """The VWN's read-only OS disk (the core's image kit decides: library disk or store image)."""
+        return ImageStore(self.image_store).os_disk(spec)
 
     def domain_config(self, spec: VwnSpec) -> DomainConfig:
         """The xl config of the VWN's domain: policy (which disks, which boot) decided here."""
@@ -245,17 +235,14 @@ class XlHypervisor(Hypervisor):
 
     def _check_files(self, spec: VwnSpec) -> None:
         vm = spec.vm_type
-        if spec.image_disk is not None:
-            disk = self.base_image(spec)
-            if not disk.is_file():
-                raise HypervisorError(
-                    f"xl: VWN {spec.vwn_id} of VM type {vm.name}: image disk {disk} (image {vm.image}"
-                    f"{f' version {vm.image_version}' if vm.image_version else ''}, from the host's image"
-                    " library) is not there"
-                )
         needed = [("kernel", vm.kernel), ("initrd", vm.initrd)]
         if spec.image_disk is None:
             needed.insert(0, ("image", vm.image))
+        else:
+            try:
+                ImageStore(self.image_store).existing_os_disk(spec)
+            except HypervisorError as exc:
+                raise HypervisorError(f"xl: {exc}") from None
         for what, file in needed:
             if file is not None and not self.image(file).is_file():
                 raise HypervisorError(
