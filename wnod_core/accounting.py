@@ -55,6 +55,7 @@ def record_of(event: JobStepped) -> dict[str, Any]:
         "host": event.host,
         "vwn_id": event.vwn_id or None,
         "reused": event.reused,
+        "image_version": event.image_version or None,
         "outcome": event.step.value,
         "detail": event.detail,
         "at": event.at,

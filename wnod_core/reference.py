@@ -17,6 +17,7 @@ from .config.schema import (
     EngineSection,
     HostSection,
     HypervisorSection,
+    ImagesSection,
     ResolverEntry,
 )
 from .model import VmType
@@ -77,6 +78,7 @@ def core_reference() -> str:
     parts.append(section("[daemon]", DaemonSection))
     parts.append(section("[batch]", BatchSection))
     parts.append(section("[hypervisor]", HypervisorSection))
+    parts.append(section("[images]", ImagesSection))
     parts.append(section("[vm_types.NAME]", VmType, skip=("name",)))
     parts.append(section("[[resolvers]]", ResolverEntry))
     return "\n".join(parts)

@@ -62,7 +62,7 @@ def test_a_job_that_ran_in_a_vwn_gets_one_line_with_every_field(ledger_path):
     ledger = AccountingLedger(ledger_path)
     facts = dict(user="alice", vm_type="blue", vwn_id="hv01-s1-abc123", reused=False, detail="job done")
     for event in journey("1234", THE_WAY_THROUGH, **facts):
-        ledger.wnod_job_step(event)
+        ledger.wnod_job_step(attrs.evolve(event, image_version="3"))
 
     assert lines(ledger_path) == [
         {
@@ -73,6 +73,7 @@ def test_a_job_that_ran_in_a_vwn_gets_one_line_with_every_field(ledger_path):
             "host": HOST,
             "vwn_id": "hv01-s1-abc123",
             "reused": False,
+            "image_version": "3",
             "outcome": "ended",
             "detail": "job done",
             "at": T0 + 6,

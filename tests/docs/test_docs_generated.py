@@ -63,3 +63,17 @@ def test_generator_check_mode_agrees(repo_root: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout}{result.stderr}\n{REGENERATE}."
+
+
+def test_every_core_section_of_the_config_is_in_the_reference() -> None:
+    """A section the loader reads but the reference leaves out is a section no admin can find."""
+    import attrs
+
+    from wnod_core.config.load import Config
+    from wnod_core.reference import core_reference
+
+    text = core_reference()
+    sections = [f.name for f in attrs.fields(Config) if attrs.has(f.type) if isinstance(f.type, type)]
+    assert {"host", "engine", "daemon", "batch", "hypervisor", "images"} <= set(sections), sections
+    missing = [name for name in sections if f"## `[{name}]`" not in text]
+    assert not missing, f"config sections missing from `wnod config reference`: {missing}"

@@ -74,6 +74,11 @@ def test_a_vwn_keeps_its_version_to_its_end_and_the_next_one_boots_the_published
     old, new = run(flow())
     assert _created_disks(host) == [v1, v2]
     assert host.engine.parts.store.vwn(new).image_version == "2"
+    # Each job's steps (what the ledger and the metrics hear) name the version its VWN booted.
+    ended = [(e.vwn_id, e.image_version) for e in host.heard.steps if e.step is JobStep.ENDED]
+    assert ended == [(old, "1")]
+    started = {e.vwn_id: e.image_version for e in host.heard.steps if e.step is JobStep.STARTED}
+    assert started == {old: "1", new: "2"}
     # The old VWN's job ended: at its reuse decision it was retired, not kept for another job.
     assert host.engine.parts.store.vwn(old).state is VwnState.DESTROYED
     assert host.hypervisor.calls_to("reset_scratch") == []

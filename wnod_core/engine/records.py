@@ -111,7 +111,10 @@ class Recorder:
         self._tell(self.listeners.vwn_changed, VwnChanged(vwn=vwn, previous=previous, at=vwn.updated_at))
 
     def _tell_step(self, flight: JobFlight) -> None:
-        self._tell(self.listeners.job_step, JobStepped.of(flight, self._host()))
+        # The version the job's VWN booted: the ledger and the metrics say which image ran it.
+        vwn = self.store.vwn(flight.vwn_id) if flight.vwn_id else None
+        version = vwn.image_version if vwn is not None else ""
+        self._tell(self.listeners.job_step, JobStepped.of(flight, self._host(), version))
 
     @staticmethod
     def _tell(listener: Callable[[Any], None], event: object) -> None:

@@ -70,12 +70,14 @@ class JobStepped:
     detail: str = ""
     times: tuple[tuple[str, float], ...] = ()
     """When the job reached each step so far, in order: ``(step, unix time)`` pairs."""
+    image_version: str = ""
+    """The image version its VWN booted ("" while it has none, or if that VWN's record is gone)."""
 
     @classmethod
-    def of(cls, flight: "JobFlight", host: str) -> "JobStepped":
+    def of(cls, flight: "JobFlight", host: str, image_version: str = "") -> "JobStepped":
         """What a job's record, just written, tells the listeners."""
         return cls(
             job_id=flight.job_id, step=flight.step, at=flight.updated_at, host=host, user=flight.user,
             vm_type=flight.vm_type, vwn_id=flight.vwn_id, reused=flight.reused, detail=flight.detail,
-            times=flight.times,
+            times=flight.times, image_version=image_version,
         )
