@@ -8,6 +8,7 @@ from wnod_core.images import rollout
 from wnod_core.images.rolled_out import REFRESH, RolledOut, disk_of
 from wnod_core.images.seal import import_disk
 from wnod_core.model import ImageSource, VmType
+from wnod_core.testing.tamper import flip_byte
 
 IMAGE = "debian-science"
 
@@ -40,6 +41,27 @@ def test_a_rollback_skips_versions_deleted_since(host_images, tmp_path) -> None:
         images.publish(IMAGE, v)
     images.delete(IMAGE, 2, in_use=set())
     assert images.rollback(IMAGE)[1] == rollout.Rollout(current=1)
+
+
+def test_a_version_changed_in_the_library_since_it_came_is_never_published(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 2)
+    images.publish(IMAGE, 1)
+    flip_byte(images.library.disk(IMAGE, 2), 10)
+    with pytest.raises(ImageError, match=rf"{IMAGE}@2|disk.raw does not match its manifest"):
+        images.publish(IMAGE, 2)
+    assert images.rollout(IMAGE) == rollout.Rollout(current=1), "nothing changed"
+
+
+def test_a_rollback_to_a_version_changed_since_is_refused_and_changes_nothing(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 2)
+    images.publish(IMAGE, 1)
+    images.publish(IMAGE, 2)
+    flip_byte(images.library.disk(IMAGE, 1), 10)
+    with pytest.raises(ImageError, match="does not match its manifest"):
+        images.rollback(IMAGE)
+    assert images.rollout(IMAGE) == rollout.Rollout(current=2, history=(1,))
 
 
 def test_publishing_a_version_not_in_the_library_nor_at_the_source_is_refused(host_images, tmp_path) -> None:

@@ -86,13 +86,18 @@ class HostImages:
         return rollout.read(self.library, image)
 
     def publish(self, image: str, version: int) -> tuple[Rollout, Rollout]:
-        """Make `image@version` current here, pulling it first if it is not here yet."""
+        """Make `image@version` current here, pulling it first if it is not here yet.
+
+        Verified again first, even when it was verified as it came: a disk changed in the library
+        since (by hand, by a bad disk) must never become what new VWNs boot."""
         if not self.library.has(image, version):
             self.pull(image, version)
+        self.check(image, version)
         return rollout.publish(self.library, image, version)
 
     def rollback(self, image: str) -> tuple[Rollout, Rollout]:
-        return rollout.rollback(self.library, image)
+        """Make the previously current version current again, verified again as by ``publish``."""
+        return rollout.rollback(self.library, image, verify=lambda version: self.check(image, version))
 
     # -- removing versions -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ version at their next reuse decision, and running ones keep theirs to their end.
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -69,8 +70,10 @@ def publish(library: Library, image: str, version: int) -> tuple[Rollout, Rollou
         return before, after
 
 
-def rollback(library: Library, image: str) -> tuple[Rollout, Rollout]:
-    """Go back to the version that was current before this one; (before, after)."""
+def rollback(library: Library, image: str,
+             verify: Callable[[int], object] = lambda _version: None) -> tuple[Rollout, Rollout]:
+    """Go back to the version that was current before this one, once `verify` of it passed;
+    (before, after)."""
     with library.locked(image):
         before = read(library, image)
         history = list(before.history)
@@ -79,6 +82,7 @@ def rollback(library: Library, image: str) -> tuple[Rollout, Rollout]:
         if not history:
             raise ImageError(f"{image}: no earlier version to roll back to on this host"
                              f" (current: {before.current or 'none'})")
+        verify(history[-1])
         after = Rollout(current=history[-1], history=tuple(history[:-1]))
         _write(library, image, after)
         return before, after
