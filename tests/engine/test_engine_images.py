@@ -14,6 +14,7 @@ from wnod_core.images.seal import import_disk
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import ImageSource, VwnState
 from wnod_core.model.events import JobStep
+from wnod_core.testing.tamper import flip_byte
 
 IMAGE = "debian-science"
 
@@ -123,3 +124,16 @@ def test_a_type_with_no_published_version_puts_the_job_back_to_pending_never_fai
     assert "no version of image" in flight.detail and f"wnod image publish {IMAGE}@N" in flight.detail
     assert host.hypervisor.calls_to("create") == []
     assert [v for v in host.engine.vwns() if v.state is not VwnState.DESTROYED] == []
+
+
+def test_a_current_disk_changed_after_it_was_verified_is_never_booted_and_the_job_goes_back(host, tmp_path) -> None:
+    images, _clock = _library_host(host, tmp_path)
+    images.publish(IMAGE, 1)
+    flip_byte(images.library.disk(IMAGE, 1), 3)  # edited in place, say, after its publish
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is not BaitOutcome.MIGRATED
+    flight = host.engine.parts.store.job(job)
+    assert flight.step is JobStep.REQUEUED, flight
+    assert "changed since it was verified" in flight.detail and "refused, never booted" in flight.detail
+    assert host.hypervisor.calls_to("create") == []

@@ -64,6 +64,33 @@ def test_a_rollback_to_a_version_changed_since_is_refused_and_changes_nothing(ho
     assert images.rollout(IMAGE) == rollout.Rollout(current=2, history=(1,))
 
 
+def test_a_disk_changed_after_its_last_verification_is_refused_at_boot_until_verified_good(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 1)
+    images.publish(IMAGE, 1)
+    vm_type = VmType(name="sci", image=IMAGE, image_source=ImageSource.LIBRARY)
+    disk = images.library.disk(IMAGE, 1)
+    assert disk_of(images.library, vm_type, "1") == disk
+    flip_byte(disk, 10)
+    with pytest.raises(HypervisorError, match=rf"{IMAGE}@1: .*disk.raw changed since it was verified \(mtime_ns"
+                       rf" .*\): refused, never booted \(wnod image verify {IMAGE}@1"):
+        disk_of(images.library, vm_type, "1")
+    with pytest.raises(ImageError, match="does not match its manifest"):
+        images.check(IMAGE, 1)
+    flip_byte(disk, 10)  # put back as it was: a whole verification passes, and it boots again
+    images.check(IMAGE, 1)
+    assert disk_of(images.library, vm_type, "1") == disk
+
+
+def test_a_disk_never_verified_here_is_not_booted(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 1)
+    (images.library.version_dir(IMAGE, 1) / "verified.json").unlink()
+    vm_type = VmType(name="sci", image=IMAGE, image_source=ImageSource.LIBRARY)
+    with pytest.raises(HypervisorError, match="was never verified on this host"):
+        disk_of(images.library, vm_type, "1")
+
+
 def test_publishing_a_version_not_in_the_library_nor_at_the_source_is_refused(host_images, tmp_path) -> None:
     images = host_images(source=str(tmp_path / "nothing"))
     with pytest.raises(ImageError, match=f"{IMAGE}@4 is not at the image source"):

@@ -78,7 +78,9 @@ class HostImages:
         """Verify a version already in the library again (its digest, and its signature if required)."""
         directory = self.library.version_dir(image, version)
         self.library.disk(image, version)
-        return self.verifier.check(directory, (image, version), str(directory))
+        manifest = self.verifier.check(directory, (image, version), str(directory))
+        self.library.mark_verified(image, version)  # good again: VWNs may boot this very file
+        return manifest
 
     # -- which version is current --------------------------------------------------------------------
 

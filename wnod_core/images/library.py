@@ -12,6 +12,7 @@ never changed once in place: the disk is made read-only (0400), the directory 05
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -25,6 +26,10 @@ from ..model.vmtype import check_name
 from .manifest import DISK, LOG, MANIFEST, SIGNATURE, Manifest, check_version
 
 STAGING = ".new-"
+VERIFIED = "verified.json"
+"""The disk file as it was when this host last verified it (inode, size, modification time): a
+VWN boots a version only while its disk still is that file, unchanged since — checked at each boot
+by a stat, where a digest of the whole disk would take minutes."""
 
 
 @attrs.frozen
@@ -78,6 +83,34 @@ class Library:
             raise ImageError(f"{image}@{version} is not in the image library {self.root} (versions here: {have})")
         return path
 
+    def mark_verified(self, image: str, version: int, directory: Path | None = None) -> None:
+        """Remember the disk of `image@version` (in `directory`, its staging one before ``commit``)
+        as this host just verified it."""
+        where = directory if directory is not None else self.version_dir(image, version)
+        mark = where / VERIFIED
+        tmp = where / f".{VERIFIED}.new"
+        tmp.write_text(json.dumps(_fingerprint(where / DISK), sort_keys=True) + "\n")
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, mark)
+
+    def changed_since_verified(self, image: str, version: int) -> str:
+        """Why the disk of `image@version` is not the file this host verified ("" if it is)."""
+        where = self.version_dir(image, version)
+        try:
+            marked = json.loads((where / VERIFIED).read_text())
+        except FileNotFoundError:
+            return f"{where / DISK} was never verified on this host"
+        except (OSError, ValueError) as exc:
+            return f"{where / VERIFIED} cannot be read ({exc})"
+        try:
+            now = _fingerprint(where / DISK)
+        except OSError as exc:
+            return f"{where / DISK} cannot be read ({exc.strerror})"
+        if now != marked:
+            changed = ", ".join(f"{k} {marked.get(k)} -> {v}" for k, v in sorted(now.items()) if marked.get(k) != v)
+            return f"{where / DISK} changed since it was verified ({changed})"
+        return ""
+
     def log(self, image: str, version: int) -> str:
         path = self.version_dir(image, version) / LOG
         self.manifest(image, version)
@@ -130,6 +163,8 @@ class Library:
         for name in (DISK, MANIFEST, SIGNATURE, LOG):
             if (staged / name).exists():
                 os.chmod(staged / name, 0o400 if name == DISK else 0o444)
+        # Every version is committed verified: pulled and checked, or digested as it was made.
+        self.mark_verified(manifest.image, manifest.version, staged)
         _fsync_tree(staged)
         os.rename(staged, final)
         os.chmod(final, 0o555)
@@ -180,3 +215,9 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fingerprint(disk: Path) -> dict[str, int]:
+    # Not ctime: libvirt lends a disk to its QEMU user by chown for each VWN, which changes it.
+    st = os.stat(disk)
+    return {"inode": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}

@@ -67,6 +67,12 @@ def disk_of(library: Library | None, vm_type: VmType, version: str) -> Path | No
         raise HypervisorError(f'no version of image "{vm_type.image}" is published on this host'
                               f" ({why or f'nothing in {state}'}): wnod image publish {vm_type.image}@N")
     try:
-        return library.disk(vm_type.image, int(version))
+        disk = library.disk(vm_type.image, int(version))
     except (ImageError, ValueError) as exc:
         raise HypervisorError(f'VM type "{vm_type.name}": {exc}') from None
+    changed = library.changed_since_verified(vm_type.image, int(version))
+    if changed:
+        ref = f"{vm_type.image}@{version}"
+        raise HypervisorError(f'VM type "{vm_type.name}": {ref}: {changed}: refused, never booted'
+                              f" (wnod image verify {ref} checks it whole)")
+    return disk
