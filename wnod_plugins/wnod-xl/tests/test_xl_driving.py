@@ -297,8 +297,11 @@ def test_an_overlay_vwn_gets_a_qcow2_over_the_read_only_base(
     assert info["format"] == "qcow2"
     assert info["full-backing-filename"] == str(image_store / "alpha.img")
     assert info["backing-filename-format"] == "raw"
+    assert info["virtual-size"] == 64 << 20, "the VM type's scratch_size, as on every backend"
+    assert overlay.stat().st_mode & 0o777 == 0o600
+    inode = overlay.stat().st_ino
     backend.reset_scratch("vwn-a")
-    assert overlay.exists()
+    assert overlay.exists() and overlay.stat().st_ino != inode, "a new overlay renamed into place"
     backend.destroy("vwn-a")
     assert not overlay.exists() and (image_store / "alpha.img").exists()
 

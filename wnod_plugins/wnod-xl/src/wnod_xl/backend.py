@@ -11,12 +11,12 @@ from pathlib import Path
 
 from wnod_core.errors import HypervisorError, VwnNotFound
 from wnod_core.interfaces import DomainInfo, DomainState, Hypervisor, VwnSpec
+from wnod_core.kits.disks import ScratchDir
 from wnod_core.kits.images import ImageStore
 from wnod_core.model import VmType
 from wnod_core.model.vmtype import Network, ScratchLayout
 from wnod_core.records import Dirs
 
-from . import scratch
 from .config import Disk, DomainConfig, Vif
 from .options import XlOptions
 from .records import RecordStore, VwnRecord
@@ -207,8 +207,7 @@ class XlHypervisor(Hypervisor):
             if record is None:
                 raise VwnNotFound(f"xl: no VWN {vwn_id} (no domain {name} made by wnod)")
             self._stop(name, record)
-            scratch.remove(Path(record.scratch))
-            self._make_scratch(record)
+            self._make_scratch(record)  # replaced whole: the old disk is gone once the new one is in
             self.xl.create(record.config)
             log.info("xl: VWN %s restarted on a fresh scratch disk", vwn_id)
 
@@ -219,7 +218,7 @@ class XlHypervisor(Hypervisor):
             if record is None:
                 return  # never made, or already gone; a domain of that name is not wnod's
             self._stop(name, record)
-            scratch.remove(Path(record.scratch))
+            self.scratch_files.remove(Path(record.scratch))
             Path(record.config).unlink(missing_ok=True)
             self.records.delete(name)  # last: until here, a retry finds what is left
             log.info("xl: destroyed domain %s of VWN %s", name, vwn_id)
@@ -249,15 +248,20 @@ class XlHypervisor(Hypervisor):
                     f"xl: VM type {vm.name}: {what} {self.image(file)} is not in the image store"
                 )
 
+    @property
+    def scratch_files(self) -> ScratchDir:
+        """The core's disk kit over this backend's scratch directory."""
+        return ScratchDir(self.scratch_dir, qemu_img=self.options.qemu_img, timeout=self.options.command_timeout,
+                          who="xl: ")
+
     def _make_scratch(self, record: VwnRecord) -> None:
         target = Path(record.scratch)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
         if record.scratch_layout == ScratchLayout.OVERLAY:
-            scratch.make_overlay(
-                target, Path(record.base_image), self.options.qemu_img, self.options.command_timeout
-            )
+            # As large as the VM type's scratch size, or the base's if larger.
+            self.scratch_files.make_overlay(target, Path(record.base_image), record.scratch_size)
         else:
-            scratch.make_raw(target, record.scratch_size)
+            self.scratch_files.make_raw(target, record.scratch_size)
 
     def _write_config(self, record: VwnRecord, text: str) -> None:
         path = Path(record.config)
@@ -281,7 +285,7 @@ class XlHypervisor(Hypervisor):
         except HypervisorError as e:
             log.error("xl: after a failed create of %s (%s), could not destroy it: %s", record.domain, cause, e)
             return  # keep the record, so domains() lists it and destroy() can finish the job
-        scratch.remove(Path(record.scratch))
+        self.scratch_files.remove(Path(record.scratch))
         Path(record.config).unlink(missing_ok=True)
         self.records.delete(record.domain)
 
