@@ -59,6 +59,47 @@ def test_what_a_crashed_build_left_is_not_a_version_and_is_swept(host_images, tm
     assert not half.exists()
 
 
+def test_a_version_being_made_by_another_process_is_never_swept(host_images, tmp_path, say) -> None:
+    # An update VM runs for up to an hour in its staging directory; a pull or a prune meanwhile
+    # (another `wnod image` command) must not take the directory from under it.
+    import multiprocessing
+
+    images = host_images()
+    _import(images, tmp_path, say)
+    library = images.library
+    ready, done = multiprocessing.Event(), multiprocessing.Event()
+
+    def builder() -> None:
+        with library.staging("debian-science") as staged:
+            (staged / DISK).write_bytes(b"being updated")
+            ready.set()
+            done.wait(30)
+
+    process = multiprocessing.get_context("fork").Process(target=builder)
+    process.start()
+    try:
+        assert ready.wait(30)
+        [staged] = [p for p in library.image_dir("debian-science").iterdir() if p.name.startswith(STAGING)]
+        assert library.sweep("debian-science") == []
+        assert (staged / DISK).read_bytes() == b"being updated"
+    finally:
+        done.set()
+        process.join(30)
+    assert not staged.exists(), "the builder removes its own when it is done"
+
+    # Killed while making it: the lock died with it, and the next sweep takes what it left.
+    crashed = multiprocessing.get_context("fork").Process(target=builder)
+    ready.clear()
+    done.clear()
+    crashed.start()
+    assert ready.wait(30)
+    crashed.kill()
+    crashed.join(30)
+    [left] = [p for p in library.image_dir("debian-science").iterdir() if p.name.startswith(STAGING)]
+    assert library.sweep("debian-science") == [left.name]
+    assert not left.exists()
+
+
 def test_a_manifest_of_another_version_is_refused(host_images, tmp_path, say) -> None:
     images = host_images()
     _import(images, tmp_path, say)

@@ -26,6 +26,8 @@ from ..model.vmtype import check_name
 from .manifest import DISK, LOG, MANIFEST, SIGNATURE, Manifest, check_version
 
 STAGING = ".new-"
+BUSY = ".busy"
+"""In a staging directory: locked (flock) by the process making the version there."""
 VERIFIED = "verified.json"
 """The disk file as it was when this host last verified it (inode, size, modification time): a
 VWN boots a version only while its disk still is that file, unchanged since — checked at each boot
@@ -144,9 +146,14 @@ class Library:
         where = self.image_dir(image)
         where.mkdir(parents=True, exist_ok=True, mode=0o755)
         staged = Path(tempfile.mkdtemp(prefix=STAGING, dir=where))
+        # Held while the version is being made (an update runs for up to update_timeout): a
+        # sweep by another process leaves the directory alone, and takes it once this one died.
+        busy = open(staged / BUSY, "wb")
+        fcntl.flock(busy, fcntl.LOCK_EX)
         try:
             yield staged
         finally:
+            busy.close()
             if staged.exists():
                 _remove_tree(staged)
 
@@ -160,6 +167,7 @@ class Library:
             (staged / MANIFEST).write_text(manifest.to_json())
         elif Manifest.from_json((staged / MANIFEST).read_bytes(), str(staged / MANIFEST)) != manifest:
             raise ImageError(f"{staged / MANIFEST} is not the manifest of {manifest.ref} being put in place")
+        (staged / BUSY).unlink(missing_ok=True)  # under the image's lock, which every sweep takes
         for name in (DISK, MANIFEST, SIGNATURE, LOG):
             if (staged / name).exists():
                 os.chmod(staged / name, 0o400 if name == DISK else 0o444)
@@ -188,10 +196,24 @@ class Library:
         where = self.image_dir(image)
         if not where.is_dir():
             return []
-        left = [p for p in where.iterdir() if p.name.startswith(STAGING)]
+        left = [p for p in where.iterdir() if p.name.startswith(STAGING) and not _being_made(p)]
         for path in left:
             _remove_tree(path)
         return [p.name for p in left]
+
+
+def _being_made(staged: Path) -> bool:
+    """Whether a live process still holds `staged`'s lock (a build or pull under way)."""
+    try:
+        with open(staged / BUSY, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return False
 
 
 def _remove_tree(path: Path) -> None:
