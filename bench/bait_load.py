@@ -27,6 +27,7 @@ import aiohttp
 
 from wnod_core.testing.distributions import shared_fakes_environ
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem
+from wnod_core.testing.fakes.shared_plugin import shared_fakes_config
 
 WNOD = Path(sys.executable).parent / "wnod"
 
@@ -44,18 +45,7 @@ vwn_hostname = "{{host}}-vwn{{slot}}"
 [daemon]
 accounting = true
 
-[batch]
-system = "shared-fake"
-
-[batch.shared-fake]
-dir = "{fakes}"
-
-[hypervisor]
-backend = "shared-fake"
-
-[hypervisor.shared-fake]
-dir = "{fakes}"
-auto_join = true
+{shared_fakes}
 
 [vm_types.el9]
 image = "el9.img"
@@ -150,7 +140,8 @@ def main() -> int:
         tmp = Path(scratch)
         fakes = tmp / "fakes"
         config = tmp / "wnod.toml"
-        config.write_text(CONFIG.format(jobs=args.jobs, memory=args.jobs, fakes=fakes))
+        config.write_text(CONFIG.format(jobs=args.jobs, memory=args.jobs,
+                                         shared_fakes=shared_fakes_config(fakes, auto_join=True)))
         env = {
             **shared_fakes_environ(tmp / "site"),
             "WNOD_STATE_DIR": str(tmp / "state"),

@@ -20,6 +20,7 @@ from wnod_core.daemon.run import socket_answers
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.testing.fakes import EXIT_CODES
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem, SharedFakeHypervisor
+from wnod_core.testing.fakes.shared_plugin import shared_fakes_config
 from wnod_core.testing.requirements import missing_module, require
 
 pytestmark = pytest.mark.slow
@@ -36,19 +37,7 @@ max_vwns = 2
 [engine]
 poll_interval = "50ms"
 
-[batch]
-system = "shared-fake"
-
-[batch.shared-fake]
-dir = "{fakes}"
-
-[hypervisor]
-backend = "shared-fake"
-
-[hypervisor.shared-fake]
-dir = "{fakes}"
-auto_join = true
-join_delay = "400ms"
+{shared_fakes}
 
 [vm_types.el9]
 image = "el9.img"
@@ -64,7 +53,7 @@ vm_type = "el9"
 def host(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, str]):
     require(missing_module("wnod_resolvers", "wnod-resolvers"))
     config = tmp_path / "wnod.toml"
-    config.write_text(CONFIG.format(fakes=shared_fakes_dir))
+    config.write_text(CONFIG.format(shared_fakes=shared_fakes_config(shared_fakes_dir, auto_join=True, join_delay="400ms")))
     env = {
         **shared_fakes_env,
         "WNOD_STATE_DIR": str(tmp_path / "state"),

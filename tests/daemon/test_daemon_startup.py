@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from wnod_core.daemon.run import socket_answers
+from wnod_core.testing.fakes.shared_plugin import shared_fakes_config
 from wnod_core.testing.processes import stop
 from wnod_core.testing.requirements import missing_module, require
 
@@ -31,17 +32,7 @@ max_vwns = 2
 [engine]
 poll_interval = "50ms"
 
-[batch]
-system = "shared-fake"
-
-[batch.shared-fake]
-dir = "{fakes}"
-
-[hypervisor]
-backend = "shared-fake"
-
-[hypervisor.shared-fake]
-dir = "{fakes}"
+{shared_fakes}
 
 [vm_types.el9]
 image = "el9.img"
@@ -64,7 +55,8 @@ class Daemons:
     def config(self, daemon: str = "", text: str | None = None) -> Path:
         path = self.tmp / "wnod.toml"
         if text is None:
-            text = CONFIG.format(fakes=self.fakes_dir, daemon=f"\n[daemon]\n{daemon}\n" if daemon else "")
+            text = CONFIG.format(shared_fakes=shared_fakes_config(self.fakes_dir),
+                                 daemon=f"\n[daemon]\n{daemon}\n" if daemon else "")
         path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
         return path
 
@@ -139,13 +131,13 @@ def _without(config: str, section: str) -> str:
     ids=["bad TOML", "unknown key", "no [batch]", "no [hypervisor]", "nan duration", "unknown plugin"],
 )
 def test_a_wrong_configuration_exits_3(daemons: Daemons, make: Callable[[str], str], said: str) -> None:
-    text = make(CONFIG.format(fakes=daemons.fakes_dir, daemon=""))
+    text = make(CONFIG.format(shared_fakes=shared_fakes_config(daemons.fakes_dir), daemon=""))
     out = daemons.fails(daemons.config(text=text))
     assert said in out
 
 
 def test_a_config_file_that_is_not_utf8_exits_3_naming_it(daemons: Daemons) -> None:
-    text = CONFIG.format(fakes=daemons.fakes_dir, daemon="").encode() + b'\n# caf\xe9\n'
+    text = CONFIG.format(shared_fakes=shared_fakes_config(daemons.fakes_dir), daemon="").encode() + b'\n# caf\xe9\n'
     config = daemons.config(text=text)  # type: ignore[arg-type]
     out = daemons.fails(config)
     assert str(config) in out and "UTF-8" in out

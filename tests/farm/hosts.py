@@ -3,15 +3,12 @@ state, socket and loopback address (127.0.0.N), one shared batch system and hype
 
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from wnod_core.daemon.run import socket_answers
+from wnod_core.testing.daemons import WNOD, DaemonProcess
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem
-from wnod_core.testing.processes import stop
+from wnod_core.testing.fakes.shared_plugin import shared_fakes_config
 
-WNOD = Path(sys.executable).parent / "wnod"
 HOSTS = ("hv01", "hv02", "hv03")
 
 CONFIG = """
@@ -30,19 +27,7 @@ listen = "{address}"
 read_token_file = "{token}"
 {tls}
 
-[batch]
-system = "shared-fake"
-
-[batch.shared-fake]
-dir = "{fakes}"
-
-[hypervisor]
-backend = "shared-fake"
-
-[hypervisor.shared-fake]
-dir = "{fakes}"
-auto_join = true
-join_delay = "100ms"
+{shared_fakes}
 
 [vm_types.el9]
 image = "el9.img"
@@ -73,35 +58,26 @@ class Farm:
         self.tmp, self.fakes, self.env = tmp, fakes, env
         self.token = token_file(tmp / "read.token", "read-token-" + "r" * 32)
         self.addresses = {name: f"127.0.0.{i + 2}:{free_port(f'127.0.0.{i + 2}')}" for i, name in enumerate(HOSTS)}
-        self.daemons: dict[str, subprocess.Popen[bytes]] = {}
+        self.daemons: dict[str, DaemonProcess] = {}
         self.batch = SharedFakeBatchSystem(fakes)
 
     def home(self, name: str) -> Path:
         return self.tmp / name
 
     def environ(self, name: str) -> dict[str, str]:
-        home = self.home(name)
-        return {**self.env, "WNOD_STATE_DIR": str(home / "state"), "WNOD_RUNTIME_DIR": str(home / "run"),
-                "WNOD_CACHE_DIR": str(home / "cache")}
+        return self.daemons[name].environ
+
+    def config(self, name: str, tls: str = "") -> str:
+        """Host `name`'s wnod.toml; `tls`: lines of its [daemon] section."""
+        return CONFIG.format(name=name, address=self.addresses[name], token=self.token, tls=tls,
+                             shared_fakes=shared_fakes_config(self.fakes, auto_join=True, join_delay="100ms"))
 
     def start(self, name: str, tls: str = "") -> None:
-        home = self.home(name)
-        home.mkdir(exist_ok=True)
-        config = home / "wnod.toml"
-        config.write_text(CONFIG.format(name=name, address=self.addresses[name], token=self.token, fakes=self.fakes,
-                                        tls=tls))
-        log = open(home / "daemon.log", "ab")  # noqa: SIM115 - the child's for its life
-        self.daemons[name] = subprocess.Popen([str(WNOD), "--config", str(config), "daemon"], env=self.environ(name),
-                                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 30
-        while not socket_answers(home / "run" / "wnod.sock"):
-            assert self.daemons[name].poll() is None, (home / "daemon.log").read_text()
-            assert time.monotonic() < deadline, (home / "daemon.log").read_text()
-            time.sleep(0.05)
+        self.daemons[name] = DaemonProcess(self.home(name), self.config(name, tls), self.env)
+        self.daemons[name].start()
 
     def stop(self, name: str) -> None:
-        stop(self.daemons.pop(name))
+        self.daemons[name].stop()
 
     def bait(self, name: str, job_id: str) -> subprocess.CompletedProcess[str]:
         environ = self.batch.dispatch_to_bait(job_id, f"{name}-bait")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .hosts import CONFIG, HOSTS, WNOD, Farm, free_port, token_file
+from .hosts import HOSTS, WNOD, Farm, free_port, token_file
 
 pytestmark = pytest.mark.slow
 
@@ -145,8 +145,7 @@ def test_a_tls_key_others_may_read_stops_the_daemon_saying_so(farm: Farm, tmp_pa
     farm.stop("hv01")
     home = farm.home("hv01")
     config = home / "wnod.toml"
-    config.write_text(CONFIG.format(name="hv01", address=farm.addresses["hv01"], token=farm.token, fakes=farm.fakes,
-                                    tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"'))
+    config.write_text(farm.config("hv01", tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"'))
     done = subprocess.run([str(WNOD), "--config", str(config), "daemon"], env=farm.environ("hv01"),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3, done.stdout + done.stderr

@@ -84,6 +84,14 @@ class SharedHypervisorOptions:
     )
 
 
+def shared_fakes_config(directory: "os.PathLike[str] | str", *, auto_join: bool = False, join_delay: str = "0s") -> str:
+    """The ``[batch]`` and ``[hypervisor]`` sections of a site config that selects the shared fakes
+    over `directory` (see the module's doc), for a test's ``wnod`` processes."""
+    return (f'[batch]\nsystem = "{NAME}"\n\n[batch.{NAME}]\ndir = "{directory}"\n\n'
+            f'[hypervisor]\nbackend = "{NAME}"\n\n[hypervisor.{NAME}]\ndir = "{directory}"\n'
+            f'auto_join = {"true" if auto_join else "false"}\njoin_delay = "{join_delay}"\n')
+
+
 def build_batch(setup: Setup[SharedBatchOptions]) -> SharedFakeBatchSystem:
     return SharedFakeBatchSystem(setup.options.dir)
 
