@@ -125,3 +125,45 @@ def test_the_plot_is_a_png(site: Path, small_trace: Path, tmp_path: Path) -> Non
     done = wnod("--config", str(site), "simulate", str(small_trace), "--hosts", "2", "--plot", str(png))
     assert done.returncode == 0, done.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_check_asks_wnods_placement_beside_every_policy_that_places(site: Path, small_trace: Path) -> None:
+    plain = simulate_json(site, str(small_trace), "--hosts", "3")
+    checked = simulate_json(site, str(small_trace), "--hosts", "3", "--check")
+    counts = {p["policy"]: p.pop("checked") for p in checked["policies"]}
+    # Every job is at least one decision; ideal places by room alone, asking place() nothing.
+    assert all(counts[name] >= 40 for name in ("wnod", "no-reuse", "static")) and counts["ideal"] is None
+    assert [p.pop("checked") for p in plain["policies"]] == [None] * 4
+    assert checked == plain  # checking changes nothing of the results
+
+    done = wnod("--config", str(site), "simulate", str(small_trace), "--hosts", "3", "--policy", "wnod", "--check")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (f"checked: every decision agreed with wnod's own place() and"
+                                            f" worth_keeping() (decisions asked: wnod {counts['wnod']} at 3 hosts)")
+
+
+def test_a_simulation_that_strays_from_the_engine_is_an_error_saying_where(
+        site: Path, small_trace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from wnod_core.cli.main import main
+    from wnod_core.engine.placement import Full, Reuse, place
+
+    from wnod_simulate import crosscheck
+
+    def engine_that_never_reuses(*args, **kwargs):
+        answer = place(*args, **kwargs)
+        return Full("no reuse any more") if isinstance(answer, Reuse) else answer
+
+    monkeypatch.setattr(crosscheck, "place", engine_that_never_reuses)
+    monkeypatch.setenv("WNOD_LOAD_PLUGINS", "wnod-resolvers,wnod-simulate")
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(site), "simulate", str(small_trace), "--hosts", "3", "--policy", "wnod", "--check"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("wnod: error: the simulation decided otherwise than wnod's engine: job ")
+    assert "place() answers ('full',), the simulation ('reuse'" in err
+    assert err.endswith("That is a bug of wnod-simulate (its results would not predict the daemons'): please"
+                        " report it, with this trace and config\n")
+    # Without --check the same run goes through: nothing asks place().
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(site), "simulate", str(small_trace), "--hosts", "3", "--policy", "wnod"])
+    assert exited.value.code == 0

@@ -5,12 +5,15 @@ difference stops the simulation with a ``Disagreement``.
 The indexes (index.py) are what make the simulation fast, and this is what keeps them the
 daemon's decisions: the property tests run their random farms and traces with it. It also
 checks every move of a VWN against the VWN's table of legal moves, and that no host ever holds
-more than its capacity (its peaks).
+more than its capacity (its peaks), and journals every decision (``Outcome.decisions``): what real
+``wnod daemon`` processes must decide when the same jobs are put to them in the same order (the
+cross-check of tests/test_simulate_daemons.py).
 """
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import attrs
 from wnod_core.engine.placement import Create, Evict, Placement, Reuse, Wait, place, size_of, worth_keeping
 from wnod_core.model import VmType, Vwn, VwnState, legal_moves
 
@@ -25,6 +28,34 @@ _PREFERENCE = {"reuse": 0, "create": 1, "evict": 2}
 
 class Disagreement(AssertionError):
     """The simulation decided otherwise than the daemon's engine code would: a bug in the simulator."""
+
+
+@attrs.frozen
+class Took:
+    """Job `job` was placed on host `host` at `at`: in VWN `vwn`, reused or made in `slot` after
+    the idle VWNs `victims` were evicted (least recently used first)."""
+
+    at: float
+    job: int
+    host: int
+    vwn: str
+    reused: bool
+    slot: int
+    victims: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Left:
+    """Job `job` ended at `at` and left VWN `vwn` of host `host`, `kept` idle or destroyed."""
+
+    at: float
+    job: int
+    host: int
+    vwn: str
+    kept: bool
+
+
+Decision = Took | Left
 
 
 def record(vwn: SimVwn) -> Vwn:
@@ -107,11 +138,19 @@ class Crosscheck:
             raise Disagreement(f"job {job.index} on host {host.index}: after its evictions place() answers"
                                f" {answer}, the simulation creates in slot {host.free_slots[0]}")
 
-    def keep(self, vwn: SimVwn, keep: bool) -> None:
+    def took(self, job: "SimJob", vwn: SimVwn, reused: bool, victims: list[SimVwn], now: float) -> None:
+        """`job` went into `vwn` at `now`: journalled, and its host measured."""
+        self.out.decisions.append(Took(now, job.index, vwn.host.index, vwn.id, reused, vwn.slot,
+                                       tuple(v.id for v in victims)))
+        self.measure(vwn.host)
+
+    def keep(self, vwn: SimVwn, keep: bool, now: float) -> None:
         """As its job leaves it, `vwn` is kept idle exactly when ``worth_keeping()`` says so."""
         said, why = worth_keeping(record(vwn), vwn.kind.vm_type)
         if said != keep:
             raise Disagreement(f"VWN {vwn.id}: worth_keeping() says {said} ({why}), the simulation {keep}")
+        assert vwn.job is not None
+        self.out.decisions.append(Left(now, vwn.job, vwn.host.index, vwn.id, keep))
 
     def measure(self, host: Host) -> None:
         """What `host` holds, summed from its records, is what its running sums say, and its peak."""

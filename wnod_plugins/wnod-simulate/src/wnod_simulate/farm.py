@@ -34,7 +34,7 @@ from wnod_core.model import HostCapacity, VmType, VwnState
 from wnod_core.model.units import MAX_SECONDS
 
 from .boot import NO_TIME, BootModel, BootTime, Fixed
-from .crosscheck import Crosscheck, check_moves
+from .crosscheck import Crosscheck, Decision, check_moves
 from .index import Choice, Host, Kind, PoolIndex, SimVwn
 
 
@@ -89,6 +89,8 @@ class Outcome:
     """With ``check``: per host, the most (vCPUs, memory, VWNs) its VWNs ever held at once."""
     checked: int = 0
     """With ``check``: the decisions ``place()`` was asked beside the indexes (each agreed)."""
+    decisions: list[Decision] = attrs.field(factory=list)
+    """With ``check``: every job placed and every job's end, in the order the farm decided them."""
 
 
 def simulate(setup: FarmSetup, jobs: Sequence[SimJob], timeline: bool = False, check: bool = False) -> Outcome:
@@ -286,6 +288,7 @@ class _Farm:
         """Do what `choice` says, as the engine does what ``place()`` answers."""
         host, vwn, victims = choice
         out = self.out
+        reused = vwn is not None
         if vwn is not None:
             host.unfile(vwn)
             if vwn is self.soonest:
@@ -325,7 +328,7 @@ class _Farm:
             out.changes += [(start, kind.vcpus, 0), (end, -kind.vcpus, 0)]
         heappush(self.events, (end, _END, next(self.seq), vwn))
         if self.check:
-            self.check.measure(host)
+            self.check.took(job, vwn, reused, victims, now)
 
     def _end(self, vwn: SimVwn, now: float) -> None:
         self.out.ends[vwn.job] += 1
@@ -333,7 +336,7 @@ class _Farm:
         # worth_keeping(), of which nothing but the reuse count can change in a simulation.
         keep = vwn.reuse_count < kind.max_reuses
         if self.check:
-            self.check.keep(vwn, keep)
+            self.check.keep(vwn, keep, now)
         if not keep:
             self._destroy(vwn, _RAN[vwn.state])
             return

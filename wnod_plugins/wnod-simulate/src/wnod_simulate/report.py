@@ -92,3 +92,13 @@ def wait_rows(results: Sequence[PolicyResult]) -> list[list[str]]:
                 rows.append([name, r.policy, str(waits.jobs), _duration(waits.p50), _duration(waits.p95),
                              _duration(waits.p99)])
     return rows
+
+
+def checked_lines(results: Sequence[PolicyResult], sweep: bool = False) -> list[str]:
+    """What --check asked of wnod's own placement code, and that it agreed every time."""
+    checked = [r for r in results if r.checked is not None]
+    if not checked:
+        return []
+    counts = ", ".join(f"{r.policy} {r.checked} at {r.hosts} hosts" for r in checked)
+    runs = "every run of the sweep" if sweep else "every decision"
+    return [f"checked: {runs} agreed with wnod's own place() and worth_keeping() (decisions asked: {counts})"]

@@ -75,6 +75,9 @@ class PolicyResult:
     reset_core_seconds: float | None = None
     """The same for kept VWNs restarting on a fresh scratch disk."""
     timeline: Timeline | None = None
+    checked: int | None = None
+    """With ``check``: the decisions asked of wnod's own ``place()`` beside the simulation's, every
+    one agreeing (None: not checked, or a farm that places nothing, as ideal)."""
 
     def as_json(self) -> dict[str, object]:
         out = attrs.asdict(self, recurse=True, filter=lambda a, _v: a.name != "timeline")

@@ -33,13 +33,15 @@ def run_policy(study: Study, policy: str, hosts: int, settings: Settings = Setti
     types_of = [job.vm_type for job in study.jobs]
     result = summarise(policy, hosts, study.capacity.vcpus * hosts, chosen.jobs, types_of, outcome, chosen.note,
                        chosen.models_vwns)
+    if check and not chosen.pooled:
+        result = attrs.evolve(result, checked=outcome.checked)
     return result
 
 
 def compare(study: Study, hosts: int, policies: Sequence[str], settings: Settings = Settings(),
-            timeline: bool = False) -> list[PolicyResult]:
+            timeline: bool = False, check: bool = False) -> list[PolicyResult]:
     """Every policy on the same trace and the same number of hosts."""
-    return [run_policy(study, policy, hosts, settings, timeline) for policy in policies]
+    return [run_policy(study, policy, hosts, settings, timeline, check) for policy in policies]
 
 
 @attrs.frozen
@@ -54,14 +56,14 @@ class SweepPoint:
 
 
 def sweep(study: Study, policy: str, max_p95: float, settings: Settings = Settings(),
-          max_hosts: int = 100_000) -> SweepPoint:
+          max_hosts: int = 100_000, check: bool = False) -> SweepPoint:
     """Doubling, then bisecting: this takes the p95 wait never to grow with more hosts (true of
     every run seen, not proven: a bigger farm may evict and boot differently)."""
     tried: dict[int, PolicyResult] = {}
 
     def good(hosts: int) -> bool:
         if hosts not in tried:
-            tried[hosts] = run_policy(study, policy, hosts, settings)
+            tried[hosts] = run_policy(study, policy, hosts, settings, check=check)
         result = tried[hosts]
         return result.ran and result.wait.p95 <= max_p95
 
