@@ -667,3 +667,40 @@ def test_a_placement_does_not_read_every_job_in_flight(host):
             del store.jobs
 
     assert run(flow()).outcome is BaitOutcome.MIGRATED
+
+
+def test_a_destroy_that_waited_while_the_round_finished_it_does_not_fail(host):
+    """bench/farm_scale.py, 20 daemons: an eviction recorded its victim DESTROYING, and before its
+    destroy took the VWN's guard the round took it, found it DESTROYING and finished the destroy;
+    the eviction's destroy then moved its own, older record and failed the job's bait with
+    IllegalTransition ("no longer destroying"). A destroy reads the VWN again once it holds it."""
+    from wnod_core.engine import lifecycle
+
+    async def flow():
+        job = host.submit("blue")
+        vwn_id = (await host.bait(job)).vwn_id
+        host.batch.start(job)
+        await host.engine.round()
+        host.batch.finish(job)
+        await host.engine.round()
+        p = host.engine.parts
+        victim = p.records.move(p.store.vwn(vwn_id), VwnState.DESTROYING)  # as the eviction does
+        held, let_go = asyncio.Event(), asyncio.Event()
+
+        async def the_round() -> None:
+            async with p.guards.acting_on(vwn_id):
+                held.set()
+                await let_go.wait()
+                await lifecycle.destroy(p, p.store.vwn(vwn_id), "finishing an earlier destroy")
+
+        rounds = asyncio.create_task(the_round())
+        await held.wait()
+        evicting = asyncio.create_task(lifecycle.destroy(p, victim, "room needed for a red VWN"))
+        await asyncio.sleep(0.05)
+        let_go.set()
+        await rounds
+        return await evicting
+
+    gone = run(flow())
+    assert gone.state is VwnState.DESTROYED
+    assert host.hypervisor.calls_to("destroy") == [(gone.id,)]  # once: the round's

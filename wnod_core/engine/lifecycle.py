@@ -47,6 +47,11 @@ async def destroy(p: Parts, vwn: Vwn, why: str) -> Vwn:
     if vwn.state is VwnState.DESTROYED:
         return vwn
     async with p.guards.acting_on(vwn.id):
+        # As it is now that it is ours: the round may have finished this very destroy while we
+        # waited for the guard (an eviction records its victims DESTROYING before it gets here).
+        vwn = p.store.vwn(vwn.id) or vwn
+        if vwn.state is VwnState.DESTROYED:
+            return vwn
         if vwn.state is not VwnState.DESTROYING:
             # The job stays on the record until the VWN is gone: a daemon killed meanwhile still
             # knows whose VWN it was (the rounds requeue a migrated job whose VWN is going).
@@ -66,6 +71,7 @@ async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None)
     `flight_step` (flight, step, changes): the job's step recorded in the same transaction as
     the VWN's move to CLEANING, so that no kill leaves one without the other."""
     async with p.guards.acting_on(vwn.id):
+        vwn = p.store.vwn(vwn.id) or vwn  # as it is now that it is ours
         if vwn.state in (VwnState.READY, VwnState.RUNNING):
             vwn, _ = p.records.commit(move=(vwn, VwnState.CLEANING, {"job_id": None}), step=flight_step)
         elif flight_step is not None:
