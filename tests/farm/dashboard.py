@@ -38,7 +38,7 @@ def dashboard(farm_file: Path, log: Path, *args: str, env: dict[str, str] | None
                                     *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 30
-        while not (found := re.search(r" at (http://\S+/)", log.read_text())):
+        while not (found := re.search(r" at (https?://\S+/)", log.read_text())):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)

@@ -6,6 +6,7 @@ loopback it does not start without a token, and with one it shows nothing to who
 import http.client
 import json
 import os
+import ssl
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,80 @@ def test_a_host_is_drawn_with_each_vwn_and_its_job_and_the_jobs_on_no_vwn() -> N
     gone = host_entry(HostAnswer(host, error="unreachable: no wnod daemon answers on 10.1.0.1:8470"), notes=lambda s: [])
     assert (gone["state"], gone["vwns"], gone["capacity"]) == ("UNREACHABLE", [], None)
     assert gone["error"].startswith("unreachable:")
+
+
+def test_over_tls_the_token_and_the_farm_cross_the_network_encrypted(tmp_path: Path) -> None:
+    from .certs import make_ca, make_server_cert
+
+    ca = make_ca(tmp_path)
+    cert, key = make_server_cert(tmp_path, ca, ["127.0.0.1"], name="farm-web")
+    token = "web-token-" + "w" * 32
+    web_token = token_file(tmp_path / "web.token", token)
+    log = tmp_path / "web.log"
+    with dashboard(nowhere_farm(tmp_path), log, "--token-file", str(web_token), "--tls-cert-file", str(cert),
+                   "--tls-key-file", str(key)) as url:
+        assert url.startswith("https://127.0.0.1:")
+        where = urlsplit(url)
+        trusting = ssl.create_default_context(cafile=str(ca[0]))
+        connection = http.client.HTTPSConnection(where.hostname, where.port, timeout=30, context=trusting)
+        try:
+            connection.request("GET", f"/?token={token}")
+            login = connection.getresponse()
+            login.read()
+            assert login.status == 303
+            assert "Secure" in login.getheader("Set-Cookie"), "the session cookie never goes over plain HTTP"
+            connection.request("GET", "/farm.json", headers={"Authorization": f"Bearer {token}"})
+            answer = connection.getresponse()
+            assert answer.status == 200 and [h["name"] for h in json.loads(answer.read())["hosts"]] == ["hv01", "hv02"]
+        finally:
+            connection.close()
+        # Plain HTTP to the TLS port gets no page; nor does a client that does not trust its CA.
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            ask(url.replace("https://", "http://"), "/farm.json", Authorization=f"Bearer {token}")
+        other = ssl.create_default_context(cafile=str(make_ca(tmp_path, "another CA")[0]))
+        with pytest.raises(ssl.SSLCertVerificationError):
+            http.client.HTTPSConnection(where.hostname, where.port, timeout=30, context=other).request("GET", "/")
+    assert "warning" not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("tls", "expected"),
+    [
+        (["--tls-cert-file", "{cert}"], "--tls-cert-file and --tls-key-file go together: give both, or neither"),
+        (["--tls-cert-file", "{cert}", "--tls-key-file", "{open}"], "--tls-key-file: {open} may be read by others;"
+                                                                    " chmod 600 it"),
+        (["--tls-cert-file", "{key}", "--tls-key-file", "{key}"], "--tls-cert-file: {key} and {key} are not a PEM"
+                                                                  " certificate and its key"),
+    ],
+    ids=["a certificate without its key", "a key others may read", "a key for a certificate"],
+)
+def test_a_tls_setting_that_cannot_serve_stops_it_saying_so(tmp_path: Path, tls: list[str], expected: str) -> None:
+    from .certs import make_ca, make_server_cert
+
+    cert, key = make_server_cert(tmp_path, make_ca(tmp_path), ["127.0.0.1"], name="farm-web")
+    readable = tmp_path / "open.key"
+    readable.write_bytes(key.read_bytes())
+    readable.chmod(0o644)
+    names = {"cert": cert, "key": key, "open": readable}
+    done = subprocess.run([str(WNOD), "farm", "--farm", str(nowhere_farm(tmp_path)), "web", "--listen", "127.0.0.1:0",
+                           *[a.format(**names) for a in tls]], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected.format(**names) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_plain_http_off_loopback_says_the_token_crosses_in_clear(tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from wnod_core.cli.main import cli
+    from wnod_core.farm import web
+
+    served = []
+    monkeypatch.setattr(web, "serve", lambda app, address, port, ready, tls=None: served.append((address, tls)))
+    web_token = token_file(tmp_path / "web.token", "web-token-" + "w" * 32)
+    done = CliRunner().invoke(cli, ["farm", "--farm", str(nowhere_farm(tmp_path)), "web", "--listen", "10.1.0.9:8480",
+                                    "--token-file", str(web_token)], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert served == [("10.1.0.9", None)]  # never listened: serve() is the test's
+    assert ("wnod farm web: warning: plain HTTP on 10.1.0.9:8480: the token and the farm's data cross the"
+            " network in clear; give --tls-cert-file and --tls-key-file") in done.output

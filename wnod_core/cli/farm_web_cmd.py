@@ -18,10 +18,17 @@ from .farm_cmds import _farm, _warnings, farm_group
 @click.option("--token-file", type=click.Path(dir_okay=False), default=None,
               help="A file holding the token the browser must show (one word, at least 16 characters, mode 0600):"
                    " opened once as /?token=TOKEN, or sent as Authorization: Bearer TOKEN.")
+@click.option("--tls-cert-file", type=click.Path(dir_okay=False), default=None,
+              help="Serve over HTTPS with this PEM certificate (with --tls-key-file): the token and the farm's"
+                   " data then cross the network encrypted.")
+@click.option("--tls-key-file", type=click.Path(dir_okay=False), default=None,
+              help="The certificate's PEM private key, a file of mode 0600.")
 @click.pass_context
-def farm_web_command(ctx: click.Context, listen: str, token_file: str | None) -> None:
+def farm_web_command(ctx: click.Context, listen: str, token_file: str | None, tls_cert_file: str | None,
+                     tls_key_file: str | None) -> None:
     """Serve a read-only map of the farm to the browser: every host, its VWNs and their jobs,
     redrawn every few seconds. Runs until SIGTERM or SIGINT."""
+    from ..daemon.tls import server_context
     from ..farm.web import host_port, make_app, serve  # aiohttp: only for the command that serves
     from ..farm.webauth import on_loopback, parse_listen
 
@@ -41,6 +48,17 @@ def farm_web_command(ctx: click.Context, listen: str, token_file: str | None) ->
             f"--listen {host_port(address, port)} is not a loopback address: whoever reaches it would see the"
             " farm. Give --token-file FILE (a token of one word, at least 16 characters, in a file of mode 0600),"
             " or listen on 127.0.0.1.")
+    tls = None
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise click.UsageError("--tls-cert-file and --tls-key-file go together: give both, or neither")
+    if tls_cert_file and tls_key_file:
+        try:
+            tls = server_context(tls_cert_file, tls_key_file, named=("--tls-cert-file", "--tls-key-file"))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    if not loopback and tls is None:
+        click.echo(f"wnod farm web: warning: plain HTTP on {host_port(address, port)}: the token and the farm's data"
+                   " cross the network in clear; give --tls-cert-file and --tls-key-file", err=True)
     farm = _farm(ctx)
     app = make_app(farm, token, _warnings)
 
@@ -49,4 +67,4 @@ def farm_web_command(ctx: click.Context, listen: str, token_file: str | None) ->
         click.echo(f"wnod farm web: the dashboard of {len(farm.farm.hosts)} host(s) of {farm.path} at {shown}",
                    err=True)
 
-    serve(app, address, port, ready)
+    serve(app, address, port, ready, tls)

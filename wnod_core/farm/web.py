@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -112,23 +113,25 @@ def host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def serve(app: web.Application, address: str, port: int, ready: Callable[[str], None]) -> None:
-    """Serve `app` on `address`:`port` until SIGTERM or SIGINT; `ready(url)` once it listens.
-    WnodError when it cannot listen there."""
-    asyncio.run(_serve(app, address, port, ready))
+def serve(app: web.Application, address: str, port: int, ready: Callable[[str], None],
+          tls: ssl.SSLContext | None = None) -> None:
+    """Serve `app` on `address`:`port` (over HTTPS with `tls`) until SIGTERM or SIGINT;
+    `ready(url)` once it listens. WnodError when it cannot listen there."""
+    asyncio.run(_serve(app, address, port, ready, tls))
 
 
-async def _serve(app: web.Application, address: str, port: int, ready: Callable[[str], None]) -> None:
+async def _serve(app: web.Application, address: str, port: int, ready: Callable[[str], None],
+                 tls: ssl.SSLContext | None) -> None:
     # No access log: a first visit's address carries ?token=, which must not land in a log.
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         try:
-            await web.TCPSite(runner, address, port).start()
+            await web.TCPSite(runner, address, port, ssl_context=tls).start()
         except OSError as exc:
             raise WnodError(f"--listen {host_port(address, port)}: cannot listen there: {exc.strerror or exc}"
                             ) from None
-        ready(f"http://{host_port(*runner.addresses[0][:2])}/")
+        ready(f"{'https' if tls else 'http'}://{host_port(*runner.addresses[0][:2])}/")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
