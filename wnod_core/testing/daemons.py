@@ -6,10 +6,11 @@ Test tools, not product features. Each daemon has a home of its own: its config
 run side by side as the hosts of one farm.
 """
 
+import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..daemon.client import DaemonClient
@@ -56,3 +57,16 @@ class DaemonProcess:
 
     def read_log(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@contextlib.contextmanager
+def running(daemons: Sequence[DaemonProcess], timeout: float = 30) -> Iterator[list[DaemonProcess]]:
+    """Start each of `daemons` in turn; at the end stop every one, by PID, whatever happened
+    meanwhile (one that failed to start included)."""
+    try:
+        for daemon in daemons:
+            daemon.start(timeout=timeout)
+        yield list(daemons)
+    finally:
+        for daemon in daemons:
+            daemon.stop()

@@ -349,6 +349,12 @@ class FakeBatchSystem(Recorded, BatchSystem):
         with self._reading():
             return self._bound.get(job_id)
 
+    def snapshot(self) -> tuple[dict[str, JobFacts], dict[str, str]]:
+        """Every job the fake knows and every binding ``migrate`` made (job id -> host), read at one
+        instant: for a test watching a whole farm's jobs, one read rather than one per job."""
+        with self._reading():
+            return dict(self._jobs.items()), dict(self._bound.items())
+
     def is_closed(self, hostname: str) -> bool:
         with self._reading():
             host = self._hosts.get(hostname)

@@ -30,7 +30,7 @@ from wnod_core.model import HostCapacity
 from wnod_core.plugins import Plugins
 from wnod_core.records import Dirs
 from wnod_core.site import Site
-from wnod_core.testing.daemons import DaemonProcess
+from wnod_core.testing.daemons import DaemonProcess, running
 from wnod_core.testing.fakes import shared_plugin
 from wnod_core.testing.fakes.shared import SharedFakeBatchSystem, SharedFakeHypervisor
 from wnod_core.testing.fakes.shared_plugin import shared_fakes_config
@@ -200,13 +200,8 @@ def daemons(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, 
     require(missing_module("wnod_resolvers", "wnod-resolvers"))
     started = [DaemonProcess(tmp_path / name, SITE.format(name=name, shared_fakes=shared_fakes_config(shared_fakes_dir, auto_join=True)), shared_fakes_env)
                for name in HOSTS]
-    try:
-        for daemon in started:
-            daemon.start()
+    with running(started):
         yield started
-    finally:
-        for daemon in started:
-            daemon.stop()
 
 
 def test_the_daemons_decide_every_job_as_the_simulation(tmp_path: Path, daemons: list[DaemonProcess],
