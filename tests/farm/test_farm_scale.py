@@ -3,6 +3,7 @@ one fake batch system and hypervisor; every job ends once, in a VWN, no VWN name
 two jobs, and no VWN is left that no daemon holds (bench/farm_scale.py runs the farm issue's
 20 hosts and 10 000 jobs, and prints its figures)."""
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,17 @@ def test_a_domain_no_daemon_holds_fails_the_load(hosts: list[DaemonProcess], sha
                                                           host="hv99.farm.test", hostname="hv99-vwn1"))
     with pytest.raises(LoadFailed, match=r"domains no daemon holds idle: \['hv99-s1-leaked'\]"):
         load(hosts, shared_fakes_dir).run(12)
+
+
+def test_a_job_put_back_for_a_bug_of_the_daemon_fails_the_load(tmp_path: Path) -> None:
+    # Nothing is lost (the job goes back to pending), but the daemon's answer says it broke:
+    # the load that found the eviction race counted such an answer as one more put back.
+    class Broken:
+        def post(self, path: str, body: dict | None = None) -> dict:
+            return {"outcome": "retry", "reason": "wnod failed on this host: IllegalTransition: VWN hv08-s1 is"
+                    " no longer destroying", "vm_type": "el9", "vwn_id": "", "hostname": ""}
+
+    farm = FarmLoad([], ["hv01-bait"], tmp_path, USERS, slots=1)
+    job = farm.batch.submit("user1").job_id
+    with pytest.raises(LoadFailed, match="the daemon answered retry: wnod failed on this host: IllegalTransition"):
+        farm._one(job, "hv01-bait", Broken(), random.Random(0))

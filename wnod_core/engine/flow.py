@@ -56,6 +56,8 @@ _OUTCOME_OF_STEP = {
     JobStep.HELD: BaitOutcome.RETRY,  # held in the batch system: its bait must not run it
 }
 _MIGRATED = (JobStep.MIGRATED, JobStep.STARTED)
+FAILED_HERE = "wnod failed on this host"
+"""How the reason of a job given back for a bug (or a plugin breaking its contract) begins."""
 
 
 class JobDriver:
@@ -91,7 +93,7 @@ class JobDriver:
             raise
         except Exception as exc:  # a bug or a plugin breaking its contract: never leave the job stuck
             LOG.exception("job %s: unexpected failure at step %s", self.job_id, flight.step)
-            reason = f"wnod failed on this host: {one_line(exc)}"
+            reason = f"{FAILED_HERE}: {one_line(exc)}"
             try:
                 flight = p.store.job(self.job_id) or flight
                 if flight.step is not JobStep.GIVING_BACK and not flight.is_over:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import attrs
 
+from ..engine.flow import FAILED_HERE
 from ..interfaces import BaitOutcome
 from ..model import JobState
 from .daemons import DaemonProcess
@@ -203,7 +204,8 @@ class FarmLoad:
         # What the bait's hook would tell the batch system by its exit code.
         self.batch.bait_exited(job, EXIT_CODES[outcome])
         if outcome is not BaitOutcome.MIGRATED:
-            if outcome is not BaitOutcome.RETRY:
+            # A job put back for a bug of the daemon's is nothing lost, but a bug all the same.
+            if outcome is not BaitOutcome.RETRY or answer["reason"].startswith(FAILED_HERE):
                 raise LoadFailed(f"the daemon answered {outcome}: {answer['reason']}")
             with self._lock:
                 self._put_back[answer["reason"]] += 1
