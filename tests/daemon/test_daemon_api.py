@@ -179,6 +179,28 @@ def test_unknown_routes_and_vwns_are_json_errors(site: Site) -> None:
             client.delete("/v1/vwns/hv01-s1-abcdef")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("GET", "/v1/images/el9", None, 409, "no image library on this host: set [images] library"),
+        ("POST", "/v1/images/el9/publish", {"version": "1"}, 409, "no image library on this host"),
+        ("POST", "/v1/images/el9/publish", {"version": "0"}, 400, "version must be a version number"),
+        ("POST", "/v1/images/el9/publish", {"version": "latest"}, 400, "version must be a version number"),
+        ("POST", "/v1/images/el9/publish", {"version": 3}, 400, "version must be"),
+        ("POST", "/v1/images/El9/publish", {"version": "1"}, 400, "image name must be lowercase"),
+        ("POST", "/v1/images/el9/rollback", {}, 400, "missing field(s) from"),
+        ("POST", "/v1/images/el9/rollback", {"from": "2", "to": "1"}, 400, "unknown field(s) to"),
+    ],
+)
+def test_image_routes_refuse_what_they_cannot_do_saying_why(site: Site, method: str, path: str, body: dict | None,
+                                                             status: int, message: str) -> None:
+    with Running(site):
+        with pytest.raises(DaemonRefused) as err:
+            DaemonClient(socket_path(site)).request(method, path, body)
+    assert err.value.status == status
+    assert message in str(err.value)
+
+
 def test_drain_and_resume(site: Site, fakes: FakePlugin) -> None:
     job = fakes.batch.submit("alice", queue="blue")
     fakes.batch.dispatch_to_bait(job.job_id, "bait01")

@@ -21,7 +21,8 @@ from wnod_core.testing.fakes import FakePlugin
 from .test_daemon_api import Running, fakes, site  # noqa: F401 - fixtures
 
 ROUTES = ["/v1/bait", "/v1/jobs", "/v1/vwns", "/v1/status", "/v1/drain", "/v1/resume", "/v1/jobs/1/notice",
-          "/v1/vwns/x", "/", "/v2/bait", "/v1/jobs/%ff/notice", "/v1/vwns/..%2F..%2Fetc"]
+          "/v1/vwns/x", "/", "/v2/bait", "/v1/jobs/%ff/notice", "/v1/vwns/..%2F..%2Fetc", "/v1/images/el9",
+          "/v1/images/el9/publish", "/v1/images/..%2F..%2Fetc/rollback"]
 WORDS = st.sampled_from(["1", "999020\n", "", "bait01", "a" * 300, "é", "1 2", "[x]", "\x00", "${x}"])
 
 json_values = st.recursive(

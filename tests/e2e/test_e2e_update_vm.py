@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from wnod_core.testing.requirements import missing_commands, missing_root, require
+from wnod_core.testing.signing import signing_keys
 from wnod_core.testing.tamper import flip_byte
 
 pytestmark = pytest.mark.slow
@@ -61,19 +62,15 @@ def host(parts: dict, uri: str) -> Iterator[Path]:
         for key, name in (("kernel", "vmlinux"), ("initrd", "initrd.gz")):
             shutil.copyfile(parts["kernel"][key], store / name)
             (store / name).chmod(0o644)
-        key = root / "builder_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "builder@farm", "-f", str(key)],
-                       check=True)
-        public = key.with_suffix(".pub").read_text().split()
-        (root / "allowed_signers").write_text(f'builder@farm namespaces="wnod-image" {public[0]} {public[1]}\n')
+        keys = signing_keys(root, "builder@farm")
         (root / "wnod.toml").write_text(f"""
 [host]
 name = "hv01"
 
 [images]
 library = "{root / 'library'}"
-signing_key = "{key}"
-allowed_signers = "{root / 'allowed_signers'}"
+signing_key = "{keys.private}"
+allowed_signers = "{keys.allowed_signers}"
 update_timeout = "15m"
 
 [hypervisor]

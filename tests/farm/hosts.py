@@ -25,18 +25,22 @@ poll_interval = "50ms"
 [daemon]
 listen = "{address}"
 read_token_file = "{token}"
-{tls}
+{daemon_lines}
 
 {shared_fakes}
 
 [vm_types.el9]
-image = "el9.img"
+{el9_image}
 boot_timeout = "20s"
 
 [[resolvers]]
 use = "default"
 vm_type = "el9"
+{extra}
 """
+
+STORE_IMAGE = 'image = "el9.img"'
+"""The VM type's image, from the fake hypervisor's store."""
 
 
 def free_port(address: str) -> int:
@@ -67,13 +71,15 @@ class Farm:
     def environ(self, name: str) -> dict[str, str]:
         return self.daemons[name].environ
 
-    def config(self, name: str, tls: str = "") -> str:
-        """Host `name`'s wnod.toml; `tls`: lines of its [daemon] section."""
-        return CONFIG.format(name=name, address=self.addresses[name], token=self.token, tls=tls,
+    def config(self, name: str, daemon_lines: str = "", el9_image: str = STORE_IMAGE, extra: str = "") -> str:
+        """Host `name`'s wnod.toml: `daemon_lines` more lines of its [daemon] section, `el9_image`
+        the image lines of its VM type, `extra` more sections."""
+        return CONFIG.format(name=name, address=self.addresses[name], token=self.token, daemon_lines=daemon_lines,
+                             el9_image=el9_image, extra=extra,
                              shared_fakes=shared_fakes_config(self.fakes, auto_join=True, join_delay="100ms"))
 
-    def start(self, name: str, tls: str = "") -> None:
-        self.daemons[name] = DaemonProcess(self.home(name), self.config(name, tls), self.env)
+    def start(self, name: str, daemon_lines: str = "", **config: str) -> None:
+        self.daemons[name] = DaemonProcess(self.home(name), self.config(name, daemon_lines, **config), self.env)
         self.daemons[name].start()
 
     def stop(self, name: str) -> None:

@@ -120,7 +120,7 @@ def test_over_tls_the_farm_trusts_its_ca_and_no_other(farm: Farm, tmp_path: Path
     cert, key = make_server_cert(tmp_path, ca, ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
     for name in HOSTS:  # the same daemons, now serving their TCP API over TLS
         farm.stop(name)
-        farm.start(name, tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"')
+        farm.start(name, daemon_lines=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"')
     trusted = farm.wnod_farm(farm.farm_file(head=(f'ca_file = "{ca[0]}"',)), "status", "--json")
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     assert [h["status"]["host"] for h in json.loads(trusted.stdout)["hosts"]] == [f"{n}.farm.test" for n in HOSTS]
@@ -145,7 +145,7 @@ def test_a_tls_key_others_may_read_stops_the_daemon_saying_so(farm: Farm, tmp_pa
     farm.stop("hv01")
     home = farm.home("hv01")
     config = home / "wnod.toml"
-    config.write_text(farm.config("hv01", tls=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"'))
+    config.write_text(farm.config("hv01", daemon_lines=f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"'))
     done = subprocess.run([str(WNOD), "--config", str(config), "daemon"], env=farm.environ("hv01"),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3, done.stdout + done.stderr

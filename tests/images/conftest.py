@@ -5,12 +5,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
 import pytest
 
 from wnod_core.config.schema import ImagesSection
 from wnod_core.images import HostImages
 from wnod_core.testing.requirements import missing_commands, require
+from wnod_core.testing.signing import SigningKeys, signing_keys
 
 TOOLS = ("ssh-keygen", "mke2fs", "debugfs", "e2fsck")
 
@@ -20,20 +20,7 @@ def _tools() -> None:
     require(missing_commands(*TOOLS, hint="Debian openssh-client and e2fsprogs: system-packages.txt"))
 
 
-@attrs.frozen
-class Keys:
-    private: Path
-    allowed_signers: Path
-    principal: str
-
-
-def _keypair(where: Path, principal: str) -> Keys:
-    key = where / f"{principal.split('@')[0]}_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", principal, "-f", str(key)], check=True)
-    signers = where / f"{principal.split('@')[0]}.allowed_signers"
-    public = key.with_suffix(".pub").read_text().split()
-    signers.write_text(f'{principal} namespaces="wnod-image" {public[0]} {public[1]}\n')
-    return Keys(key, signers, principal)
+Keys = SigningKeys
 
 
 @pytest.fixture
@@ -41,7 +28,7 @@ def keys(tmp_path: Path) -> Keys:
     """The build host's signing key, and the allowed-signers file every host trusts it with."""
     where = tmp_path / "keys"
     where.mkdir()
-    return _keypair(where, "builder@farm.test")
+    return signing_keys(where, "builder@farm.test")
 
 
 @pytest.fixture
@@ -49,7 +36,7 @@ def stranger(tmp_path: Path) -> Keys:
     """A key nobody's allowed-signers file names."""
     where = tmp_path / "stranger"
     where.mkdir()
-    return _keypair(where, "mallory@elsewhere.test")
+    return signing_keys(where, "mallory@elsewhere.test")
 
 
 def make_ext4(path: Path, files: dict[str, str], size: int = 8 << 20) -> Path:

@@ -34,6 +34,18 @@ def test_publish_and_rollback_walk_the_history(host_images, tmp_path) -> None:
         images.rollback(IMAGE)
 
 
+def test_a_rollback_from_a_version_leaves_a_host_where_it_is_not_current_as_it_is(host_images, tmp_path) -> None:
+    images = host_images()
+    _versions(images, tmp_path, 3)
+    for v in (1, 2):
+        images.publish(IMAGE, v)
+    # A farm's rollback of v3 on a host that never had it: going back would take it to v1.
+    before, after = images.rollback(IMAGE, only_from=3)
+    assert before == after == rollout.Rollout(current=2, history=(1,))
+    assert images.rollout(IMAGE) == rollout.Rollout(current=2, history=(1,))
+    assert images.rollback(IMAGE, only_from=2)[1] == rollout.Rollout(current=1)
+
+
 def test_a_rollback_skips_versions_deleted_since(host_images, tmp_path) -> None:
     images = host_images()
     _versions(images, tmp_path, 3)

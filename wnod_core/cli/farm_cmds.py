@@ -6,21 +6,17 @@ A thin shim over ``wnod_core.farm``: the hosts come from the farm file (``--farm
 """
 
 import csv
-import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import WnodError
-from ..farm import FARM_ENV, HostAnswer, ask_farm, load_farm
+from ..farm import FARM_ENV, HostAnswer, ask_farm
 from ..farm.accounting import OUTCOMES, read_ledgers, summarize
-from ..farm.config import FarmFile
-from ..paths import farm_file_candidates
+from ..farm.config import FarmFile, find_farm
 from ..text import shown
 from .output import emit_json, emit_table, json_option
 from .rows import JOB_COLUMNS, VWN_COLUMNS, job_row, vwn_row
@@ -41,14 +37,7 @@ def farm_group(ctx: click.Context, farm_path: str | None) -> None:
 
 
 def _farm(ctx: click.Context) -> FarmFile:
-    named = ctx.meta.get("wnod.farm_path") or os.environ.get(FARM_ENV)
-    if named:
-        return load_farm(Path(named))
-    for candidate in farm_file_candidates():
-        if candidate.is_file():
-            return load_farm(candidate)
-    looked = ", ".join(str(p) for p in farm_file_candidates())
-    raise WnodError(f"no farm file: give --farm FILE or {FARM_ENV}, or write one at {looked} (see docs/farm.md)")
+    return find_farm(ctx.meta.get("wnod.farm_path"))
 
 
 def _run(ctx: click.Context, path: str, hosts: tuple[str, ...], watch: float | None,

@@ -3,20 +3,41 @@ pull), choose the one new VWNs get (publish, rollback), look at them, and remove
 
 A thin shim over ``wnod_core.images``; see docs/images.md for the admin's workflow."""
 
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import click
 
 from ..errors import ImageError
+from ..farm import FARM_ENV, HostAnswer
+from ..farm import images as farm_images
+from ..farm.config import find_farm
 from ..images import HostImages, Manifest, parse_ref
+from ..images.host import versions_in_use
 from ..images.seal import import_disk
 from ..images.update import UpdateRequest, update
 from ..model import ImageSource, VmType
 from ..text import did_you_mean
 from .context import CliContext, pass_wnod
 from .output import emit_json, emit_table, json_option
+from .types import DURATION
+
+hosts_option = click.option(
+    "--hosts", "hosts", multiple=True, metavar="H,...",
+    help=f"Hosts of the farm file, by name (comma-separated or repeated; `{farm_images.ALL}`: every one),"
+         " each asked through its daemon's TCP API instead of this host.")
+fraction_option = click.option(
+    "--fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="F",
+    help="This fraction of the farm's hosts (0 < F <= 1), in an order fixed per image: a larger F takes"
+         " the hosts of a smaller one and more.")
+farm_option = click.option(
+    "--farm", "farm_path", type=click.Path(dir_okay=False), default=None,
+    help=f"The farm file for --hosts and --fraction. [env: {FARM_ENV}; default: farm.toml in the XDG"
+         " config directories]")
+wait_option = click.option(
+    "--wait", type=DURATION, default="30m", show_default=True,
+    help="How long each host of the farm may take (a pull copies the whole disk).")
 
 
 def _images(wnod: CliContext) -> HostImages:
@@ -40,12 +61,8 @@ def _in_use(wnod: CliContext, image: str) -> dict[int, int]:
     from ..daemon.run import STORE_NAME
     from ..engine.store import image_versions_in_use
 
-    types = {t.name for t in _library_types(wnod, image)}
-    counts: Counter[int] = Counter()
-    for (vm_type, version), n in image_versions_in_use(wnod.dirs.state / STORE_NAME).items():
-        if vm_type in types and version.isdigit():
-            counts[int(version)] += n
-    return dict(counts)
+    alive = image_versions_in_use(wnod.dirs.state / STORE_NAME)
+    return versions_in_use(wnod.site.config.vm_types.values(), image, alive)
 
 
 def _say(line: str) -> None:
@@ -85,11 +102,17 @@ def list_command(wnod: CliContext, as_json: bool) -> None:
 @image_group.command("status")
 @click.argument("image")
 @json_option
+@hosts_option
+@farm_option
 @pass_wnod
-def status_command(wnod: CliContext, image: str, as_json: bool) -> None:
-    """Each version of IMAGE here: current, the rollback target, and how many VWNs use it."""
-    images = _images(wnod)
+def status_command(wnod: CliContext, image: str, as_json: bool, hosts: tuple[str, ...], farm_path: str | None) -> None:
+    """Each version of IMAGE here: current, the rollback target, and how many VWNs use it; with
+    --hosts, on each of those hosts of the farm."""
     name, _ = parse_ref(image)
+    if hosts:
+        _farm_status(name, as_json, hosts, farm_path)
+        return
+    images = _images(wnod)
     rows = images.status(name, _in_use(wnod, name))
     if as_json:
         emit_json({"image": name, "versions": [
@@ -248,14 +271,23 @@ def verify_command(wnod: CliContext, ref: str) -> None:
 
 @image_group.command("publish")
 @click.argument("ref", metavar="IMAGE@VERSION")
+@hosts_option
+@fraction_option
+@farm_option
+@wait_option
 @pass_wnod
-def publish_command(wnod: CliContext, ref: str) -> None:
-    """Make IMAGE@VERSION the one new VWNs of its types get on this host (pulled first if needed).
+def publish_command(wnod: CliContext, ref: str, hosts: tuple[str, ...], fraction: float | None,
+                    farm_path: str | None, wait: float) -> None:
+    """Make IMAGE@VERSION the one new VWNs of its types get on this host (pulled first if needed);
+    with --hosts or --fraction, on those hosts of the farm, each pulling it from the image source.
 
     Running VWNs keep their version; idle ones of another version are retired at their next
     reuse decision."""
-    images = _images(wnod)
     image, version = _exact(ref)
+    if hosts or fraction is not None:
+        _farm_change(farm_images.publish, image, version, hosts, fraction, farm_path, wait)
+        return
+    images = _images(wnod)
     before, after = images.publish(image, version)
     was = f"{image}@{before.current}" if before.current else "none"
     click.echo(f"{image}: current {was} -> {image}@{after.current}")
@@ -263,12 +295,84 @@ def publish_command(wnod: CliContext, ref: str) -> None:
 
 
 @image_group.command("rollback")
-@click.argument("image")
+@click.argument("ref", metavar="IMAGE[@VERSION]")
+@hosts_option
+@fraction_option
+@farm_option
+@wait_option
 @pass_wnod
-def rollback_command(wnod: CliContext, image: str) -> None:
-    """Make the version that was current before the current one current again on this host."""
-    before, after = _images(wnod).rollback(parse_ref(image)[0])
+def rollback_command(wnod: CliContext, ref: str, hosts: tuple[str, ...], fraction: float | None,
+                     farm_path: str | None, wait: float) -> None:
+    """Make the version that was current before the current one current again on this host; with
+    --hosts or --fraction, go back from IMAGE@VERSION on those hosts of the farm where it is current."""
+    image, version = parse_ref(ref)
+    if hosts or fraction is not None:
+        if version is None:
+            raise click.BadParameter(f"name the version to go back from, {image}@N: a host where it is not"
+                                     " current keeps what it has", param_hint="IMAGE[@VERSION]")
+        _farm_change(farm_images.rollback, image, version, hosts, fraction, farm_path, wait)
+        return
+    before, after = _images(wnod).rollback(image, only_from=version)
+    if before == after:
+        raise ImageError(f"{image}@{version} is not current on this host (current: {image}@{before.current}):"
+                         " nothing rolled back")
     click.echo(f"{image}: current {image}@{before.current} -> {image}@{after.current}")
+
+
+# -- across the farm -------------------------------------------------------------------------------
+
+
+def _farm_change(change: Callable[..., list[HostAnswer]], image: str, version: int, hosts: tuple[str, ...],
+                 fraction: float | None, farm_path: str | None, wait: float) -> None:
+    farm = find_farm(farm_path)
+    chosen = farm_images.choose_hosts(farm, image, _split(hosts), fraction)
+    answers = change(farm, image, version, chosen, wait)
+    rows = []
+    for a in answers:
+        if not a.reachable:
+            # No answer is not a no: the host may still be pulling, and publish when done.
+            later = "" if a.refused else f" (it may still take effect: wnod image status {image} --hosts {a.host.name})"
+            rows.append([a.host.name, "-", "-", "-", a.error + later])
+            continue
+        d = a.data
+        pruned = " ".join(f"{image}@{v}" for v in d["pruned"]) or "-"
+        note = "" if d["changed"] else (f"{image}@{version} is not current here: left as it is"
+                                        if change is farm_images.rollback else "already current")
+        rows.append([a.host.name, _at(image, d["before"]), _at(image, d["after"]), pruned, note])
+    emit_table(["HOST", "BEFORE", "AFTER", "PRUNED", "NOTE"], rows)
+    changed = sum(1 for a in answers if a.reachable and a.data["changed"])
+    click.echo(f"{image}: changed on {changed} of {len(answers)} host(s) chosen, of {len(farm.farm.hosts)}", err=True)
+    if not all(a.reachable for a in answers):
+        raise click.exceptions.Exit(1)
+
+
+def _farm_status(image: str, as_json: bool, hosts: tuple[str, ...], farm_path: str | None) -> None:
+    farm = find_farm(farm_path)
+    answers = farm_images.status(farm, image, farm_images.choose_hosts(farm, image, _split(hosts)))
+    if as_json:
+        emit_json({"image": image, "hosts": [{"name": a.host.name, "error": a.error or None, "status": a.data}
+                                             for a in answers]})
+    else:
+        rows = []
+        for a in answers:
+            if not a.reachable:
+                rows.append([a.host.name, "-", "-", "-", a.error])
+                continue
+            versions = a.data["versions"]
+            cached = " ".join(str(v["version"]) for v in versions) or "-"
+            in_use = ", ".join(f"{v['in_use']} on @{v['version']}" for v in versions if v["in_use"]) or "none"
+            rows.append([a.host.name, _at(image, a.data["current"]), cached, in_use, ""])
+        emit_table(["HOST", "CURRENT", "CACHED", "VWNS", "NOTE"], rows)
+    if not all(a.reachable for a in answers):
+        raise click.exceptions.Exit(1)
+
+
+def _at(image: str, version: int | None) -> str:
+    return "none" if version is None else f"{image}@{version}"
+
+
+def _split(hosts: tuple[str, ...]) -> list[str]:
+    return [name.strip() for given in hosts for name in given.split(",") if name.strip()]
 
 
 @image_group.command("delete")

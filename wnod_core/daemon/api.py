@@ -22,9 +22,12 @@ from ..accounting import read_ledger
 from ..config.schema import DaemonSection
 from ..engine import Engine, Reconciled
 from ..engine.placement import size_of
-from ..errors import VwnNotFound, WnodError
+from ..errors import ImageError, VwnNotFound, WnodError
+from ..images import HostImages
+from ..images.host import versions_in_use
 from ..model import Vwn
 from ..model.flight import JobFlight
+from ..model.vmtype import check_name
 from ..text import one_line
 from .listeners import GuardedHandler, Limits, Peer, RefusalLog, guard_middleware
 from .metrics import CONTENT_TYPE, Metrics
@@ -39,6 +42,8 @@ REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", RefusalLog)
 ROLES: web.AppKey[SocketRoles | TokenRoles] = web.AppKey("roles", object)  # type: ignore[arg-type]
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 LEDGER: web.AppKey[Path | None] = web.AppKey("ledger", object)  # type: ignore[arg-type]
+IMAGES: web.AppKey[Callable[[], HostImages]] = web.AppKey("images", object)  # type: ignore[arg-type]
+"""This host's image library as its config says now (a reload may change it); ImageError if none."""
 
 MAX_BODY = 64 * 1024
 """Bytes of a request's body, at most: every body of this API is a small JSON object."""
@@ -59,6 +64,7 @@ def make_app(
     roles: SocketRoles | TokenRoles | None = None,
     metrics: Metrics | None = None,
     ledger: Path | None = None,
+    images: Callable[[], HostImages] | None = None,
 ) -> web.Application:
     """The API for `engine`. `roles` tells each caller's role: by its credentials on the Unix
     socket (``SocketRoles``), by its bearer token on TCP (``TokenRoles``: a request without a
@@ -76,6 +82,7 @@ def make_app(
             metrics.attach(engine)
     app[METRICS] = metrics
     app[LEDGER] = ledger
+    app[IMAGES] = images or _no_library
     for method, path, handler, role in ROUTES:
         app.router.add_route(method, path, _needs(role, handler), expect_handler=_expect)
     # Last, so only what no route takes comes here: its 404 or 405 then passes our Expect handler
@@ -307,6 +314,77 @@ async def accounting(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+def _no_library() -> HostImages:
+    raise ImageError("no image library on this host: set [images] library in wnod.toml")
+
+
+def _image(request: web.Request) -> str:
+    image = _word(request.match_info["image"], "image")
+    try:
+        return check_name(image, "image name")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+
+
+def _version(raw: str, what: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise web.HTTPBadRequest(text=f"{what} must be a version number (1, 2, ...), got {raw[:40]!r}")
+    return int(raw)
+
+
+async def image_status(request: web.Request) -> web.Response:
+    """Each version of an image in this host's library: current, the rollback target, VWNs on it."""
+    image = _image(request)
+    engine = request.app[ENGINE]
+    images = request.app[IMAGES]()
+
+    def run() -> dict[str, Any]:
+        rows = images.status(image, _in_use(engine, image))
+        return {"image": image, "host": engine.parts.policy.host, "current": images.rollout(image).current,
+                "versions": [{"version": r.version, "current": r.current, "rollback_target": r.rollback_target,
+                              "in_use": r.in_use, "created": r.manifest.created, "parent": r.manifest.parent,
+                              "sha256": r.manifest.sha256} for r in rows]}
+
+    return web.json_response(await asyncio.get_running_loop().run_in_executor(None, run))
+
+
+async def publish_image(request: web.Request) -> web.Response:
+    """Make a version of an image current for new VWNs on this host (pulled and verified first if
+    it is not here yet), as ``wnod image publish`` does: the farm's publish, host by host."""
+    image = _image(request)
+    version = _version((await _body(request, {"version": str}))["version"], "version")
+    return await _rolled(request, image, lambda images: images.publish(image, version))
+
+
+async def rollback_image(request: web.Request) -> web.Response:
+    """Make the version current before `from` current again, if `from` is current on this host."""
+    image = _image(request)
+    only_from = _version((await _body(request, {"from": str}))["from"], "from")
+    return await _rolled(request, image, lambda images: images.rollback(image, only_from=only_from))
+
+
+def _in_use(engine: Engine, image: str) -> dict[int, int]:
+    alive = Counter((v.vm_type, v.image_version) for v in engine.vwns())
+    return versions_in_use(engine.parts.policy.vm_types.values(), image, alive)
+
+
+async def _rolled(request: web.Request, image: str, change: Callable[[HostImages], tuple[Any, Any]]) -> web.Response:
+    engine = request.app[ENGINE]
+    images = request.app[IMAGES]()
+
+    def run() -> dict[str, Any]:
+        before, after = change(images)
+        pruned = images.prune(image, _in_use(engine, image))
+        return {"image": image, "host": engine.parts.policy.host, "before": before.current, "after": after.current,
+                "changed": before.current != after.current, "pruned": pruned}
+
+    # A pull may copy a disk for minutes, a verify read it whole: never on the loop.
+    answer = await asyncio.get_running_loop().run_in_executor(None, run)
+    if answer["changed"]:
+        LOG.info("image %s: current %s -> %s (asked over the API)", image, answer["before"], answer["after"])
+    return web.json_response(answer)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """The Prometheus text format (see docs/metrics.md)."""
     return web.Response(body=request.app[METRICS].text(), headers={"Content-Type": CONTENT_TYPE})
@@ -333,6 +411,9 @@ ROUTES = (
     ("GET", "/v1/accounting", accounting, Role.READ),
     ("GET", "/metrics", metrics, Role.READ),
     ("DELETE", "/v1/vwns/{vwn_id}", destroy_vwn, Role.ADMIN),
+    ("GET", "/v1/images/{image}", image_status, Role.READ),
+    ("POST", "/v1/images/{image}/publish", publish_image, Role.ADMIN),
+    ("POST", "/v1/images/{image}/rollback", rollback_image, Role.ADMIN),
     ("POST", "/v1/drain", drain, Role.ADMIN),
     ("POST", "/v1/resume", resume, Role.ADMIN),
     ("GET", "/v1/status", status, Role.READ),

@@ -23,8 +23,10 @@ import attrs
 from aiohttp import web
 
 from ..accounting import AccountingLedger
+from ..config.schema import ImagesSection
 from ..engine import Engine, HostPolicy, Parts, Store, StrayDecision, StraysNeedDecision
 from ..errors import ConfigError, WnodError
+from ..images import HostImages
 from ..site import Site
 from ..text import one_line
 from .api import make_app, started_json
@@ -97,6 +99,9 @@ class Daemon:
     rounds: "asyncio.Task[None] | None" = attrs.field(default=None, init=False)
     lock: "int | None" = attrs.field(default=None, init=False)
     """The open file descriptor of the state directory's lock, while this daemon holds it."""
+    images_section: ImagesSection | None = attrs.field(default=None, init=False)
+    """[images] as the last reload took it (None: as it started): the API's publish and the
+    engine's boots must use the one library."""
 
     def __attrs_post_init__(self) -> None:
         limits = Limits.of(self.site.config.daemon)
@@ -180,10 +185,10 @@ class Daemon:
         try:
             limits = self.listeners.guard.limits
             await self._listen_unix(make_app(self.engine, started, limits, roles=socket_roles, metrics=self.metrics,
-                                              ledger=self._ledger()))
+                                              ledger=self._ledger(), images=self._images))
             if token_roles is not None:
                 await self._listen_tcp(make_app(self.engine, started, limits, roles=token_roles, metrics=self.metrics,
-                                                 ledger=self._ledger()))
+                                                 ledger=self._ledger(), images=self._images))
         except StartupError:
             await self.shutdown()  # nothing half-started is left behind
             raise
@@ -290,6 +295,10 @@ class Daemon:
     def _ledger(self) -> Path | None:
         return self.site.dirs.state / LEDGER_NAME if self.site.config.daemon.accounting else None
 
+    def _images(self) -> HostImages:
+        """This host's image library as the config says now: a SIGHUP takes a new [images] too."""
+        return HostImages.of(self.images_section or self.site.config.images)
+
     def _roles(self) -> tuple[SocketRoles, TokenRoles | None]:
         """Who may ask what: on the socket by the callers' groups, on TCP by one token per role."""
         daemon = self.site.config.daemon
@@ -325,6 +334,7 @@ class Daemon:
             LOG.error("reload refused, the running configuration stays: %s", exc)
             return
         self.engine.reconfigure(HostPolicy.from_config(fresh.config), chain)
+        self.images_section = fresh.config.images
         for section in ("batch", "hypervisor", "daemon"):
             if getattr(fresh.config, section) != getattr(self.site.config, section):
                 LOG.warning("[%s] changed: it takes effect at the next restart", section)

@@ -15,12 +15,16 @@
     token_file = "/etc/wnod/hv02-read.token"
 
 The read role's token is enough for every view, and can never drain a host or destroy a VWN.
+``admin_token_file`` (the farm's, or a host's own) is read only by what changes the hosts (the
+farm's ``wnod image publish`` and ``rollback``): a farm file for monitoring leaves it out.
 With ``ca_file`` (the farm's, or a host's own) the host is asked over TLS, its certificate
 checked against that CA and against the address asked for.
 """
 
+import os
 import ssl
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 import attrs
@@ -29,10 +33,11 @@ from ..config.checks import longer_than_zero
 from ..config.convert import join, structure
 from ..daemon.preflight import read_token
 from ..daemon.tls import client_context
-from ..errors import ConfigError, Problem
+from ..errors import ConfigError, Problem, WnodError
 from ..model.fields import documented
 from ..model.units import Seconds, parse_duration
 from ..model.vmtype import Name
+from ..paths import farm_file_candidates
 
 FARM_ENV = "WNOD_FARM"
 """The farm file, when ``--farm`` is not given."""
@@ -55,6 +60,8 @@ class FarmHost:
                                  default="")
     ca_file: str = documented("Ask it over TLS, trusting the CA (or certificate) in this PEM file; empty:"
                               " `farm.ca_file`.", default="")
+    admin_token_file: str = documented("A file holding its daemon's admin token, for what changes the host"
+                                       " (publishing an image); empty: `farm.admin_token_file`.", default="")
 
 
 @attrs.frozen
@@ -67,6 +74,8 @@ class FarmSection:
     token_file: str = documented("A file holding the token of every host that names none of its own.", default="")
     ca_file: str = documented("Ask every host that names no CA of its own over TLS, trusting the CA in this PEM"
                               " file (the daemons' `tls_cert_file` is signed by it). Empty: plain HTTP.", default="")
+    admin_token_file: str = documented("A file holding the admin token of every host that names none of its own:"
+                                       " only what changes the hosts reads it.", default="")
 
     def __attrs_post_init__(self) -> None:
         names = [h.name for h in self.hosts]
@@ -87,6 +96,41 @@ class FarmFile:
     """Host name -> its token."""
     tls: dict[str, ssl.SSLContext | None] = attrs.field(factory=dict)
     """Host name -> the TLS context it is asked with (None: plain HTTP)."""
+
+    def admin_tokens(self, hosts: Collection[str]) -> dict[str, str]:
+        """Host name -> its admin token, for each of `hosts`; ConfigError naming every host that
+        has none or whose file cannot be read. Read when asked, not at load: the views never need it."""
+        tokens, problems = {}, []
+        for index, host in enumerate(self.farm.hosts):
+            if host.name not in hosts:
+                continue
+            own = join(join("farm.hosts", index), "admin_token_file")
+            file, where = ((host.admin_token_file, own) if host.admin_token_file
+                           else (self.farm.admin_token_file, "farm.admin_token_file"))
+            if not file:
+                problems.append(Problem(own, f"host {host.name} has no admin token: set it, or"
+                                             " farm.admin_token_file", str(self.path)))
+                continue
+            try:
+                tokens[host.name] = read_token(Path(file))
+            except ValueError as exc:
+                problems.append(Problem(where, str(exc), str(self.path)))
+        if problems:
+            raise ConfigError(problems)
+        return tokens
+
+
+def find_farm(named: str | None) -> FarmFile:
+    """The farm file `named` (``--farm``), else ``$WNOD_FARM``, else ``farm.toml`` in the XDG
+    config directories; WnodError saying where it looked when there is none."""
+    named = named or os.environ.get(FARM_ENV)
+    if named:
+        return load_farm(Path(named))
+    for candidate in farm_file_candidates():
+        if candidate.is_file():
+            return load_farm(candidate)
+    looked = ", ".join(str(p) for p in farm_file_candidates())
+    raise WnodError(f"no farm file: give --farm FILE or {FARM_ENV}, or write one at {looked} (see docs/farm.md)")
 
 
 def load_farm(path: Path) -> FarmFile:

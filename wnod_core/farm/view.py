@@ -6,7 +6,7 @@ answer is one row saying so; never a hang, never a traceback, and never the othe
 
 import concurrent.futures
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -23,6 +23,8 @@ class HostAnswer:
     data: Any = None
     error: str = ""
     """Why the host gave no answer ("" when it did)."""
+    refused: bool = False
+    """The daemon answered, with an error: it did nothing, and nothing it began may land later."""
 
     @property
     def reachable(self) -> bool:
@@ -36,14 +38,18 @@ def ask_farm(farm: FarmFile, path: str, hosts: Sequence[str] = ()) -> list[HostA
 
 
 def ask_each(farm: FarmFile, ask: Callable[[DaemonClient], Any], hosts: Sequence[str] = (),
-             requests: int = 1) -> list[HostAnswer]:
+             requests: int = 1, *, tokens: Mapping[str, str] | None = None,
+             timeout: float | None = None) -> list[HostAnswer]:
     """`ask(client)` of every host's daemon at once, each with a client of its own; `requests`:
-    how many requests one `ask` may make at most (a paged read), for how long it is waited for."""
+    how many requests one `ask` may make at most (a paged read), for how long it is waited for.
+    `tokens` (host name -> token) instead of the farm file's read tokens, `timeout` instead of
+    ``farm.timeout``: for what changes a host, and may take it minutes (a pull of an image)."""
     chosen = [h for h in farm.farm.hosts if not hosts or h.name in hosts]
-    timeout = farm.farm.timeout
+    timeout = farm.farm.timeout if timeout is None else timeout
+    tokens = farm.tokens if tokens is None else tokens
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(64, len(chosen))))
     try:
-        futures = [pool.submit(_ask, host, farm.tokens[host.name], farm.tls.get(host.name), ask, timeout)
+        futures = [pool.submit(_ask, host, tokens[host.name], farm.tls.get(host.name), ask, timeout)
                    for host in chosen]
         # Each request is bounded by its socket timeout; a host stuck past it anyway (a name
         # lookup that hangs) is not waited for.
@@ -62,6 +68,6 @@ def _ask(host: FarmHost, token: str, tls: ssl.SSLContext | None, ask: Callable[[
     except DaemonUnreachable as exc:
         return HostAnswer(host, error=f"unreachable: {exc}")
     except DaemonRefused as exc:
-        return HostAnswer(host, error=f"refused (HTTP {exc.status}): {exc}")
+        return HostAnswer(host, error=f"refused (HTTP {exc.status}): {exc}", refused=True)
     except Exception as exc:  # anything else: still one row, and the others' answers stand
         return HostAnswer(host, error=f"failed: {type(exc).__name__}: {exc}")

@@ -3,13 +3,15 @@
 The programmatic API behind ``wnod image``; the click commands are a thin shim over it. Every
 change of the library goes through here, under the image's lock (library.py)."""
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 import attrs
 
 from ..config.schema import ImagesSection
 from ..errors import ImageError
+from ..model import ImageSource, VmType
 from . import rollout
 from .library import Library
 from .manifest import Manifest
@@ -98,9 +100,11 @@ class HostImages:
             self.check(image, version)
         return rollout.publish(self.library, image, version)
 
-    def rollback(self, image: str) -> tuple[Rollout, Rollout]:
-        """Make the previously current version current again, verified again as by ``publish``."""
-        return rollout.rollback(self.library, image, verify=lambda version: self.check(image, version))
+    def rollback(self, image: str, only_from: int | None = None) -> tuple[Rollout, Rollout]:
+        """Make the previously current version current again, verified again as by ``publish``;
+        with `only_from`, only where that version is current (see ``rollout.rollback``)."""
+        return rollout.rollback(self.library, image, verify=lambda version: self.check(image, version),
+                                only_from=only_from)
 
     # -- removing versions -----------------------------------------------------------------------------
 
@@ -139,3 +143,15 @@ class HostImages:
         return [VersionStatus(version=v, current=v == state.current, rollback_target=v == back,
                               in_use=in_use.get(v, 0), manifest=self.library.manifest(image, v))
                 for v in self.library.versions(image)]
+
+
+def versions_in_use(vm_types: Iterable[VmType], image: str, alive: Mapping[tuple[str, str], int]) -> dict[int, int]:
+    """VWNs per version of `image`, from `alive` (VWNs not destroyed per VM type and image version,
+    as the daemon's records count them) and the VM types that boot `image` from the library: what
+    ``delete`` and ``prune`` must leave alone."""
+    types = {t.name for t in vm_types if t.image_source is ImageSource.LIBRARY and t.image == image}
+    counts: Counter[int] = Counter()
+    for (vm_type, version), n in alive.items():
+        if vm_type in types and version.isdigit():
+            counts[int(version)] += n
+    return dict(counts)

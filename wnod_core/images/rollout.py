@@ -70,12 +70,16 @@ def publish(library: Library, image: str, version: int) -> tuple[Rollout, Rollou
         return before, after
 
 
-def rollback(library: Library, image: str,
-             verify: Callable[[int], object] = lambda _version: None) -> tuple[Rollout, Rollout]:
+def rollback(library: Library, image: str, verify: Callable[[int], object] = lambda _version: None,
+             only_from: int | None = None) -> tuple[Rollout, Rollout]:
     """Go back to the version that was current before this one, once `verify` of it passed;
-    (before, after)."""
+    (before, after). With `only_from`, only if that version is the current one (else nothing
+    changes, and before == after): a farm's rollback of a version leaves alone the hosts where
+    it was never published, which would otherwise go back one version further."""
     with library.locked(image):
         before = read(library, image)
+        if only_from is not None and before.current != only_from:
+            return before, before
         history = list(before.history)
         while history and not library.has(image, history[-1]):
             history.pop()  # deleted since: not a version to go back to
