@@ -311,15 +311,43 @@ def test_a_vwn_that_took_its_last_job_is_destroyed(host):
     assert host.hypervisor.calls_to("reset_scratch") == []
 
 
-def test_a_drained_host_requeues_new_jobs(host):
-    host.engine.drain()
+def test_a_drained_host_closes_its_baits_requeues_new_jobs_and_reopens_on_resume(host):
+    host.policy = attrs.evolve(host.policy, baits=("bait01",))
+    host.new_engine()
+    run(host.engine.drain())
+    assert host.batch.is_closed("bait01"), "the batch system sends jobs elsewhere rather than bounce them here"
     job = host.submit("blue")
-    answer = run(host.bait(job))
+    answer = run(host.bait(job))  # dispatched before the bait closed: put back all the same
     assert answer.outcome is BaitOutcome.RETRY and "drained" in answer.reason
-    host.engine.resume()
+    run(host.engine.resume())
+    assert not host.batch.is_closed("bait01")
     host.batch.bait_exited(job, 30)
     host.batch.dispatch_to_bait(job, "bait01")
     assert run(host.bait(job)).outcome is BaitOutcome.MIGRATED
+
+
+def test_a_resume_leaves_closed_the_baits_of_a_host_whose_boots_keep_failing_and_a_boot_those_of_a_drained_one(host):
+    from wnod_core.errors import HypervisorError
+
+    host.reconfigure(engine={"boot_retries": 0, "breaker_failures": 1, "breaker_backoff": 60})
+    host.policy = attrs.evolve(host.policy, baits=("bait01",))
+    host.new_engine()
+    host.batch.register_host("bait01")
+    host.hypervisor.fail_next("create", HypervisorError("fake: the image is missing"))
+    breaker = host.engine.parts.breaker
+
+    async def flow():
+        await host.bait(host.submit("blue"))  # the breaker opens: the bait closes
+        await host.engine.drain()
+        await host.engine.resume()
+        assert host.batch.is_closed("bait01"), "resumed, but its boots still fail"
+        await host.engine.drain()
+        await breaker.booted("blue")  # a boot under way before the drain joins: the trouble is over
+        assert host.batch.is_closed("bait01"), "boots work, but the admin drained the host"
+        await host.engine.resume()
+        assert not host.batch.is_closed("bait01")
+
+    run(flow())
 
 
 def test_the_admin_destroying_a_busy_vwn_requeues_its_job(host):

@@ -154,16 +154,17 @@ def vm_destroy_command(wnod: CliContext, vwn_id: str) -> None:
 @click.command("drain")
 @pass_wnod
 def drain_command(wnod: CliContext) -> None:
-    """Take no new jobs on this host (they go back to pending); jobs at work finish."""
-    _client(wnod).post("/v1/drain")
-    click.echo("drained: new jobs are put back to pending; `wnod resume` undoes it")
+    """Take no new jobs on this host (its baits close in the batch system; a job sent anyway goes
+    back to pending); jobs at work finish."""
+    _client(wnod, timeout=600).post("/v1/drain")  # closing the baits is a batch-system call each
+    click.echo("drained: the baits are closed, new jobs go to other hosts; `wnod resume` undoes it")
 
 
 @click.command("resume")
 @pass_wnod
 def resume_command(wnod: CliContext) -> None:
-    """Take new jobs again after `wnod drain`."""
-    _client(wnod).post("/v1/resume")
+    """Take new jobs again after `wnod drain`: the baits reopen (unless boots keep failing here)."""
+    _client(wnod, timeout=600).post("/v1/resume")
     click.echo("resumed: new jobs are placed again")
 
 

@@ -265,12 +265,12 @@ async def destroy_vwn(request: web.Request) -> web.Response:
 
 
 async def drain(request: web.Request) -> web.Response:
-    request.app[ENGINE].drain()
+    await request.app[ENGINE].drain()
     return web.json_response({"drained": True})
 
 
 async def resume(request: web.Request) -> web.Response:
-    request.app[ENGINE].resume()
+    await request.app[ENGINE].resume()
     return web.json_response({"drained": False})
 
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import BatchSystemError
 from ..model.units import format_duration
+from . import baits
 
 if TYPE_CHECKING:
     from .parts import Parts
@@ -84,7 +84,7 @@ class Breaker:
         self.types.pop(vm_type, None)
         if reopen:
             self._save()
-            await self._baits(open_=True, why="")
+            await baits.settle(self.parts)
 
     async def failed(self, vm_type: str, why: str) -> None:
         """A VWN of `vm_type` could not be brought up, for a reason of the host or the image."""
@@ -101,7 +101,7 @@ class Breaker:
                       format_duration(int(self.host.backoff)), why)
             self._save()
             if not was_open:
-                await self._baits(open_=False, why=why)
+                await baits.settle(self.parts)
 
     def _count(self, circuit: _Circuit, why: str, threshold: int) -> bool:
         """Count a failure; True when the circuit opens (or stays open after a failed probe)."""
@@ -124,19 +124,7 @@ class Breaker:
             "types": {t: c.state.value for t, c in sorted(self.types.items()) if c.state is not BreakerState.CLOSED},
         }
 
-    # -- the baits, and the records ----------------------------------------------------------------
-
-    async def _baits(self, *, open_: bool, why: str) -> None:
-        p = self.parts
-        for bait in p.policy.baits:
-            try:
-                if open_:
-                    await p.calls(p.batch.open_host, bait)
-                else:
-                    await p.calls(p.batch.close_host, bait)
-                LOG.warning("bait %s %s: %s", bait, "reopened: VWN boots work again" if open_ else "closed", why or "")
-            except BatchSystemError as exc:
-                LOG.error("bait %s could not be %s: %s", bait, "reopened" if open_ else "closed", exc)
+    # -- the records ----------------------------------------------------------------
 
     def _load(self) -> None:
         if self._loaded:

@@ -13,7 +13,7 @@ from ..errors import VwnNotFound, WnodError
 from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
-from . import giveback, lifecycle
+from . import baits, giveback, lifecycle
 from . import strays as strays_
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, HostPolicy, Parts
@@ -21,7 +21,6 @@ from .reconcile import Reconciled, reconcile
 from .strays import StrayDecision
 from .upkeep import check_vwns, prune, settle_jobs
 
-DRAINED = "drained"
 PRUNE_EVERY = 3600.0
 """Seconds between two prunings of the jobs wnod is done with."""
 
@@ -127,14 +126,18 @@ class Engine:
 
     @property
     def drained(self) -> bool:
-        return self.parts.store.setting(DRAINED) == "yes"
+        return baits.drained(self.parts)
 
-    def drain(self) -> None:
-        """Take no new jobs on this host; VWNs at work finish their jobs."""
-        self.parts.store.set_setting(DRAINED, "yes")
+    async def drain(self) -> None:
+        """Take no new jobs on this host; VWNs at work finish their jobs. Its baits close in the
+        batch system, so that jobs go to the other hosts rather than bounce off this one."""
+        baits.set_drained(self.parts, True)
+        await baits.settle(self.parts)
 
-    def resume(self) -> None:
-        self.parts.store.set_setting(DRAINED, "no")
+    async def resume(self) -> None:
+        """Undo ``drain``: the baits reopen, unless the host's boots keep failing."""
+        baits.set_drained(self.parts, False)
+        await baits.settle(self.parts)
 
     async def destroy_vwn(self, vwn_id: str) -> Vwn:
         """Destroy a VWN now; its job, if it has one, goes back to pending."""

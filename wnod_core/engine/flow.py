@@ -30,7 +30,7 @@ from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
 from ..text import one_line
-from . import giveback, lifecycle
+from . import baits, giveback, lifecycle
 from .calls import host_fence, job_fence, vwn_fence
 from .parts import LOG, Parts
 from .placement import Create, Evict, Full, Reuse, Wait, place
@@ -212,7 +212,7 @@ class JobDriver:
 
     async def place(self, flight: JobFlight) -> JobFlight:
         p = self.parts
-        if p.store.setting("drained") == "yes":
+        if baits.drained(p):
             return await giveback.give_back(p, flight, JobStep.REQUEUED, f"host {p.policy.host} is drained by its admin")
         if p.quarantine:  # it cannot count what its unrecorded VWNs hold: no new job may overbook it
             return await giveback.give_back(
