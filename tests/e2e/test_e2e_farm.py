@@ -10,50 +10,19 @@ same type gets a VWN of its own; a job is cancelled while its new VWN boots. The
 checked here, and that nothing of it is left running.
 """
 
-import json
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from wnod_core.testing.requirements import missing_commands, missing_file, missing_root, require
+from .farm_run import assert_nothing_left, require_the_farm, run_farm
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-FARM = ROOT / "contrib" / "e2e" / "farm"
-NEEDED = ("slurmctld", "slurmd", "munged", "sbatch", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64",
-          "mmdebstrap", "e2fsck", "debugfs", "runuser", "useradd", "unshare", "nsenter")
-
-
-require(
-    missing_root("the farm starts munged, slurmctld, slurmd and libvirtd, and adds users")
-    or missing_commands(*NEEDED, hint="see contrib/e2e/system-packages.txt")
-    or missing_file("/etc/munge/munge.key", "the munge package makes it at install"),
-    module=True,
-)
-
-
-def _processes_of(workdir: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if workdir in line]
+require_the_farm()
 
 
 def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
-    summary_file = tmp_path / "summary.json"
-    wnod = Path(sys.executable).parent / "wnod"
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, str(FARM), "--wnod", str(wnod), "--json-summary", str(summary_file),
-                           "--timeout", "600"], capture_output=True, text=True, timeout=2400, check=False)
-    print(done.stdout[-20000:])
-    print(f"farm: {time.monotonic() - started:.1f} s")
-    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
-    assert "farm: every job went as expected" in done.stdout
-    summary = json.loads(summary_file.read_text())
-    assert summary["problems"] == []
+    done, summary = run_farm(tmp_path, "--timeout", "600")
     jobs = {row["label"]: row for row in summary["jobs"]}
 
     # Two users, two VM types, each first job in a new VWN that tells its own story.
@@ -102,11 +71,4 @@ def test_the_farm_runs_users_jobs_in_their_vwns(tmp_path: Path) -> None:
     assert other["slurm_state"] == "COMPLETED", other
 
     # Nothing of the farm is left: no daemon, no QEMU, no user it added.
-    workdir = re.search(r"socket (/var/tmp/wnod-farm-[^/]+)/libvirt-sock", done.stdout)
-    assert workdir, "the farm did not say where it ran"
-    assert _processes_of(workdir.group(1)) == []
-    assert not Path(workdir.group(1)).exists()
-    users_line = next(line for line in done.stdout.splitlines() if "] users: " in line)
-    created = users_line.split("; created ", 1)[1].split(", ") if "; created " in users_line else []
-    for user in created:
-        assert subprocess.run(["id", user], capture_output=True, check=False).returncode != 0, f"{user} left behind"
+    assert_nothing_left(done)
