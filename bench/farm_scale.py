@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--slots", type=int, default=4, help="VWN slots per host, and bait slots (default 4)")
     parser.add_argument("--poll", default="500ms", help="the daemons' engine.poll_interval (default 500ms)")
     parser.add_argument("--run", type=float, default=0.5, help="the longest a job runs, in seconds (0.5)")
+    parser.add_argument("--full-wait", default="10s",
+                        help="the daemons' engine.full_wait: how long a job finding its host full waits (10s)")
     parser.add_argument("--no-notice", dest="notice", action="store_false",
                         help="no epilog tells a daemon of its job's end: it finds it at its next round")
     args = parser.parse_args()
@@ -48,7 +50,8 @@ def main() -> int:
         fakes.mkdir()
         env = shared_fakes_environ(tmp / "site")
         names = [f"hv{n:02d}" for n in range(1, args.hosts + 1)]
-        configs = {name: site_config(name, f"{name}-bait", fakes, slots=args.slots, poll=args.poll) for name in names}
+        configs = {name: site_config(name, f"{name}-bait", fakes, slots=args.slots, poll=args.poll,
+                                    full_wait=args.full_wait) for name in names}
         daemons = [DaemonProcess(tmp / name, configs[name], env) for name in names]
         with running(daemons, timeout=120):
             load = FarmLoad(daemons, [f"{name}-bait" for name in names], fakes, USERS, slots=args.slots,

@@ -139,7 +139,8 @@ def host(tmp_path: Path) -> Iterator[Host]:
     policy = HostPolicy(
         host=HOST,
         capacity=HostCapacity(vcpus=4, memory="4GiB", max_vwns=2),
-        engine=EngineSection(poll_interval="0.01s", boot_retries=1),
+        # A full host puts the job back at once here (full_wait 0); tests of the wait set their own.
+        engine=EngineSection(poll_interval="0.01s", boot_retries=1, full_wait="0s"),
         vm_types=vm_types(),
     )
     h = Host(batch, hypervisor, Heard(), clock, tmp_path / "state" / "wnod.db", policy)

@@ -106,6 +106,55 @@ def test_two_baits_racing_for_the_last_slot_one_wins_the_other_is_requeued(host)
     assert len(host.engine.vwns()) == 1
 
 
+def test_a_job_that_finds_the_host_full_as_another_ends_waits_and_takes_its_vwn_instead_of_going_back(host):
+    host.reconfigure(max_vwns=1, engine={"full_wait": 30})
+
+    async def flow():
+        first = host.submit("blue", user="alice")
+        assert (await host.bait(first)).outcome is BaitOutcome.MIGRATED
+        host.batch.start(first)
+        await host.engine.round()
+        # The batch system ends it and sends the next job to the bait before wnod has seen the end.
+        host.batch.finish(first)
+        second = host.submit("blue", user="alice")
+        waiting = asyncio.ensure_future(host.bait(second))
+        await asyncio.sleep(0.05)
+        assert not waiting.done(), "it waits for room rather than go back to pending"
+        await host.engine.round()  # wnod sees the end: the VWN is cleaned, idle, and taken
+        return first, second, await waiting
+
+    first, second, answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED, answer.reason
+    assert host.batch.calls_to("release") == []
+    [vwn] = host.engine.vwns()
+    assert (vwn.job_id, vwn.reuse_count) == (second, 1)
+
+
+def test_a_job_that_finds_the_host_full_for_longer_than_full_wait_goes_back_to_pending(host):
+    host.reconfigure(max_vwns=1, engine={"full_wait": 30})
+
+    async def flow():
+        first = host.submit("blue")
+        await host.bait(first)
+        host.batch.start(first)
+        second = host.submit("red")
+        waiting = asyncio.ensure_future(host.bait(second))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        host.clock.offset += 31
+        return second, await waiting
+
+    second, answer = run(flow())
+    assert answer.outcome is BaitOutcome.RETRY and "full" in answer.reason
+    assert [c[0] for c in host.batch.calls_to("release")] == [second]
+
+
+def test_a_job_whose_type_can_never_fit_the_host_goes_back_at_once_whatever_full_wait(host):
+    host.reconfigure(engine={"full_wait": 3600}, vcpus=64)
+    answer = run(host.bait(host.submit("blue")))
+    assert answer.outcome is BaitOutcome.RETRY and "more than this host gives to VWNs" in answer.reason
+
+
 def test_a_job_cancelled_while_its_vwn_boots_leaves_the_vwn_idle_for_the_next(host):
     host.joins = False
 

@@ -138,7 +138,7 @@ class HostMachine(RuleBasedStateMachine):
             host=HOST,
             capacity=CAPACITY,
             # A short plugin timeout, so that slowed calls outlive it and land late.
-            engine=EngineSection(poll_interval="0.01s", boot_retries=1, plugin_timeout="0.1s",
+            engine=EngineSection(poll_interval="0.01s", boot_retries=1, plugin_timeout="0.1s", full_wait="0s",
                                  breaker_failures=4, breaker_type_failures=3, breaker_backoff="30s"),
             vm_types=TYPES,
         )

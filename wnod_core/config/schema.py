@@ -169,6 +169,14 @@ class EngineSection:
         converter=parse_duration,
         validator=longer_than_zero,
     )
+    full_wait: Seconds = documented(
+        "How long a job that finds this host full waits for room — a VWN whose job has just ended, not yet"
+        " seen by wnod, or being cleaned — before it is put back to pending: a job put back may wait"
+        " minutes for the batch system to send it again (Slurm: about two), and a job dispatched to a"
+        " bait the moment another ended on this host finds it full only for an instant. 0: at once.",
+        default=Seconds(10),
+        converter=parse_duration,
+    )
     plugin_timeout: Seconds = documented(
         "How long one call into a plugin (the batch system's adapter, the hypervisor's backend, a resolver)"
         " may take before wnod takes it as failed, as if the plugin had reported an error; the step is then"

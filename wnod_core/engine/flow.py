@@ -29,6 +29,7 @@ from ..kits.accounts import account
 from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
+from ..model.units import format_duration
 from ..text import one_line
 from . import baits, giveback, lifecycle
 from .calls import host_fence, job_fence, vwn_fence
@@ -69,6 +70,8 @@ class JobDriver:
         """The facts the request was admitted on: what ``resolve`` goes by, not asked twice."""
         self.waited = False
         """Whether this driver was told to wait for room already (said once in the log)."""
+        self.full_since: float | None = None
+        """When this job first found the host full (``engine.full_wait`` runs from then)."""
 
     async def run(self) -> BaitAnswer:
         p = self.parts
@@ -245,6 +248,8 @@ class JobDriver:
             )
             return flight  # type: ignore[return-value]
         if isinstance(placement, Full):
+            if await self._wait_for_room(placement):
+                return flight  # placed again: a job may have ended, its VWN come free
             return await giveback.give_back(p, flight, JobStep.REQUEUED, placement.reason)
         if isinstance(placement, Wait):  # placed again once one is let go; bait_timeout bounds it all
             if not self.waited:
@@ -267,6 +272,24 @@ class JobDriver:
         victims = [p.records.move(v, VwnState.DESTROYING) for v in placement.victims]
         await asyncio.gather(*(lifecycle.destroy(p, v, f"room needed for a {vm_type.name} VWN") for v in victims))
         return flight
+
+    async def _wait_for_room(self, full: Full) -> bool:
+        """Whether to try placing the job again rather than put it back: for ``engine.full_wait``
+        from when it first found the host full. A job ends, and the batch system sends the next one
+        to this host's bait, before wnod has seen that end (the next round, or the epilog's notice):
+        put back, the job would wait minutes for the batch system to send it again."""
+        p = self.parts
+        wait = p.policy.engine.full_wait
+        if full.lasting or wait <= 0:
+            return False
+        now = p.clock()
+        if self.full_since is None:
+            self.full_since = now
+            LOG.info("job %s: waits up to %s for room: %s", self.job_id, format_duration(int(wait)), full.reason)
+        if now - self.full_since >= wait:
+            return False
+        await p.guards.until_let_go(min(p.policy.engine.poll_interval, wait - (now - self.full_since)))
+        return True
 
     # -- vwn_assigned: bring up -----------------------------------------------------------------
 

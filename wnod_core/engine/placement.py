@@ -39,6 +39,8 @@ class Wait:
 @attrs.frozen
 class Full:
     reason: str
+    lasting: bool = False
+    """Never fits this host, whatever frees up (its type is bigger than the host's share): no use waiting."""
 
 
 Placement = Reuse | Create | Evict | Wait | Full
@@ -159,7 +161,8 @@ def place(
     if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:
         return Full(
             f'VM type "{vm_type.name}" needs {vm_type.vcpus} vCPUs and {vm_type.memory} bytes,'
-            f" more than this host gives to VWNs ({capacity.vcpus} vCPUs, {capacity.memory} bytes)"
+            f" more than this host gives to VWNs ({capacity.vcpus} vCPUs, {capacity.memory} bytes)",
+            lasting=True,
         )
     if _fits(vm_type, alive, vm_types, capacity):
         slots = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive) - set(held_slots))

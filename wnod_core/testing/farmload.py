@@ -43,6 +43,7 @@ baits = ["{bait}"]
 
 [engine]
 poll_interval = "{poll}"
+full_wait = "{full_wait}"
 
 [daemon]
 accounting = true
@@ -73,12 +74,13 @@ vm_type = "grid"
 """
 
 
-def site_config(name: str, bait: str, fakes: Path, *, slots: int, poll: str = "200ms") -> str:
+def site_config(name: str, bait: str, fakes: Path, *, slots: int, poll: str = "200ms", full_wait: str = "10s") -> str:
     """Host `name`'s wnod.toml for a load: `slots` VWNs of 1 vCPU and 1 GiB, three VM types whose
-    reuse differs (by owner, by group, by type), over the shared fakes in `fakes`."""
+    reuse differs (by owner, by group, by type), over the shared fakes in `fakes`; `full_wait`
+    as ``[engine] full_wait`` (its default)."""
     el9 = ", ".join(f'{u} = "el9"' for u in USERS[:6])
     sl6 = ", ".join(f'{u} = "sl6"' for u in USERS[6:10])
-    return SITE.format(name=name, bait=bait, slots=slots, memory=slots, poll=poll, el9=el9, sl6=sl6,
+    return SITE.format(name=name, bait=bait, slots=slots, memory=slots, poll=poll, full_wait=full_wait, el9=el9, sl6=sl6,
                        shared_fakes=shared_fakes_config(fakes, auto_join=True))
 
 
