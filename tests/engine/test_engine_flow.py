@@ -74,6 +74,16 @@ def test_a_refused_job_is_failed_with_the_reason_and_gets_no_vwn(host):
     assert host.batch.calls_to("fail") == [(job, answer.reason)]
 
 
+def test_a_job_the_batch_system_cannot_move_is_refused_before_any_vwn_is_booted_for_it(host):
+    job = host.batch.submit("alice", groups=("physics",), queue="blue", movable=False).job_id
+    host.batch.dispatch_to_bait(job, "bait01")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.REFUSED
+    assert "cannot be moved to a VWN: the job was submitted not to be rerun" in answer.reason
+    assert host.hypervisor.calls_to("create") == [] and host.batch.calls_to("migrate") == []
+    assert host.batch.calls_to("fail") == [(job, answer.reason)], "failed with the reason its owner sees"
+
+
 def test_a_job_no_resolver_maps_is_refused_naming_its_owner(host):
     job = host.submit("green", user="bob")
     answer = run(host.bait(job))

@@ -203,6 +203,12 @@ class JobDriver:
         if facts.state.is_over:
             return p.records.step(flight, JobStep.ENDED, user=facts.user, detail=f"the job is already {facts.state}")
         flight = attrs.evolve(flight, user=facts.user, group=facts.primary_group or "")
+        if not facts.movable:
+            # Refused before a VWN is booted for it: it could never be moved there, only put back
+            # and sent to a bait again, for ever.
+            return await giveback.give_back(
+                p, flight, JobStep.REFUSED, "cannot be moved to a VWN: the job was submitted not to be rerun"
+                " (PBS: qsub -r n); submitted rerunnable, the default, it would be")
         try:
             decision = await p.calls(p.chain.resolve, facts)
         except PluginError as exc:  # a resolver slower than plugin_timeout (a directory that hangs)

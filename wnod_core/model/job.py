@@ -61,6 +61,10 @@ class JobFacts:
     """Hosts the job runs on (or ran on), when the batch system says."""
     reason: str = ""
     """The batch system's pending/hold reason, as it reports it."""
+    movable: bool = True
+    """Whether the batch system can take the job off its bait to start it again on a VWN: not a
+    job its owner submitted not to be rerun (PBS ``qsub -r n``), which wnod could only ever
+    boot a VWN for and then fail to move."""
 
     @job_id.validator
     def _check_job_id(self, _attr: attrs.Attribute, value: str) -> None:

@@ -180,8 +180,10 @@ class FakeBatchSystem(Recorded, BatchSystem):
         memory: int | None = None,
         walltime: int | None = None,
         requested_vm_type: str | None = None,
+        movable: bool = True,
     ) -> JobFacts:
-        """Queue a new pending job owned by `user`; returns its facts, with a fresh job id."""
+        """Queue a new pending job owned by `user`; returns its facts, with a fresh job id.
+        `movable` False: a job submitted not to be rerun, which ``migrate`` cannot take off a host."""
         with self._writing():
             job_id = str(self._store.next_number("batch.job_id", 1001))
             while job_id in self._jobs:
@@ -197,6 +199,7 @@ class FakeBatchSystem(Recorded, BatchSystem):
                 memory=memory,
                 walltime=walltime,
                 requested_vm_type=requested_vm_type,
+                movable=movable,
             )
             self._jobs[job_id] = facts
             return facts
@@ -387,6 +390,9 @@ class FakeBatchSystem(Recorded, BatchSystem):
             job = self._alive(job_id)
             if job.state is JobState.RUNNING and job.exec_hosts == (hostname,) and job_id not in self._on_bait:
                 return  # already there: a repeated migrate changes nothing
+            if job.state is JobState.RUNNING and not job.movable:
+                raise BatchSystemError(f"fake: job {job_id} is not rerunnable: it cannot be taken off"
+                                       f" {', '.join(job.exec_hosts)}")
             self._bound[job_id] = hostname
             if job.state is JobState.RUNNING:
                 # Taken off wherever it runs, its bait or any other host, as real batch systems

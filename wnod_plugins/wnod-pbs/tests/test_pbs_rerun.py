@@ -25,6 +25,13 @@ def test_migrate_refuses_a_non_rerunnable_job_on_its_bait_and_says_why(emu, batc
     assert batch_system.job_facts(job).exec_hosts == (BAIT,), "left on its bait, for the engine to give back"
 
 
+def test_a_non_rerunnable_job_is_shown_not_movable_and_a_default_one_movable(emu, batch_system):
+    kept, default = emu.qsub("-q", "short", "-r", "n"), emu.qsub("-q", "short")
+    emu.ctl("bait", kept, BAIT)
+    assert batch_system.job_facts(kept).movable is False, "the engine refuses it before it boots a VWN for it"
+    assert batch_system.job_facts(default).movable is True
+
+
 def test_migrate_runs_a_queued_non_rerunnable_job_on_its_vwn(emu, batch_system):
     emu.ctl("join", "vwn-1")
     job = emu.qsub("-q", "short", "-r", "n")

@@ -111,6 +111,7 @@ class JobRecord:
                 state=self.state,
                 exec_hosts=self.hosts,
                 reason=read_back(self.comment),
+                movable=self.rerunable is not False,
             )
         except ValueError as exc:
             raise Garbled(f"job {self.job_id}: {exc}") from None
