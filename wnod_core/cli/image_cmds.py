@@ -115,10 +115,7 @@ def status_command(wnod: CliContext, image: str, as_json: bool, hosts: tuple[str
     images = _images(wnod)
     rows = images.status(name, _in_use(wnod, name))
     if as_json:
-        emit_json({"image": name, "versions": [
-            {"version": r.version, "current": r.current, "rollback_target": r.rollback_target, "in_use": r.in_use,
-             "created": r.manifest.created, "parent": r.manifest.parent, "sha256": r.manifest.sha256}
-            for r in rows]})
+        emit_json({"image": name, "versions": [r.as_dict() for r in rows]})
         return
     emit_table(["VERSION", "STATE", "VWNS", "CREATED", "PARENT", "NOTE"],
                [[f"{name}@{r.version}", "current" if r.current else ("rollback" if r.rollback_target else "cached"),

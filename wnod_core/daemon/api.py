@@ -341,9 +341,7 @@ async def image_status(request: web.Request) -> web.Response:
     def run() -> dict[str, Any]:
         rows = images.status(image, _in_use(engine, image))
         return {"image": image, "host": engine.parts.policy.host, "current": images.rollout(image).current,
-                "versions": [{"version": r.version, "current": r.current, "rollback_target": r.rollback_target,
-                              "in_use": r.in_use, "created": r.manifest.created, "parent": r.manifest.parent,
-                              "sha256": r.manifest.sha256} for r in rows]}
+                "versions": [r.as_dict() for r in rows]}
 
     return web.json_response(await asyncio.get_running_loop().run_in_executor(None, run))
 

@@ -100,24 +100,30 @@ class FarmFile:
     def admin_tokens(self, hosts: Collection[str]) -> dict[str, str]:
         """Host name -> its admin token, for each of `hosts`; ConfigError naming every host that
         has none or whose file cannot be read. Read when asked, not at load: the views never need it."""
-        tokens, problems = {}, []
-        for index, host in enumerate(self.farm.hosts):
-            if host.name not in hosts:
-                continue
-            own = join(join("farm.hosts", index), "admin_token_file")
-            file, where = ((host.admin_token_file, own) if host.admin_token_file
-                           else (self.farm.admin_token_file, "farm.admin_token_file"))
-            if not file:
-                problems.append(Problem(own, f"host {host.name} has no admin token: set it, or"
-                                             " farm.admin_token_file", str(self.path)))
-                continue
-            try:
-                tokens[host.name] = read_token(Path(file))
-            except ValueError as exc:
-                problems.append(Problem(where, str(exc), str(self.path)))
+        tokens, problems = _tokens(self.farm, "admin_token_file", "admin token", self.path, hosts)
         if problems:
             raise ConfigError(problems)
         return tokens
+
+
+def _tokens(farm: FarmSection, key: str, what: str, path: Path,
+            hosts: Collection[str] | None = None) -> tuple[dict[str, str], list[Problem]]:
+    """Host name -> the token its `key` names (its own, else the farm's), for each host (or
+    each of `hosts`), and the problems met: a host naming no file, a file that cannot be read."""
+    tokens, problems = {}, []
+    for index, host in enumerate(farm.hosts):
+        if hosts is not None and host.name not in hosts:
+            continue
+        own = join(join("farm.hosts", index), key)
+        file, where = (getattr(host, key), own) if getattr(host, key) else (getattr(farm, key), f"farm.{key}")
+        if not file:
+            problems.append(Problem(own, f"host {host.name} has no {what}: set it, or farm.{key}", str(path)))
+            continue
+        try:
+            tokens[host.name] = read_token(Path(file))
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc), str(path)))
+    return tokens, problems
 
 
 def find_farm(named: str | None) -> FarmFile:
@@ -162,17 +168,7 @@ def load_farm(path: Path) -> FarmFile:
             problems.extend(exc.problems)
     if farm is None:
         raise ConfigError([attrs.evolve(p, source=str(path)) for p in problems])
-    tokens = {}
-    for index, host in enumerate(farm.hosts):
-        own = join(join("farm.hosts", index), "token_file")
-        file, where = (host.token_file, own) if host.token_file else (farm.token_file, "farm.token_file")
-        if not file:
-            problems.append(Problem(own, f"host {host.name} has no token: set it, or farm.token_file", str(path)))
-            continue
-        try:
-            tokens[host.name] = read_token(Path(file))
-        except ValueError as exc:
-            problems.append(Problem(where, str(exc), str(path)))
+    tokens, problems = _tokens(farm, "token_file", "token", path)
     tls: dict[str, ssl.SSLContext | None] = {}
     for index, host in enumerate(farm.hosts):
         ca, where = (host.ca_file, join(join("farm.hosts", index), "ca_file")) if host.ca_file else (

@@ -29,6 +29,12 @@ class VersionStatus:
     """VWNs of this host that run on it."""
     manifest: Manifest
 
+    def as_dict(self) -> dict[str, object]:
+        """As ``wnod image status --json`` and ``GET /v1/images/{image}`` answer it."""
+        return {"version": self.version, "current": self.current, "rollback_target": self.rollback_target,
+                "in_use": self.in_use, "created": self.manifest.created, "parent": self.manifest.parent,
+                "sha256": self.manifest.sha256}
+
 
 @attrs.frozen
 class HostImages:
