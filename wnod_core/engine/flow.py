@@ -207,8 +207,8 @@ class JobDriver:
             # Refused before a VWN is booted for it: it could never be moved there, only put back
             # and sent to a bait again, for ever.
             return await giveback.give_back(
-                p, flight, JobStep.REFUSED, "cannot be moved to a VWN: the job was submitted not to be rerun"
-                " (PBS: qsub -r n); submitted rerunnable, the default, it would be")
+                p, flight, JobStep.REFUSED, "cannot be moved to a VWN: the job was submitted not to be rerun or"
+                " requeued (PBS: qsub -r n; Slurm: sbatch --no-requeue); submitted without that, the default, it would be")
         try:
             decision = await p.calls(p.chain.resolve, facts)
         except PluginError as exc:  # a resolver slower than plugin_timeout (a directory that hangs)

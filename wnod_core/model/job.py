@@ -63,8 +63,8 @@ class JobFacts:
     """The batch system's pending/hold reason, as it reports it."""
     movable: bool = True
     """Whether the batch system can take the job off its bait to start it again on a VWN: not a
-    job its owner submitted not to be rerun (PBS ``qsub -r n``), which wnod could only ever
-    boot a VWN for and then fail to move."""
+    job its owner submitted not to be rerun (PBS ``qsub -r n``, Slurm ``sbatch --no-requeue``),
+    which wnod could only ever boot a VWN for and then fail to move."""
 
     @job_id.validator
     def _check_job_id(self, _attr: attrs.Attribute, value: str) -> None:

@@ -189,3 +189,17 @@ def test_a_vwn_booting_again_has_one_slurmd_and_none_outlives_the_test_cluster(
     assert first.poll() is not None, "the first slurmd still runs beside the second"
     slurm.stop_node(name)
     assert second.poll() is not None
+
+
+def test_a_job_submitted_with_no_requeue_is_not_movable_and_slurm_would_not_take_it_off_its_bait(
+    slurm: LocalSlurm, adapter: SlurmBatchSystem, jobs: list[str], vwns: list[str]
+) -> None:
+    """What the engine refuses such a job for before booting a VWN: Slurm will not requeue it."""
+    from wnod_core.errors import BatchSystemError
+
+    vwn = joined_vwn(slurm, adapter, vwns)
+    job = caught_on_bait(slurm, jobs, "--no-requeue")
+    assert adapter.job_facts(job).movable is False
+    with pytest.raises(BatchSystemError, match="presently disabled"):
+        adapter.migrate(job, vwn)
+    end_prolog(slurm, job, 0)

@@ -268,3 +268,17 @@ def test_a_job_still_completing_is_not_said_held_before_slurm_can_hold_it() -> N
         batch.hold("5", "wnod: no VWN could be made for this job")
     runner = batch.runner
     assert not [a for a in runner.argvs if "hold" in a or "requeuehold" in a], runner.argvs  # type: ignore[attr-defined]
+
+
+def test_a_job_submitted_not_to_be_requeued_reads_as_not_movable_in_text_and_json() -> None:
+    """``sbatch --no-requeue``: Slurm refuses to requeue it, so it can never leave its bait."""
+    [text] = jobs_from_text(TEXT.replace("Requeue=1", "Requeue=0"))
+    [json_job] = jobs_from_json(doc({**JOB_0038, "requeue": False}))
+    assert (text.requeue, json_job.requeue) == (False, False)
+    [shown] = jobs_from_text(TEXT)
+    [unshown] = jobs_from_json(doc(JOB_0038))
+    assert (shown.requeue, unshown.requeue) == (True, None)
+    with pytest.raises(Garbled, match="Requeue='maybe'"):
+        jobs_from_text(TEXT.replace("Requeue=1", "Requeue=maybe"))
+    with pytest.raises(Garbled, match=r"jobs\[0\].requeue"):
+        jobs_from_json(doc({**JOB_0038, "requeue": "yes"}))

@@ -155,6 +155,7 @@ class SlurmBatchSystem(BatchSystem):
             state=job.state,
             exec_hosts=job.nodes if job.state in (*_ON_NODES, *(s for s in JobState if s.is_over)) else (),
             reason=reason,
+            movable=job.requeue is not False,
         )
 
     def _requested(self, comment: str) -> str | None:

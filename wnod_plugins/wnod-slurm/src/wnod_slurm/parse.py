@@ -156,6 +156,9 @@ class SlurmJob:
     required_nodes: tuple[str, ...] = ()
     reservation: str = ""
     priority: int | None = None
+    requeue: bool | None = None
+    """False for a job submitted with ``--no-requeue`` (``Requeue=0``): Slurm refuses to requeue it,
+    so it cannot be taken off its bait ("Requested operation is presently disabled"); None: not shown."""
 
     @property
     def state(self) -> JobState:
@@ -240,6 +243,7 @@ def _job_from_json(job: object, index: int) -> SlurmJob:
             required_nodes=expand_hostlist(_text(job, "required_nodes", where)),
             reservation=_text(job, "resv_name", where),
             priority=_number(job.get("priority"), f"{where}.priority"),
+            requeue=_requeue(job.get("requeue"), f"{where}.requeue"),
         )
     except Garbled as exc:
         if str(exc).startswith(where):
@@ -374,7 +378,17 @@ def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
         required_nodes=expand_hostlist(_null(f.get("ReqNodeList", ""))),
         reservation=_null(f.get("Reservation", "")),
         priority=int(priority) if priority.isdigit() else None,
+        requeue=_requeue(f.get("Requeue"), "Requeue"),
     )
+
+
+def _requeue(value: object, where: str) -> bool | None:
+    """Slurm's requeue flag: a JSON boolean, or Requeue=0/1 in text; absent, None."""
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("0", "1"):
+        return value == "1"
+    raise Garbled(f"{where}={value!r} is not a requeue flag (0 or 1)")
 
 
 def _duration(value: str) -> int | None:
