@@ -14,48 +14,34 @@ Best of --rounds.
 """
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
+from lcg_args import add_trace_args, open_site, trace_problem
 from wnod_simulate.policies import POLICIES
 from wnod_simulate.run import Settings, run_policy
 from wnod_simulate.study import Study
 from wnod_simulate.swf import read_trace
 
-from wnod_core.model import HostCapacity
-from wnod_core.paths import resolve_dirs
-from wnod_core.plugins import Plugins
-from wnod_core.site import Site
-
-ROOT = Path(__file__).resolve().parents[1]
-STUDY = ROOT / "wnod_plugins" / "wnod-simulate" / "examples" / "lcg-study.toml"
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trace", type=Path, default=os.environ.get("WNOD_TRACE") or None,
-                        help="an SWF trace, gzip or plain (default: $WNOD_TRACE)")
-    parser.add_argument("--config", type=Path, default=STUDY, help="the site's wnod.toml (default: the example study)")
+    add_trace_args(parser)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--policy", action="append", choices=POLICIES, help="repeatable; default: wnod")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if args.trace is None:
-        parser.error("give the trace: --trace FILE or WNOD_TRACE=FILE (the LCG log of the Parallel Workloads"
-                     " Archive: https://www.cs.huji.ac.il/labs/parallel/workload/l_lcg/index.html)")
-    if not args.trace.exists():
-        print(f"cannot run: no trace at {args.trace}", file=sys.stderr)
+    problem = trace_problem(parser, args)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     began = time.perf_counter()
     trace = read_trace(args.trace)
     read = time.perf_counter() - began
-    site = Site.open(args.config, Plugins.load(), resolve_dirs())
+    site, capacity = open_site(args.config)
     host = site.config.host
     began = time.perf_counter()
-    study = Study.of(trace, site.resolver_chain.resolve, site.config.vm_types,
-                     HostCapacity(vcpus=host.vcpus, memory=host.memory, max_vwns=host.max_vwns))
+    study = Study.of(trace, site.resolver_chain.resolve, site.config.vm_types, capacity)
     typed = time.perf_counter() - began
     print(f"trace {args.trace.name}: {len(trace.jobs)} jobs read in {read:.2f} s, typed by the resolver chain"
           f" in {typed:.2f} s; {args.hosts} hosts of {host.vcpus} vCPUs, {host.max_vwns} VWNs")

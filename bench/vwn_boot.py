@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libvirt
+from wnod_libvirt import plugin
+from wnod_libvirt import testing as realvm
+from wnod_libvirt.backend import LibvirtHypervisor
+
 from wnod_core.interfaces import VwnSpec
 from wnod_core.model import VmType
 from wnod_core.plugins import Plugins
 from wnod_core.testing import build_plugin
-
-from wnod_libvirt import plugin
-from wnod_libvirt import testing as realvm
-from wnod_libvirt.backend import LibvirtHypervisor
 
 MARKER = "WNOD-BENCH up"
 GUEST_INIT = r"""

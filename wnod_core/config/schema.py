@@ -177,6 +177,15 @@ class EngineSection:
         default=Seconds(10),
         converter=parse_duration,
     )
+    steer_baits: bool = documented(
+        "Give `host.baits` a scheduling weight from this host's VWNs, so that the batch system sends a job"
+        " first where an idle VWN and room for a new one are, then where there is room, then where an idle"
+        " VWN would have to be evicted, last where the host is full (Slurm: the node's Weight, set with"
+        " scontrol; an adapter whose batch system has no such order leaves its baits as they are). Off:"
+        " the site's own weights stand (on Slurm, once slurmctld reads slurm.conf again: restarted, or"
+        " `scontrol reconfigure`; until then the weight wnod set last).",
+        default=True,
+    )
     plugin_timeout: Seconds = documented(
         "How long one call into a plugin (the batch system's adapter, the hypervisor's backend, a resolver)"
         " may take before wnod takes it as failed, as if the plugin had reported an error; the step is then"

@@ -18,6 +18,7 @@ from . import strays as strays_
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, HostPolicy, Parts
 from .reconcile import Reconciled, reconcile
+from .steering import Steering
 from .strays import StrayDecision
 from .upkeep import check_vwns, prune, settle_jobs
 
@@ -39,6 +40,7 @@ class Engine:
         """One placement per job, however many baits ask for it."""
         self._wake = asyncio.Event()
         self._pruned = 0.0
+        self._steering = Steering()
 
     # -- the flow --------------------------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class Engine:
         await strays_.recheck(p)
         await check_vwns(p)
         await settle_jobs(p, skip=self._drivers)  # live: a driver may start meanwhile
+        if not baits.closed_because(p):  # a closed bait takes no job: its weight would steer nothing
+            await self._steering.settle(p)
         if p.clock() - self._pruned > PRUNE_EVERY:
             self._pruned = p.clock()
             forgotten = prune(p)

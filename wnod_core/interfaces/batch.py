@@ -73,6 +73,15 @@ class BatchSystem(abc.ABC):
     def open_host(self, hostname: str) -> None:
         """Let jobs be dispatched to `hostname` again. Idempotent."""
 
+    def steer(self, hostname: str, weight: int) -> bool:
+        """Have the batch system send jobs to bait `hostname` before baits of a greater `weight`
+        (1 to ``engine.steering.FULL``; set again whenever the host's VWNs change it). Idempotent.
+
+        False when this batch system has no such order (this default): the engine stops asking.
+        An adapter that can (Slurm: the node's Weight) returns True once the system took it.
+        """
+        return False
+
     @abc.abstractmethod
     def release(self, job_id: str, reason: str) -> None:
         """Give the job back to normal scheduling: drop any binding wnod made. Idempotent.

@@ -52,6 +52,7 @@ _INTERFACE = (
     "host_ready",
     "migrate",
     "close_host",
+    "steer",
     "open_host",
     "release",
     "hold",
@@ -71,6 +72,8 @@ class _Host:
     still shows it registered for ``remember_for`` seconds, as Slurm does until SlurmdTimeout."""
     closed: bool = False
     """Remembered even before the host registers: wnod may close a VWN's name ahead of its joining."""
+    weight: int = 1
+    """Its scheduling weight (``steer``), lowest first, as Slurm's node Weight (1 by default)."""
 
     def registered(self, now: float) -> bool:
         return self.joins_at is not None and self.joins_at <= now
@@ -409,6 +412,19 @@ class FakeBatchSystem(Recorded, BatchSystem):
         self._enter("open_host", hostname)
         with self._writing():
             self._hosts[hostname] = attrs.evolve(self._host(hostname), closed=False)
+
+    def steer(self, hostname: str, weight: int) -> bool:
+        self._enter("steer", hostname, weight)
+        if not 1 <= weight <= 65533:  # scontrol refuses a Weight outside Slurm's range
+            raise BatchSystemError(f"fake: weight {weight} of {hostname} out of range")
+        with self._writing():
+            self._hosts[hostname] = attrs.evolve(self._host(hostname), weight=weight)
+        return True
+
+    def weight_of(self, hostname: str) -> int:
+        with self._reading():
+            host = self._hosts.get(hostname)
+            return host.weight if host is not None else 1
 
     def release(self, job_id: str, reason: str) -> None:
         self._enter("release", job_id, reason)

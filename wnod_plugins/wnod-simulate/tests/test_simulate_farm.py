@@ -1,6 +1,8 @@
 """What a simulated host does with each job is what the daemon's engine would do: the tests
 follow a few jobs through reuse, boots, evictions, the idle TTL and the queue."""
 
+import attrs
+
 from wnod_simulate.boot import BootModel, Fixed
 from wnod_simulate.run import Settings, run_policy
 
@@ -107,3 +109,14 @@ def test_refused_and_oversized_jobs_are_counted_and_left_out(study, types) -> No
     assert len(trace.jobs) == 1
     assert trace.refused == {"not here": 1}
     assert trace.too_big == {"big": 1}
+
+
+def test_the_batch_systems_choice_of_host_decides_what_is_reused(study, types) -> None:
+    """Two hosts of one VWN: alice's VWN idles on the first when bob's job comes. Blind (host order,
+    Slurm at equal weights) sends it there, to evict alice's; by the daemons' bait weights it goes to
+    the host with room, and alice's next job finds her VWN."""
+    trace = study([(0, 100, "a", "alice"), (500, 100, "a", "bob"), (1000, 100, "a", "alice")], types("a"))
+    got = {d: run_policy(trace, "wnod", hosts=2, settings=attrs.evolve(BOOT, dispatch=d), check=True)
+           for d in ("blind", "weights", "informed")}
+    assert {d: (r.boots, r.reuses, r.evictions) for d, r in got.items()} == {
+        "blind": (3, 0, 2), "weights": (2, 1, 0), "informed": (2, 1, 0)}

@@ -12,6 +12,7 @@ from wnod_core.model import HostCapacity
 from . import report
 from .boot import BootModel, parse_boot_time
 from .crosscheck import Disagreement
+from .farm import DISPATCH
 from .policies import POLICIES
 from .run import Settings, compare, sweep
 from .study import Study
@@ -41,6 +42,10 @@ class _BootSpec(click.ParamType):
 @click.option("--reset", "reset", default="0s", show_default=True, type=_BootSpec(),
               help="How long a kept VWN takes to restart on a fresh scratch disk (types with scratch_reset).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the boot-time spreads.")
+@click.option("--dispatch", type=click.Choice(DISPATCH), default="informed", show_default=True,
+              help="How the batch system picks a host for a job: informed (one with an idle VWN for it, else"
+                   " room: the best possible), weights (by the bait weights the daemons set, as Slurm does"
+                   " with engine.steer_baits), blind (in host order, as Slurm does with equal weights).")
 @click.option("--sweep", "do_sweep", is_flag=True, help="Find, for each policy, the fewest hosts that keep the p95"
               " wait at or under --max-p95.")
 @click.option("--max-p95", type=DURATION, help='The sweep\'s bound on the p95 wait, e.g. "10m".')
@@ -54,14 +59,14 @@ class _BootSpec(click.ParamType):
 @json_option
 @pass_wnod
 def simulate_command(wnod: CliContext, trace: str, hosts: int | None, policies: tuple[str, ...],
-                     boots: tuple[str, ...], reset: str, seed: int, do_sweep: bool, max_p95: float | None,
+                     boots: tuple[str, ...], reset: str, seed: int, dispatch: str, do_sweep: bool, max_p95: float | None,
                      max_hosts: int, plot_file: str | None, check: bool, as_json: bool) -> None:
     """Replay TRACE (SWF, gzip or plain) on a farm of --hosts hosts, each job typed by this site's
     resolver chain and placed by wnod's own placement code; compare wnod with no reuse, static
     partitioning and one ideal pool. See docs/simulate.md for what is modelled."""
     try:
-        _simulate(wnod, trace, hosts, policies, boots, reset, seed, do_sweep, max_p95, max_hosts, plot_file, check,
-                  as_json)
+        _simulate(wnod, trace, hosts, policies, boots, reset, seed, dispatch, do_sweep, max_p95, max_hosts,
+                  plot_file, check, as_json)
     except Disagreement as exc:
         raise WnodError(f"the simulation decided otherwise than wnod's engine: {exc}. That is a bug of"
                         " wnod-simulate (its results would not predict the daemons'): please report it, with"
@@ -69,7 +74,7 @@ def simulate_command(wnod: CliContext, trace: str, hosts: int | None, policies: 
 
 
 def _simulate(wnod: CliContext, trace: str, hosts: int | None, policies: tuple[str, ...], boots: tuple[str, ...],
-              reset: str, seed: int, do_sweep: bool, max_p95: float | None, max_hosts: int, plot_file: str | None,
+              reset: str, seed: int, dispatch: str, do_sweep: bool, max_p95: float | None, max_hosts: int, plot_file: str | None,
               check: bool, as_json: bool) -> None:
     if do_sweep and max_p95 is None:
         raise click.UsageError("--sweep needs --max-p95")
@@ -77,7 +82,7 @@ def _simulate(wnod: CliContext, trace: str, hosts: int | None, policies: tuple[s
         raise click.UsageError("give --hosts N (or --sweep --max-p95 SECONDS)")
     if plot_file and do_sweep:
         raise click.UsageError("--plot draws one run at --hosts, not a sweep")
-    settings = Settings(BootModel.parse(boots), parse_boot_time(reset), seed)
+    settings = Settings(BootModel.parse(boots), parse_boot_time(reset), seed, dispatch)
     unknown = sorted(set(settings.boot.by_type) - set(wnod.site.config.vm_types))
     if unknown:
         raise click.BadParameter(f"no such VM type in the config: {', '.join(unknown)}", param_hint="--boot")

@@ -10,7 +10,7 @@ more than its capacity (its peaks), and journals every decision (``Outcome.decis
 cross-check of tests/test_simulate_daemons.py).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -107,10 +107,12 @@ class Crosscheck:
         return place(kind.vm_type, [record(v) for v in host.vwns], self.vm_types, host.capacity,
                      owner=(job.user, job.group))
 
-    def choice(self, pool: PoolIndex, kind: Kind, job: "SimJob", choice: Choice) -> None:
+    def choice(self, pool: PoolIndex, kind: Kind, job: "SimJob", choice: Choice,
+               order: Sequence[Host] | None = None) -> None:
         """`choice` is what ``place()`` answers on its host, and its host the one the farm's order
         picks: one whose ``place()`` reuses a VWN if any does, else the first that makes one, else
-        the first that evicts for one; None only if every host's ``place()`` refuses the job."""
+        the first that evicts for one (with `order`, a blind or weighted dispatch's: the first in
+        it whose ``place()`` takes the job); None only if every host's ``place()`` refuses the job."""
         self.out.checked += 1
         said = {host.position: _said(self._place(host, kind, job)) for host in pool.hosts}
         if choice is None:
@@ -124,6 +126,12 @@ class Crosscheck:
         if said[host.position] != chose:
             raise Disagreement(f"job {job.index} on host {host.index}: place() answers {said[host.position]},"
                                f" the simulation {chose}")
+        if order is not None:
+            first_taker = next(h for h in order if said[h.position][0] != "full")
+            if first_taker is not host:
+                raise Disagreement(f"job {job.index} went to host {host.index} ({chose}), but host"
+                                   f" {first_taker.index} answers {said[first_taker.position]} and comes first")
+            return
         # Any host that reuses will do (the farm asks them in the order they got their first idle
         # VWN the job may take); else the first in the pool that makes a VWN, else the first to evict.
         first = min(said, key=lambda p: (_PREFERENCE.get(said[p][0], len(_PREFERENCE)), p))

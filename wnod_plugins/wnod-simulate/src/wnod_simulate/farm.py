@@ -11,10 +11,15 @@ difference (crosscheck.py). The batch system around it is modelled, not real:
 
 - a job waits in its pool's queue, in order of submission; the first in the queue goes to a
   host whose ``place()`` takes it, else nobody behind it starts (no backfilling);
-- it is offered first to a host with an idle VWN that may serve it, then to the first host
-  with room for a new one, then to the first with idle VWNs to evict: the best a batch system
-  could do that knew each host's VWNs (a real one picks a bait blindly, and a host that cannot
-  place the job hands it back to be dispatched again: that round trip is not modelled);
+- where it is offered is the setup's `dispatch`. "informed": first to a host with an idle VWN
+  that may serve it, then to the first host with room for a new one, then to the first with
+  idle VWNs to evict: the best a batch system could do that knew each host's VWNs and the job's
+  type. "weights": to the first host that takes it in the order of the bait weights the daemons
+  set (``wnod_core.engine.steering``, lightest first, then in host order), as Slurm allocates
+  by node Weight. "blind": to the first host that takes it in host order, as Slurm does with
+  every node at one weight. (A real batch system may also send a job to a bait whose host
+  cannot place it, which hands it back to be dispatched again: that round trip is not
+  modelled, so "blind" is kinder than a real one, and so are "weights" for full hosts);
 - a new VWN's job starts once it has booted (the boot model); a reused one's at once;
 - an idle VWN is destroyed exactly when its idle TTL runs out (the daemon notices it at its
   next round); destroying takes no time, and boots never fail.
@@ -30,6 +35,7 @@ from heapq import heappop, heappush
 
 import attrs
 from wnod_core.engine.placement import owner_key
+from wnod_core.engine.steering import room_for, weight
 from wnod_core.model import HostCapacity, VmType, VwnState
 from wnod_core.model.units import MAX_SECONDS
 
@@ -66,6 +72,11 @@ class FarmSetup:
     reset: BootTime = NO_TIME
     """How long a kept VWN restarts on a fresh scratch disk after its job (types with scratch_reset)."""
     seed: int = 0
+    dispatch: str = "informed"
+    """Which host a job is offered to (see the module's doc): one of `DISPATCH`."""
+
+
+DISPATCH = ("informed", "weights", "blind")
 
 
 @attrs.define
@@ -152,6 +163,15 @@ class _Farm:
         self.seq = itertools.count()
         self.vwn_count = 0
         self.check = Crosscheck(setup.vm_types, self.out, hosts) if check else None
+        if setup.dispatch not in DISPATCH:
+            raise ValueError(f"unknown dispatch {setup.dispatch!r}; expected one of {', '.join(DISPATCH)}")
+        self.dispatch = setup.dispatch
+        self.pool_types = {id(kind.pool): [] for kind in self.kinds.values()}
+        for kind in self.kinds.values():
+            self.pool_types[id(kind.pool)].append(kind.vm_type)
+        """Per pool, its VM types: the room of a host, as its daemon counts it for its weight."""
+        self.weights: dict[int, dict[tuple[int, int, int, int], int]] = {}
+        """Per pool, the weight of each (idle VWNs, VWNs, vCPUs, memory) a host held."""
 
     # -- the clock ---------------------------------------------------------------------------------
 
@@ -218,7 +238,7 @@ class _Farm:
             return
         choice = self._offer(kind.pool, kind, job)
         if self.check:
-            self.check.choice(kind.pool, kind, job, choice)
+            self.check.choice(kind.pool, kind, job, choice, self._checked_order(kind.pool))
         if choice is None:
             queue.append(job)
             return
@@ -236,7 +256,7 @@ class _Farm:
         choice = self._ask(host, kind, job)
         while True:
             if self.check:
-                self.check.choice(pool, kind, job, choice)
+                self.check.choice(pool, kind, job, choice, self._checked_order(pool))
             if choice is None:
                 return
             queue.popleft()
@@ -250,8 +270,21 @@ class _Farm:
             choice = self._offer(pool, kind, job)
 
     def _offer(self, pool: PoolIndex, kind: Kind, job: SimJob) -> Choice:
-        """Where the farm's order puts `job`, if anywhere: a host with an idle VWN that may serve it
-        (in the order they got their first), else the first with room, else the first to evict."""
+        """Where the farm's order puts `job`, if anywhere: informed, a host with an idle VWN that may
+        serve it (in the order they got their first), else the first with room, else the first to
+        evict; else the first host that takes it in the dispatch's order."""
+        if self.dispatch == "weights":
+            # Mostly the lightest host takes the job (any host with room or idle VWNs takes one
+            # that fits): the whole order only when it does not.
+            choice = self._ask(min(pool.hosts, key=self._weigher(pool)), kind, job)
+            if choice is not None:
+                return choice
+        if self.dispatch != "informed":
+            for host in self.order(pool):
+                choice = self._ask(host, kind, job)
+                if choice is not None:
+                    return choice
+            return None
         hosts = pool.hosts
         key = owner_key(kind.vm_type, job.user, job.group)
         warm = pool.warm[kind.index]
@@ -270,6 +303,28 @@ class _Farm:
             if victims:
                 return host, None, victims
         return None
+
+    def _checked_order(self, pool: PoolIndex) -> Sequence[Host] | None:
+        return None if self.dispatch == "informed" else self.order(pool)
+
+    def order(self, pool: PoolIndex) -> Sequence[Host]:
+        """The pool's hosts in the order a blind or weighted dispatch offers them a job."""
+        return pool.hosts if self.dispatch == "blind" else sorted(pool.hosts, key=self._weigher(pool))
+
+    def _weigher(self, pool: PoolIndex):  # type: ignore[no-untyped-def]
+        """A host's place in the weighted order: its bait weight as its daemon sets it (from the
+        VWNs it holds and how many are idle: few distinct values, each computed once), then its
+        place in the pool."""
+        types, capacity = self.pool_types[id(pool)], pool.capacity
+        memo = self.weights.setdefault(id(pool), {})
+
+        def key(host: Host) -> tuple[int, int]:
+            held = (len(host.idle), len(host.vwns), host.vcpus, host.memory)
+            w = memo.get(held)
+            if w is None:
+                w = memo[held] = weight(held[0], room_for(held[1:], types, capacity))
+            return w, host.position
+        return key
 
     def _ask(self, host: Host, kind: Kind, job: SimJob) -> Choice:
         """What `host` alone does with `job`, in ``place()``'s order."""

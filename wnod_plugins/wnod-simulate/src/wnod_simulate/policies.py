@@ -41,12 +41,13 @@ class Plan:
 
 
 def plan(policy: str, vm_types: Mapping[str, VmType], capacity: HostCapacity, hosts: int,
-         jobs: Sequence[SimJob], boot: BootModel, reset: BootTime, seed: int = 0) -> Plan:
+         jobs: Sequence[SimJob], boot: BootModel, reset: BootTime, seed: int = 0, dispatch: str = "informed") -> Plan:
+    """`dispatch`: how the batch system picks a host for the wnod and no-reuse farms (farm.DISPATCH)."""
     if policy == "wnod":
-        return Plan(FarmSetup(vm_types, (Pool(hosts, capacity),), boot, reset, seed), jobs)
+        return Plan(FarmSetup(vm_types, (Pool(hosts, capacity),), boot, reset, seed, dispatch), jobs)
     if policy == "no-reuse":
         once = {n: attrs.evolve(t, reuse=attrs.evolve(t.reuse, max_reuses=0)) for n, t in vm_types.items()}
-        return Plan(FarmSetup(once, (Pool(hosts, capacity),), boot, reset, seed), jobs)
+        return Plan(FarmSetup(once, (Pool(hosts, capacity),), boot, reset, seed, dispatch), jobs)
     if policy == "static":
         return _static(vm_types, capacity, hosts, jobs)
     if policy == "ideal":

@@ -62,7 +62,8 @@ def study_lines(study: Study, settings: Settings) -> list[str]:
         f"each host: {cap.vcpus} vCPUs, {format_size(cap.memory)}, {cap.max_vwns} VWNs;"
         f" boot {settings.boot.default}"
         + "".join(f", {name} {boot}" for name, boot in settings.boot.by_type.items())
-        + (f"; scratch reset {settings.reset}" if settings.reset != NO_TIME else ""),
+        + (f"; scratch reset {settings.reset}" if settings.reset != NO_TIME else "")
+        + f"; dispatch {settings.dispatch}",
     ]
     return lines
 

@@ -18,12 +18,14 @@ class Settings:
     boot: BootModel = BootModel()
     reset: BootTime = NO_TIME
     seed: int = 0
+    dispatch: str = "informed"
+    """How the batch system picks a host for a job (farm.DISPATCH)."""
 
 
 def run_policy(study: Study, policy: str, hosts: int, settings: Settings = Settings(),
                timeline: bool = False, check: bool = False) -> PolicyResult:
     chosen = plan(policy, study.vm_types, study.capacity, hosts, study.jobs, settings.boot, settings.reset,
-                  settings.seed)
+                  settings.seed, settings.dispatch)
     if chosen.pooled:
         outcome = simulate_ideal(study.vm_types, study.capacity, hosts, chosen.jobs, timeline)
     elif chosen.setup is None:

@@ -250,6 +250,13 @@ class SlurmBatchSystem(BatchSystem):
         if node.closed:
             self._scontrol("update", f"NodeName={hostname}", "State=RESUME", what=f"opening {hostname}")
 
+    def steer(self, hostname: str, weight: int) -> bool:
+        # Slurm allocates the lowest-Weight nodes that can run a job first. slurmctld keeps a Weight
+        # set here until it restarts or reconfigures (then slurm.conf's again): the engine sets it
+        # again now and then (engine.steering.REFRESH).
+        self._scontrol("update", f"NodeName={hostname}", f"Weight={weight}", what=f"weighting {hostname}")
+        return True
+
     # -- jobs ------------------------------------------------------------------------------------
 
     def _bound_to(self, job: SlurmJob, hostname: str) -> bool:
