@@ -119,8 +119,9 @@ def study_of(config: Path, trace: Path) -> Study:
     return Study.of(read_trace(trace), site.resolver_chain.resolve, site.config.vm_types, capacity)
 
 
-def simulated(study: Study) -> tuple[Outcome, tuple[SimJob, ...]]:
-    chosen = plan("wnod", study.vm_types, study.capacity, len(HOSTS), study.jobs, BootModel(Fixed(30)), NO_TIME, 0)
+def simulated(study: Study, dispatch: str) -> tuple[Outcome, tuple[SimJob, ...]]:
+    chosen = plan("wnod", study.vm_types, study.capacity, len(HOSTS), study.jobs, BootModel(Fixed(30)), NO_TIME, 0,
+                  dispatch)
     assert chosen.setup is not None
     return simulate(chosen.setup, chosen.jobs, check=True), tuple(chosen.jobs)
 
@@ -159,6 +160,10 @@ class Lockstep:
 
     def took(self, d: Took) -> None:
         job = self.jobs[d.job]
+        if d.weights:  # the bait weights the daemons set are those the simulation dispatched by
+            baits = [f"{h}-bait" for h in HOSTS]
+            until(f"bait weights {d.weights} before job {d.job}",
+                  lambda: tuple(self.batch.weight_of(b) for b in baits) == d.weights, self.daemons[d.host], timeout=10)
         before = self.vwns(d.host)
         facts = self.batch.submit(job.user, groups=(job.group,), queue="queue1")
         self.job_ids[d.job] = facts.job_id
@@ -204,19 +209,25 @@ def daemons(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, 
         yield started
 
 
+@pytest.mark.parametrize("dispatch", ["informed", "weights"])
 def test_the_daemons_decide_every_job_as_the_simulation(tmp_path: Path, daemons: list[DaemonProcess],
-                                                        shared_fakes_dir: Path) -> None:
+                                                        shared_fakes_dir: Path, dispatch: str) -> None:
+    """With the "weights" dispatch, also: before each job, the bait weights the daemons' rounds
+    set (engine.steer_baits) are the simulation's, by which it chose the job's host."""
     study = study_of(daemons[0].config, write_trace(tmp_path / "crosscheck.swf", jobs=150, seed=7))
     assert {job.vm_type for job in study.jobs} == {"vo1", "vo2", "grid"}
-    outcome, jobs = simulated(study)
+    outcome, jobs = simulated(study, dispatch)
     took = [d for d in outcome.decisions if isinstance(d, Took)]
     assert len(took) == len(jobs) == 150
+    assert all(len(d.weights) == len(HOSTS) for d in took) is (dispatch == "weights")
     no_ties(outcome.decisions)
     # The trace puts the policy to work: jobs waited, VWNs were reused and evicted on every host.
     assert max(s - job.submit for s, job in zip(outcome.starts, jobs, strict=True)) > 30
     for host in range(len(HOSTS)):
         assert any(d.reused for d in took if d.host == host)
-        assert any(d.victims for d in took if d.host == host)
+        assert any(d.victims for d in took if d.host == host) or dispatch == "weights"
+    if dispatch == "weights":
+        assert len({d.weights for d in took}) > 5, "the weights changed as the hosts filled and emptied"
 
     step = Lockstep(daemons, SharedFakeBatchSystem(shared_fakes_dir), jobs)
     for d in outcome.decisions:

@@ -42,6 +42,9 @@ class Took:
     reused: bool
     slot: int
     victims: tuple[str, ...] = ()
+    weights: tuple[int, ...] = ()
+    """With the "weights" dispatch, every host's bait weight in its pool as the job came (the
+    daemons' rounds set the very same, test_simulate_daemons.py checks)."""
 
 
 @attrs.frozen
@@ -146,10 +149,11 @@ class Crosscheck:
             raise Disagreement(f"job {job.index} on host {host.index}: after its evictions place() answers"
                                f" {answer}, the simulation creates in slot {host.free_slots[0]}")
 
-    def took(self, job: "SimJob", vwn: SimVwn, reused: bool, victims: list[SimVwn], now: float) -> None:
+    def took(self, job: "SimJob", vwn: SimVwn, reused: bool, victims: list[SimVwn], now: float,
+             weights: tuple[int, ...] = ()) -> None:
         """`job` went into `vwn` at `now`: journalled, and its host measured."""
         self.out.decisions.append(Took(now, job.index, vwn.host.index, vwn.id, reused, vwn.slot,
-                                       tuple(v.id for v in victims)))
+                                       tuple(v.id for v in victims), weights))
         self.measure(vwn.host)
 
     def keep(self, vwn: SimVwn, keep: bool, now: float) -> None:

@@ -343,6 +343,10 @@ class _Farm:
         """Do what `choice` says, as the engine does what ``place()`` answers."""
         host, vwn, victims = choice
         out = self.out
+        weights = ()
+        if self.check and self.dispatch == "weights":  # as they were when the job came
+            key = self._weigher(host.pool)
+            weights = tuple(key(h)[0] for h in host.pool.hosts)
         reused = vwn is not None
         if vwn is not None:
             host.unfile(vwn)
@@ -383,7 +387,7 @@ class _Farm:
             out.changes += [(start, kind.vcpus, 0), (end, -kind.vcpus, 0)]
         heappush(self.events, (end, _END, next(self.seq), vwn))
         if self.check:
-            self.check.took(job, vwn, reused, victims, now)
+            self.check.took(job, vwn, reused, victims, now, weights)
 
     def _end(self, vwn: SimVwn, now: float) -> None:
         self.out.ends[vwn.job] += 1
