@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.testing.debs import marker_deb
 from wnod_core.testing.requirements import missing_commands, missing_root, require
 from wnod_core.testing.signing import signing_keys
 from wnod_core.testing.tamper import flip_byte
@@ -104,21 +105,6 @@ def wnod(host: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess
     return done
 
 
-def _deb(where: Path) -> Path:
-    """A small Debian package, made here: the update installs it with dpkg in the guest."""
-    tree = where / "wnod-e2e-marker"
-    (tree / "DEBIAN").mkdir(parents=True)
-    (tree / "usr" / "share" / "wnod-e2e-marker").mkdir(parents=True)
-    (tree / "usr" / "share" / "wnod-e2e-marker" / "README").write_text("installed by wnod image update\n")
-    (tree / "DEBIAN" / "control").write_text(
-        "Package: wnod-e2e-marker\nVersion: 1.0\nArchitecture: all\nMaintainer: wnod tests <root@localhost>\n"
-        "Description: a marker package for wnod's update VM test\n")
-    deb = where / "wnod-e2e-marker_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)], check=True,
-                   capture_output=True)
-    return deb
-
-
 def _read(disk: Path, name: str) -> str | None:
     out = subprocess.run(["debugfs", "-R", f"cat {name}", str(disk)], capture_output=True, text=True)
     return None if "File not found" in out.stderr else out.stdout
@@ -129,9 +115,9 @@ def test_an_update_vm_installs_a_package_into_a_new_version_and_the_parent_stays
 ) -> None:
     assert wnod(host, "image", "import", IMAGE, parts[IMAGE]["image"], "--note", "bookworm").stdout == f"{IMAGE}@1\n"
     assert wnod(host, "image", "publish", f"{IMAGE}@1").stdout == f"{IMAGE}: current none -> {IMAGE}@1\n"
-    deb = _deb(host)
+    deb = marker_deb(host)
     script = host / "update.sh"
-    script.write_text("#!/bin/sh\nset -e\necho \"installing $(ls *.deb)\"\ndpkg -i ./wnod-e2e-marker_1.0_all.deb\n"
+    script.write_text(f"#!/bin/sh\nset -e\necho \"installing $(ls *.deb)\"\ndpkg -i ./{deb.name}\n"
                       "echo 'made by the update VM' > \"$ROOT/etc/wnod-e2e-marker\"\n")
 
     done = wnod(host, "image", "update", IMAGE, "--script", str(script), "--with", str(deb), "--note", "marker")
