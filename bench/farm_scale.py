@@ -2,8 +2,10 @@
 system's load, with no VM: the farm issue's 20 hosts and 10 000 jobs by default.
 
 The daemons share one fake batch system and one fake hypervisor (wnod_core.testing's shared
-fakes, one SQLite file). Every job is submitted at the start; each host's bait has a job slot
-per VWN slot of the host; each slot dispatches the next pending job to its bait and asks the
+fakes, one SQLite file). Every job is submitted at the start (or, with --arrivals, they come at
+that rate); each host's bait has a job slot per VWN slot of the host; which host's free slot
+takes the next job is --dispatch (pull, order, weights: see wnod_core.testing.farmload); each
+slot dispatches the job it takes to its bait and asks the
 host's daemon, as `wnod bait` does; a migrated job runs a moment in its VWN and ends; a job put
 back goes to the end of the queue, for any host (wnod_core.testing.farmload). Watched all along
 and checked at the end, the load fails if any happens: a VWN name running two jobs or bound to
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from wnod_core.testing.daemons import DaemonProcess, running
 from wnod_core.testing.distributions import shared_fakes_environ
-from wnod_core.testing.farmload import USERS, FarmLoad, LoadFailed, site_config
+from wnod_core.testing.farmload import DISPATCH, USERS, FarmLoad, LoadFailed, site_config
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -41,6 +43,12 @@ def main() -> int:
     parser.add_argument("--run", type=float, default=0.5, help="the longest a job runs, in seconds (0.5)")
     parser.add_argument("--full-wait", default="10s",
                         help="the daemons' engine.full_wait: how long a job finding its host full waits (10s)")
+    parser.add_argument("--dispatch", choices=DISPATCH, default="pull",
+                        help="which host's free slot takes the next job: pull (whichever asks first), order (the"
+                             " first host: Slurm at one weight), weights (the lightest bait, as the daemons weigh"
+                             " them: engine.steer_baits) (default pull)")
+    parser.add_argument("--arrivals", type=float, default=0.0,
+                        help="jobs a second arriving (a Poisson stream); 0: all at the start (default)")
     parser.add_argument("--no-notice", dest="notice", action="store_false",
                         help="no epilog tells a daemon of its job's end: it finds it at its next round")
     args = parser.parse_args()
@@ -56,7 +64,8 @@ def main() -> int:
         with running(daemons, timeout=120):
             load = FarmLoad(daemons, [f"{name}-bait" for name in names], fakes, USERS, slots=args.slots,
                             run_time=(0.0, args.run), timeout=600, notice=args.notice,
-                            watch_every=max(0.2, args.jobs / 10_000))
+                            watch_every=max(0.2, args.jobs / 10_000), dispatch=args.dispatch,
+                            arrivals=args.arrivals)
             try:
                 figures = load.run(args.jobs)
             except LoadFailed as exc:
@@ -64,7 +73,8 @@ def main() -> int:
                 return 1
     lat = list(figures.latencies)
     print(f"farm: {figures.hosts} hosts x {args.slots} VWN slots, engine.poll_interval {args.poll},"
-          f" jobs run 0-{args.run:g} s, job ends {'told at once' if args.notice else 'found by the rounds'}")
+          f" jobs run 0-{args.run:g} s, job ends {'told at once' if args.notice else 'found by the rounds'};"
+          f" dispatch {args.dispatch}, jobs {f'arriving at {args.arrivals:g}/s' if args.arrivals else 'all at the start'}")
     print(f"jobs: {figures.jobs} ended once each, in {figures.seconds:.1f} s:"
           f" {figures.jobs_per_second:.1f} jobs/s")
     print(f"bait answers 'migrated': p50 {statistics.median(lat) * 1000:.0f} ms,"

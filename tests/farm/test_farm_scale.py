@@ -46,6 +46,24 @@ def test_every_job_ends_once_in_a_vwn_of_its_own(hosts: list[DaemonProcess], sha
     assert figures.reused > 0 and figures.watched > 0
 
 
+def test_jobs_dispatched_by_the_weights_the_daemons_set_end_once_each(hosts: list[DaemonProcess],
+                                                                      shared_fakes_dir: Path) -> None:
+    """The scheduler that honours bait weights (bench/farm_scale.py --dispatch weights): the
+    weights it reads are the daemons' own, changing as their VWNs do, and nothing is lost."""
+    farm = FarmLoad(hosts, [f"hv{n:02d}-bait" for n in range(1, HOSTS + 1)], shared_fakes_dir, USERS, slots=SLOTS,
+                    run_time=(0.0, 0.2), seed=2, dispatch="weights", arrivals=40)
+    figures = farm.run(150)
+    assert figures.jobs == 150 and figures.reused > 0
+    assert len(farm.weights_seen) > 3, farm.weights_seen
+    # Hosts with idle VWNs and room (weight 100 or less) came up, the ones a job goes to first.
+    assert any(w <= 100 for seen in farm.weights_seen for w in seen)
+
+
+def test_an_unknown_dispatch_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown dispatch 'random'"):
+        FarmLoad([], ["hv01-bait"], tmp_path, USERS, slots=1, dispatch="random")
+
+
 def test_a_vwn_name_serving_two_jobs_is_caught(tmp_path: Path) -> None:
     # The watcher is what says "0 double-bound": two jobs running on one VWN's name, or two
     # unfinished ones bound to it, fail the load, naming the host and both jobs; a bait runs many.

@@ -7,7 +7,12 @@ shared fakes, one SQLite file). The load plays the batch system's scheduler: eve
 submitted at the start; each host's bait has as many job slots as the host has VWN slots, and
 each slot takes the next pending job, dispatches it to the bait and asks the host's daemon (its
 bait API, as ``wnod bait`` does); a job migrated to a VWN is started there, runs a moment and
-ends; a job put back to pending goes to the end of the queue, for any host. A watcher reads the
+ends; a job put back to pending goes to the end of the queue, for any host. Which host's free slot
+takes the next job is the load's `dispatch`: "pull", whichever slot asks first; "order", the
+first host with a free slot (Slurm with every bait at one weight); "weights", the host whose bait
+weighs least of those with a free slot, by the weights its daemon set (``engine.steer_baits``),
+as Slurm allocates by node Weight. With `arrivals`, jobs come at that rate (a Poisson stream)
+rather than all at the start. A watcher reads the
 whole batch system all the while: no VWN host name may ever run two jobs or be bound to two
 unfinished jobs. At the end every job must have ended exactly once, in a VWN, and every domain
 of the hypervisor must be an idle VWN of some daemon's records.
@@ -29,6 +34,8 @@ from .daemons import DaemonProcess
 from .fakes.batch import EXIT_CODES
 from .fakes.shared import SharedFakeBatchSystem, SharedFakeHypervisor
 from .fakes.shared_plugin import shared_fakes_config
+
+DISPATCH = ("pull", "order", "weights")
 
 USERS = tuple(f"user{n}" for n in range(1, 13))
 """The load's job owners: the first six get el9 VWNs, the next four sl6 ones, the last two grid ones."""
@@ -123,7 +130,11 @@ class FarmLoad:
 
     def __init__(self, daemons: Sequence[DaemonProcess], baits: Sequence[str], fakes: Path,
                  users: Sequence[str], *, slots: int, run_time: tuple[float, float] = (0.0, 0.3), seed: int = 0,
-                 timeout: float = 120, notice: bool = True, watch_every: float = 0.2):
+                 timeout: float = 120, notice: bool = True, watch_every: float = 0.2, dispatch: str = "pull",
+                 arrivals: float = 0.0):
+        if dispatch not in DISPATCH:
+            raise ValueError(f"unknown dispatch {dispatch!r}; expected one of {', '.join(DISPATCH)}")
+        self.dispatch, self.arrivals = dispatch, arrivals
         self.daemons, self.baits, self.fakes, self.users = list(daemons), list(baits), fakes, list(users)
         self.slots, self.run_time, self.timeout = slots, run_time, timeout
         self.notice, self.watch_every = notice, watch_every
@@ -139,14 +150,25 @@ class FarmLoad:
         self._latencies: list[float] = []
         self._failures: list[str] = []
         self._done = threading.Event()
+        self._waiting = [0] * len(self.baits)
+        """Per host, its slots that wait for a job (with "order" and "weights")."""
+        self._weights = [1] * len(self.baits)
+        """Per host, its bait's weight as the batch system has it, read every few tens of ms."""
+        self.weights_seen: set[tuple[int, ...]] = set()
 
     # -- the load -----------------------------------------------------------------------------------
 
     def run(self, jobs: int) -> Figures:
         owners = [self.rng.choice(self.users) for _ in range(jobs)]
         ids = [self.batch.submit(owner, groups=(owner,)).job_id for owner in owners]
-        self._queue.extend(ids)
         self._unfinished = jobs
+        helpers = []
+        if self.arrivals > 0:
+            helpers.append(threading.Thread(target=self._arrive, args=(ids,), name="arrivals", daemon=True))
+        else:
+            self._queue.extend(ids)
+        if self.dispatch == "weights":
+            helpers.append(threading.Thread(target=self._read_weights, name="weights", daemon=True))
         pids = {d.process.pid for d in self.daemons if d.process is not None}
         watcher = Watcher(self.batch, set(self.baits), pids)
         watching = threading.Thread(target=watcher.watch, args=(self._done, self.watch_every), name="watcher",
@@ -156,6 +178,8 @@ class FarmLoad:
                  for host in range(len(self.daemons)) for n in range(self.slots)]
         began = time.monotonic()
         watching.start()
+        for helper in helpers:
+            helper.start()
         for slot in slots:
             slot.start()
         for slot in slots:
@@ -163,6 +187,8 @@ class FarmLoad:
         seconds = time.monotonic() - began
         self._done.set()
         watching.join()
+        for helper in helpers:
+            helper.join()
         failures = self._failures + watcher.failures
         if failures:
             more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
@@ -174,21 +200,47 @@ class FarmLoad:
                        reused=sum(1 for r in ledgers if r["outcome"] == "ended" and r["reused"]),
                        watched=watcher.reads, peak_rss_kib=watcher.peak_rss_kib)
 
-    def _next(self) -> str | None:
-        """The first pending job, waiting while others may still come back; None once all ended."""
-        while True:
+    def _arrive(self, ids: Sequence[str]) -> None:
+        for job_id in ids:
             with self._lock:
-                if self._queue:
-                    return self._queue.popleft()
+                self._queue.append(job_id)
+            if self._done.wait(self.rng.expovariate(self.arrivals)):
+                return
+
+    def _read_weights(self) -> None:
+        while not self._done.wait(0.03):
+            weights = [self.batch.weight_of(b) for b in self.baits]
+            with self._lock:
+                self._weights = weights
+                self.weights_seen.add(tuple(weights))
+
+    def _next(self, host: int) -> str | None:
+        """The first pending job, for a slot of `host` when the dispatch gives it there; waiting
+        while others may still come back; None once all ended."""
+        ordered = self.dispatch != "pull"
+        with self._lock:
+            self._waiting[host] += 1
+        while True:
+            with self._lock:  # the count and the queue change together: no job goes where no slot waits
                 if self._unfinished == 0 or self._failures:
+                    self._waiting[host] -= 1
                     return None
-            time.sleep(0.01)
+                if self._queue and (not ordered or self._first_free() == host):
+                    self._waiting[host] -= 1
+                    return self._queue.popleft()
+            time.sleep(0.005)
+
+    def _first_free(self) -> int:
+        """The host the batch system gives the next job to: of those with a slot free, the lightest
+        bait (all weigh alike with "order"), then the first."""
+        weights = self._weights if self.dispatch == "weights" else [1] * len(self.baits)
+        return min((weights[h], h) for h, n in enumerate(self._waiting) if n)[1]
 
     def _slot(self, host: int, seed: float) -> None:
         rng = random.Random(seed)
         client = self.daemons[host].client(timeout=self.timeout)
         bait = self.baits[host]
-        while (job := self._next()) is not None:
+        while (job := self._next(host)) is not None:
             try:
                 self._one(job, bait, client, rng)
             except Exception as exc:  # noqa: BLE001 - any failure ends the load, said with its job
