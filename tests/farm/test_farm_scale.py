@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.engine.steering import weight
 from wnod_core.interfaces import VwnSpec
 from wnod_core.model import VmType
 from wnod_core.testing.daemons import DaemonProcess, running
@@ -55,8 +56,19 @@ def test_jobs_dispatched_by_the_weights_the_daemons_set_end_once_each(hosts: lis
     figures = farm.run(150)
     assert figures.jobs == 150 and figures.reused > 0
     assert len(farm.weights_seen) > 3, farm.weights_seen
-    # Hosts with idle VWNs and room (weight 100 or less) came up, the ones a job goes to first.
-    assert any(w <= 100 for seen in farm.weights_seen for w in seen)
+    # The empty hosts' weight, then hosts full of idle VWNs (a job there evicts one): as the VWNs went.
+    seen = {w for weights in farm.weights_seen for w in weights}
+    assert weight(0, SLOTS) in seen and any(weight(0, 1) < w <= weight(1, 0) for w in seen), sorted(seen)
+
+
+def test_the_next_job_goes_to_the_lightest_bait_with_a_slot_free_or_by_order_the_first(tmp_path: Path) -> None:
+    weighted = FarmLoad([], ["a", "b", "c"], tmp_path, USERS, slots=1, dispatch="weights")
+    ordered = FarmLoad([], ["a", "b", "c"], tmp_path, USERS, slots=1, dispatch="order")
+    for farm in (weighted, ordered):
+        farm._waiting, farm._weights = [1, 1, 0], [300, 199, 1]  # c weighs least, but has no slot free
+    assert (weighted._first_free(), ordered._first_free()) == (1, 0)
+    weighted._weights = [199, 199, 1]
+    assert weighted._first_free() == 0, "equal weights: the first host"
 
 
 def test_an_unknown_dispatch_is_refused_by_name(tmp_path: Path) -> None:

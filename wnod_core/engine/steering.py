@@ -13,10 +13,14 @@ The weight is a pure function of the records, so that the daemon and a simulatio
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import BatchSystemError, PluginError
 from ..model import HostCapacity, VmType, Vwn, VwnState
 from .placement import size_of
+
+if TYPE_CHECKING:  # parts.py imports the engine's modules
+    from .parts import Parts
 
 LOG = logging.getLogger("wnod.engine")
 
@@ -78,7 +82,7 @@ class Steering:
         self.unsupported = False
         """The batch system said it has no such order: it is not asked again."""
 
-    async def settle(self, parts) -> None:  # type: ignore[no-untyped-def] - Parts, imported late
+    async def settle(self, parts: "Parts") -> None:
         """Set the baits' weight as the host's VWNs say now. A refusal is logged and tried again
         next round: the weight only steers, the host's own state decides its jobs."""
         p = parts
