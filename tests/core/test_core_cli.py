@@ -311,7 +311,7 @@ def test_config_reference_documents_every_core_field(run) -> None:
         "[[resolvers]]",
     ):
         assert f"`{heading}`" in text
-    assert '| `memory` | size ("2GiB") | `"2GiB"` | Memory of each VWN. |' in text
+    assert '| `max_vcpus` | integer | unset | The most virtual CPUs a VWN of this type is made with' in text
     assert "| `max_reuses` | integer | `100` |" in text
     assert '| `scratch_layout` | `"raw"` or `"overlay"` | `"raw"` |' in text
     assert "| `image` | image file name | required |" in text
@@ -349,6 +349,9 @@ def test_vm_types_json(run, site_config, cli_plugins, site_resolvers) -> None:
         "image_source": "store",
         "vcpus": 1,
         "memory": "4GiB",
+        "max_vcpus": None,
+        "max_memory": None,
+        "memory_step": "1GiB",
         "scratch_size": "10GiB",
         "scratch_layout": "raw",
         "network": "closed",
@@ -364,8 +367,10 @@ def test_vm_types_json(run, site_config, cli_plugins, site_resolvers) -> None:
 
 
 def test_vm_types_table(run, site_config) -> None:
-    site_config('[vm_types.atlas]\nimage = "atlas.img"\nmemory = "4GiB"\n')
+    site_config('[vm_types.atlas]\nimage = "atlas.img"\nmemory = "4GiB"\n'
+                '[vm_types.multi]\nimage = "atlas.img"\nvcpus = 2\nmax_vcpus = 8\nmax_memory = "32GiB"\n')
     lines = run("--no-plugins", "vm-types").stdout.splitlines()
+    assert lines[2].split()[:4] == ["multi", "atlas.img", "2-8", "2GiB-32GiB"]
     assert lines[0].split() == ["NAME", "IMAGE", "VCPUS", "MEMORY", "SCRATCH", "NETWORK", "REUSE"]
     assert lines[1].split() == [
         "atlas",

@@ -21,8 +21,8 @@ def vm_types_command(wnod: CliContext, as_json: bool) -> None:
         [
             t.name,
             t.image,
-            t.vcpus,
-            format_size(t.memory),
+            t.vcpus if t.max_vcpus is None else f"{t.vcpus}-{t.max_vcpus}",
+            format_size(t.memory) if t.max_memory is None else f"{format_size(t.memory)}-{format_size(t.max_memory)}",
             f"{format_size(t.scratch_size)} {t.scratch_layout}",
             t.network,
             f"{t.reuse.max_reuses}x, idle {format_duration(t.reuse.idle_ttl)}",

@@ -431,6 +431,8 @@ def vwn_json(vwn: Vwn) -> dict[str, Any]:
         "slot": vwn.slot,
         "reuse_count": vwn.reuse_count,
         "image_version": vwn.image_version,
+        "vcpus": vwn.vcpus,
+        "memory": vwn.memory,
         "created_at": vwn.created_at,
         "updated_at": vwn.updated_at,
     }
@@ -452,6 +454,8 @@ def job_json(flight: JobFlight) -> dict[str, Any]:
         "stuck_since": flight.stuck_since or None,
         "stuck_why": flight.stuck_why,
         "stray_on": flight.stray_on or None,
+        "cpus": flight.cpus,
+        "memory": flight.memory,
     }
 
 

@@ -3,8 +3,8 @@
 | step           | handler      | what happens                                                      |
 | -------------- | ------------ | ----------------------------------------------------------------- |
 | (a new request)| ``admit``    | the job must run, right now, on the bait the request names, and that bait be this host's; else answered, nothing recorded |
-| bait_entered   | ``resolve``  | the batch system's facts, then the resolver chain: a VM type, or refused |
-| resolved       | ``place``    | an idle VWN reused, a new one recorded, idle ones evicted, a wait for VWNs being cleaned, or the host is full |
+| bait_entered   | ``resolve``  | the batch system's facts (with the CPUs and memory the job asked for), then the resolver chain: a VM type, or refused |
+| resolved       | ``place``    | the VWN sized for the job within its type's bounds (or refused: bigger than its type makes); an idle VWN of that size reused, a new one recorded, idle ones evicted, a wait for VWNs being cleaned, or the host is full |
 | vwn_assigned   | ``bring_up`` | closed to other jobs, its domain made, waited for until it joined  |
 | vwn_ready      | ``migrate``  | the job bound to the VWN, and to it alone                         |
 | giving_back    | ``hand_back``| the batch system asked to take the job back (requeue, release, fail) |
@@ -35,6 +35,7 @@ from . import baits, giveback, lifecycle
 from .calls import host_fence, job_fence, vwn_fence
 from .parts import LOG, Parts
 from .placement import Create, Evict, Full, Reuse, Wait, place
+from .sizing import Oversized, sized
 
 
 @attrs.frozen
@@ -215,7 +216,8 @@ class JobDriver:
             return await giveback.give_back(p, flight, JobStep.REQUEUED, f"could not resolve a VM type: {exc}")
         if isinstance(decision, Refused):
             return await giveback.give_back(p, flight, JobStep.REFUSED, decision.reason)
-        return p.records.step(flight, JobStep.RESOLVED, vm_type=decision.vm_type, detail=decision.reason)
+        return p.records.step(flight, JobStep.RESOLVED, vm_type=decision.vm_type, detail=decision.reason,
+                              cpus=facts.cpus, memory=facts.memory or 0)
 
     # -- resolved: place ------------------------------------------------------------------------
 
@@ -232,6 +234,9 @@ class JobDriver:
         vm_type = p.policy.vm_types.get(flight.vm_type)
         if vm_type is None:  # the config was reloaded meanwhile: decide again
             return p.records.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
+        vm_type = sized(vm_type, flight.cpus, flight.memory)
+        if isinstance(vm_type, Oversized):  # no VWN of its type will ever hold it: not worth a boot
+            return await giveback.give_back(p, flight, JobStep.REFUSED, vm_type.reason)
         vwns = p.store.vwns()
         # Busy: acted on now, named by a call that timed out and may still land on it, or named by
         # a job being handed back (a migrate there may have bound it, even in a daemon since dead).

@@ -18,13 +18,13 @@ from ..text import one_line
 from . import placement
 from .calls import host_fence, vwn_fence
 from .parts import LOG, Parts
-from .placement import has_size_of
 
 
 def spec(p: Parts, vwn: Vwn) -> VwnSpec:
     vm_type = p.policy.vm_types[vwn.vm_type]
-    if vwn.vcpus and not has_size_of(vwn, vm_type):  # made before a reload resized its type
-        vm_type = attrs.evolve(vm_type, vcpus=vwn.vcpus, memory=vwn.memory)
+    if vwn.vcpus and (vwn.vcpus, vwn.memory) != (vm_type.vcpus, vm_type.memory):
+        # Sized for its job, or made before a reload resized its type: its own size, to its end.
+        vm_type = attrs.evolve(vm_type, vcpus=vwn.vcpus, memory=vwn.memory, max_vcpus=None, max_memory=None)
     # Its own image version, which it keeps to its end, whatever is current on the host now.
     if vm_type.image_version != vwn.image_version:
         vm_type = attrs.evolve(vm_type, image_version=vwn.image_version)

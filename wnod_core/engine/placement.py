@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 import attrs
 
 from ..model import HostCapacity, ReuseScope, VmType, Vwn, VwnState
+from .sizing import made_now
 
 
 @attrs.frozen
@@ -62,8 +63,8 @@ def size_of(vwn: Vwn, vm_types: Mapping[str, VmType]) -> tuple[int, int]:
 
 
 def has_size_of(vwn: Vwn, vm_type: VmType) -> bool:
-    """Whether `vwn` was made the size `vm_type` now asks for (unrecorded sizes are taken to match)."""
-    return not vwn.vcpus or (vwn.vcpus, vwn.memory) == (vm_type.vcpus, vm_type.memory)
+    """Whether `vwn` was made a size `vm_type` makes now (unrecorded sizes are taken to match)."""
+    return not vwn.vcpus or made_now(vwn.vcpus, vwn.memory, vm_type)
 
 
 def worth_keeping(vwn: Vwn, vm_type: VmType | None) -> tuple[bool, str]:
@@ -76,12 +77,19 @@ def worth_keeping(vwn: Vwn, vm_type: VmType | None) -> tuple[bool, str]:
         return False, f'VM type "{vwn.vm_type}" has a new image version ({vm_type.image_version!r})'
     if not has_size_of(vwn, vm_type):
         return False, (
-            f'VM type "{vwn.vm_type}" is now {vm_type.vcpus} vCPUs and {vm_type.memory} bytes'
-            f" (it was made with {vwn.vcpus} and {vwn.memory})"
+            f'VM type "{vwn.vm_type}" no longer makes VWNs of {vwn.vcpus} vCPUs and {vwn.memory} bytes'
+            f" (it is now {_bounds(vm_type)})"
         )
     if vwn.reuse_count >= vm_type.reuse.max_reuses:
         return False, f"it took its last job ({vwn.reuse_count + 1} of {vm_type.reuse.max_reuses + 1})"
     return True, ""
+
+
+def _bounds(vm_type: VmType) -> str:
+    if vm_type.max_vcpus is None and vm_type.max_memory is None:
+        return f"{vm_type.vcpus} vCPUs and {vm_type.memory} bytes"
+    return (f"{vm_type.vcpus}-{vm_type.max_vcpus or vm_type.vcpus} vCPUs and {vm_type.memory}-"
+            f"{vm_type.max_memory or vm_type.memory} bytes in steps of {vm_type.memory_step}")
 
 
 def may_serve(vwn: Vwn, vm_type: VmType, user: str, group: str) -> bool:
@@ -137,7 +145,8 @@ def place(
     settling: Collection[str] = (),
 ) -> Placement:
     """The best home for a job of `vm_type`, owned by `owner` (user, primary group), given every
-    VWN of this host (any state).
+    VWN of this host (any state). `vm_type` is sized for the job (``sizing.sized()``): an idle VWN
+    of its type is reused only if it is of that very size.
 
     VWNs in `busy` are being acted on (their guard is held): they are neither reused nor
     evicted, but they count against the capacity. Slots in `held_slots` are free but not given
@@ -148,12 +157,14 @@ def place(
     timeouts: a job that would fit once they are idle or gone is told to wait, not that the host
     is full (a job bounced back to pending waits minutes for its next dispatch).
     """
+    size = (vm_type.vcpus, vm_type.memory)
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED or v.id in lingering]
     free = [v for v in alive if v.id not in busy and v.state is not VwnState.DESTROYED]
     idle = [v for v in free if v.state is VwnState.IDLE and v.vm_type == vm_type.name]
     current = [
         v for v in idle
-        if v.image_version == vm_type.image_version and has_size_of(v, vm_type) and may_serve(v, vm_type, *owner)
+        if v.image_version == vm_type.image_version and size_of(v, vm_types) == size
+        and may_serve(v, vm_type, *owner)
     ]
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.

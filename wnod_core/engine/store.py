@@ -30,9 +30,10 @@ from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import FINAL_STEPS, JobFlight
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: the first. 2: jobs.giving_back_as, vwns.version, vwns.vcpus and vwns.memory. 3: vwns.booted_at,
-vwns.last_user, vwns.last_group, jobs.stuck_since and jobs.stuck_why. 4: jobs.stray_on."""
+vwns.last_user, vwns.last_group, jobs.stuck_since and jobs.stuck_why. 4: jobs.stray_on. 5: jobs.cpus
+and jobs.memory."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vwns (
@@ -71,7 +72,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     giving_back_as TEXT NOT NULL DEFAULT '',
     stuck_since REAL NOT NULL DEFAULT 0,
     stuck_why TEXT NOT NULL DEFAULT '',
-    stray_on TEXT NOT NULL DEFAULT ''
+    stray_on TEXT NOT NULL DEFAULT '',
+    cpus INTEGER NOT NULL DEFAULT 0,
+    memory INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (step);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,6 +96,7 @@ _ADDED: dict[int, tuple[tuple[str, str, str], ...]] = {
         ("jobs", "stuck_why", "TEXT NOT NULL DEFAULT ''"),
     ),
     4: (("jobs", "stray_on", "TEXT NOT NULL DEFAULT ''"),),
+    5: (("jobs", "cpus", "INTEGER NOT NULL DEFAULT 0"), ("jobs", "memory", "INTEGER NOT NULL DEFAULT 0")),
 }
 """The columns each schema version added to the one before: (table, column, declaration).
 Their defaults read as "not known" for the rows an older wnod wrote."""
@@ -104,7 +108,7 @@ _VWN_COLUMNS = (
 _JOB_COLUMNS = (
     "job_id", "step", "bait_host", "updated_at", "user", "owner_group", "vm_type", "vwn_id", "attempts", "reused",
     "detail",
-    "times", "giving_back_as", "stuck_since", "stuck_why", "stray_on",
+    "times", "giving_back_as", "stuck_since", "stuck_why", "stray_on", "cpus", "memory",
 )
 
 
@@ -400,7 +404,7 @@ def _job_row(flight: JobFlight) -> tuple[object, ...]:
         flight.vwn_id, flight.attempts, None if flight.reused is None else int(flight.reused), flight.detail,
         json.dumps([list(t) for t in flight.times]),
         flight.giving_back_as.value if flight.giving_back_as else "", flight.stuck_since, flight.stuck_why,
-        flight.stray_on,
+        flight.stray_on, flight.cpus, flight.memory,
     )
 
 

@@ -179,8 +179,9 @@ async def adopt(p: Parts, info: DomainInfo) -> str:
         job_id=flight.job_id if flight else None,
         image_version=info.image_version,
         slot=slot,
-        vcpus=vm_type.vcpus if vm_type else 0,
-        memory=vm_type.memory if vm_type else 0,
+        # As the hypervisor made it (sized for its job); its type's least size if it does not say.
+        vcpus=info.vcpus or (vm_type.vcpus if vm_type else 0),
+        memory=info.memory or (vm_type.memory if vm_type else 0),
         last_user=flight.user if flight else "",
         last_group=flight.group if flight else "",
     )

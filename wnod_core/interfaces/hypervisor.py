@@ -73,6 +73,11 @@ class DomainInfo:
     hostname: str = ""
     """The VWN's name in the batch system, as the spec gave it ("" if the backend kept none): how
     a daemon that lost its records finds what runs there."""
+    vcpus: int = 0
+    """The vCPUs the domain was made with (0: the backend does not say): what a daemon that lost
+    its records counts an adopted VWN at, since VWNs are sized from their job's request."""
+    memory: int = 0
+    """The memory the domain was made with, in bytes (0: the backend does not say)."""
 
 
 @attrs.frozen

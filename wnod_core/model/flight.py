@@ -74,6 +74,11 @@ class JobFlight:
     """At ``GIVING_BACK``: the host name of one of this host's slots that the batch system runs
     the job on though wnod never gave it that VWN (a dead daemon's migrate landed late). Until the
     batch system has the job back, no new VWN gets that name and no other job the VWN holding it."""
+    cpus: int = 0
+    """The CPUs the job asked for, as its batch system said when it was resolved (0: not known yet,
+    or recorded by a wnod from before VWNs were sized: its VWN is its type's least size)."""
+    memory: int = 0
+    """The memory the job asked for, in bytes (0: none, or not known, as for `cpus`)."""
 
     @classmethod
     def entered(cls, job_id: str, bait_host: str, now: float) -> "JobFlight":

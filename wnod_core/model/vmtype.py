@@ -2,12 +2,13 @@
 
 import enum
 import re
+from collections.abc import Callable
 from typing import NewType
 
 import attrs
 
 from .fields import documented
-from .units import Bytes, Seconds, longer_than_zero, parse_duration, parse_size
+from .units import Bytes, Seconds, format_size, longer_than_zero, parse_duration, parse_size
 
 Name = NewType("Name", str)
 """A plugin, VM type or resolver name (see NAME_RE)."""
@@ -50,6 +51,19 @@ def check_cpuset(value: object) -> str:
 def _check_optional_image(_inst: object, _attr: object, value: object) -> None:
     if value is not None:
         check_image_name(value)
+
+
+def _check_most(inst: object, attr: "attrs.Attribute[object]", most: int | None, name: str,
+                show: Callable[[int], str]) -> None:
+    # Without its type (a key checked on its own, inst None), there is no least to compare with.
+    least = getattr(inst, name, None)
+    if most is not None and least is not None and most < least:
+        raise ValueError(f"{attr.name} ({show(most)}) is less than {name} ({show(least)}), the size of its smallest VWN")
+
+
+def _positive_size(value: int, name: str) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be at least one byte, got {value}")
 
 
 class ScratchLayout(enum.StrEnum):
@@ -148,8 +162,37 @@ class VmType:
         default=ImageSource.STORE,
         converter=ImageSource,
     )
-    vcpus: int = documented("Virtual CPUs of each VWN.", default=1, validator=attrs.validators.ge(1))
-    memory: Bytes = documented("Memory of each VWN.", default=Bytes(2 * 1024**3), converter=parse_size)
+    vcpus: int = documented(
+        "Virtual CPUs of each VWN; with `max_vcpus`, the fewest: a job asking for more CPUs gets a VWN of as many.",
+        default=1,
+        validator=attrs.validators.ge(1),
+    )
+    memory: Bytes = documented(
+        "Memory of each VWN; with `max_memory`, the least: a job asking for more gets a VWN of that much"
+        " (rounded up to `memory_step`).",
+        default=Bytes(2 * 1024**3),
+        converter=parse_size,
+    )
+    max_vcpus: int | None = documented(
+        "The most virtual CPUs a VWN of this type is made with, sized from its job's request. Unset:"
+        " every VWN has `vcpus`, and a job asking for more CPUs than that is refused.",
+        default=None,
+        validator=lambda i, a, v: _check_most(i, a, v, "vcpus", str),
+    )
+    max_memory: Bytes | None = documented(
+        "The most memory a VWN of this type is made with, sized from its job's request. Unset: every"
+        " VWN has `memory`, and a job asking for more than that is refused.",
+        default=None,
+        converter=attrs.converters.optional(parse_size),
+        validator=lambda i, a, v: _check_most(i, a, v, "memory", format_size),
+    )
+    memory_step: Bytes = documented(
+        "With `max_memory`: a job's memory request is rounded up to a multiple of this for its VWN,"
+        " so that jobs asking nearly the same share VWNs (an idle VWN is reused for a job of its very size).",
+        default=Bytes(1024**3),
+        converter=parse_size,
+        validator=lambda _i, _a, v: _positive_size(v, "memory_step"),
+    )
     scratch_size: Bytes = documented(
         "Size of each VWN's own read-write scratch disk.",
         default=Bytes(10 * 1024**3),

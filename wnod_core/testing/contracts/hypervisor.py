@@ -97,7 +97,10 @@ class HypervisorContract:
 
     def test_domains_lists_a_created_vwn_with_its_identity(self, backend: Hypervisor, spec: VwnSpec) -> None:
         backend.create(spec)
-        assert _one(backend, spec.vwn_id) == DomainInfo(
+        info = _one(backend, spec.vwn_id)
+        # A backend may not say the size it made the domain (0); one that says, says it right.
+        assert (info.vcpus, info.memory) in ((0, 0), (spec.vm_type.vcpus, spec.vm_type.memory))
+        assert attrs.evolve(info, vcpus=0, memory=0) == DomainInfo(
             vwn_id=spec.vwn_id,
             vm_type=spec.vm_type.name,
             host=spec.host,

@@ -244,6 +244,8 @@ def _info(domain: FakeDomain) -> DomainInfo:
         state=domain.state,
         image_version=spec.vm_type.image_version,
         hostname=spec.hostname,
+        vcpus=spec.vm_type.vcpus,
+        memory=spec.vm_type.memory,
     )
 
 

@@ -8,6 +8,7 @@ under CI (which installs it from system-packages.txt and runs as root) they fail
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,15 @@ USER = "daemon"
 
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[LocalSlurm]:
+    with started() as cluster:
+        yield cluster
+
+
+@contextmanager
+def started(**options: Any) -> Iterator[LocalSlurm]:
+    """A LocalSlurm of `options` started (or the test failed with slurmctld's log), stopped by PID after."""
     require(why_unavailable() or "")
-    cluster = LocalSlurm()
+    cluster = LocalSlurm(**options)
     try:
         try:
             cluster.start()
@@ -47,8 +55,13 @@ def record() -> Any:
 
 
 @pytest.fixture
-def adapter(slurm: LocalSlurm, record: Any, tmp_path: Path) -> SlurmBatchSystem:
+def adapter(slurm: LocalSlurm, tmp_path: Path) -> SlurmBatchSystem:
     """The adapter, built from its options table as the core builds it."""
+    return build_adapter(slurm, tmp_path)
+
+
+def build_adapter(slurm: LocalSlurm, tmp_path: Path) -> SlurmBatchSystem:
+    record = Plugins.load(installed=False, extra=[("wnod-slurm", plugin)]).lookup("batch_systems", "slurm")
     return build_plugin(record, {"slurm_conf": str(slurm.conf)}, {}, tmp_path, path="batch.slurm")
 
 

@@ -125,6 +125,8 @@ class LibvirtHypervisor(Hypervisor):
                 continue
             try:
                 state = domain_state(*dom.state())
+                # [state, max memory KiB, memory KiB, vCPUs, CPU time]: its size as it was made.
+                _, max_kib, _, vcpus, _ = dom.info()
             except libvirt.libvirtError as exc:
                 if is_code(exc, libvirt.VIR_ERR_NO_DOMAIN):
                     continue  # gone since it was listed
@@ -137,6 +139,8 @@ class LibvirtHypervisor(Hypervisor):
                     state=state,
                     image_version=identity.image_version,
                     hostname=identity.hostname,
+                    vcpus=vcpus,
+                    memory=max_kib * 1024,
                 )
             )
         return infos

@@ -121,7 +121,12 @@ def free_ports(count: int) -> list[int]:
 
 
 class LocalSlurm:
-    def __init__(self, pool: int = VWN_POOL):
+    def __init__(self, pool: int = VWN_POOL, bait_cpus: int = 1, vwn_cpus: int = 1, parameters: Sequence[str] = ()):
+        """`bait_cpus`, `vwn_cpus`: the nodes' declared CPUs (more than this machine has makes a
+        node smaller than declared, as a VWN sized below its host's most is); `parameters`: more
+        slurm.conf lines."""
+        self.bait_cpus, self.vwn_cpus = bait_cpus, vwn_cpus
+        self.parameters = tuple(parameters)
         self.dir = Path(tempfile.mkdtemp(prefix="wnod-slurm-"))
         # munged (as user munge) must reach its socket's directory, and jobs run as other users.
         self.dir.chmod(0o755)
@@ -188,8 +193,11 @@ class LocalSlurm:
             "PrologEpilogTimeout=120",
         ]
         lines.append(f"Prolog={self.prolog}")
+        lines += self.parameters
         for name, port in self.ports.items():
-            lines.append(f"NodeName={name} NodeAddr=127.0.0.1 NodeHostname={host} Port={port} CPUs=1 RealMemory=64")
+            lines.append(f"NodeName={name} NodeAddr=127.0.0.1 NodeHostname={host} Port={port}"
+                         f" CPUs={self.bait_cpus if name == BAIT else self.vwn_cpus}"
+                         " RealMemory=64")
         lines.append(f"PartitionName={BAIT_PARTITION} Nodes={BAIT} Default=YES MaxTime=INFINITE State=UP")
         lines += self.partition_lines()
         self.conf.write_text("\n".join(lines) + "\n")
