@@ -8,11 +8,12 @@ from pathlib import Path
 import attrs
 
 from wnod_core.config.schema import ImagesSection
+from wnod_core.engine.placement import Evict, place
 from wnod_core.images import HostImages
 from wnod_core.images.rolled_out import REFRESH, RolledOut
 from wnod_core.images.seal import import_disk
 from wnod_core.interfaces import BaitOutcome
-from wnod_core.model import ImageSource, VwnState
+from wnod_core.model import HostCapacity, ImageSource, VmType, Vwn, VwnState
 from wnod_core.model.events import JobStep
 from wnod_core.testing.tamper import flip_byte
 
@@ -112,6 +113,53 @@ def test_an_idle_vwn_of_the_old_version_is_retired_at_the_next_job_and_a_rollbac
     assert third not in (first, second)
     assert host.engine.parts.store.vwn(third).image_version == "1"
     assert _created_disks(host) == [images.library.disk(IMAGE, v) for v in (1, 2, 1)]
+
+
+def test_old_idle_vwns_are_not_retired_all_at_once_and_a_quick_rollback_finds_them_warm(host, tmp_path):
+    images, clock = _library_host(host, tmp_path)
+    images.publish(IMAGE, 1)
+
+    async def job_through(queue: str = "blue", user: str = "alice") -> str:
+        job = host.submit(queue, user=user)
+        answer = await host.bait(job)
+        assert answer.outcome is BaitOutcome.MIGRATED
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+        return answer.vwn_id
+
+    def state(vwn_id: str) -> VwnState:
+        return host.engine.parts.store.vwn(vwn_id).state
+
+    first = run(job_through())
+    images.publish(IMAGE, 2)
+    clock.now += REFRESH
+    run(host.engine.round())
+    assert state(first) is VwnState.IDLE, "the round leaves it for its next reuse decision"
+    images.rollback(IMAGE)
+    clock.now += REFRESH
+    assert run(job_through()) == first, "current again: reused, no boot"
+    images.publish(IMAGE, 2)
+    clock.now += REFRESH
+    # bob's job of another type has room: it leaves alice's old VWN alone; hers retires it.
+    other = run(job_through("red", user="bob"))
+    assert state(first) is VwnState.IDLE and other != first
+    second = run(job_through())
+    assert state(first) is VwnState.DESTROYED and second not in (first, other)
+    assert host.engine.parts.store.vwn(second).image_version == "2"
+
+
+def test_room_is_made_from_idle_vwns_of_an_old_version_first():
+    types = {n: VmType(name=n, image=f"{n}.img", vcpus=1, memory="1GiB", image_version="2") for n in ("a", "b")}
+
+    def idle(n: int, vm_type: str, version: str) -> Vwn:
+        return Vwn(id=f"v{n}", host="hv01", vm_type=vm_type, state=VwnState.IDLE, created_at=0.0,
+                   updated_at=float(n), slot=n, image_version=version, vcpus=1, memory=1024**3)
+
+    older_current, newer_old = idle(1, "a", "2"), idle(2, "a", "1")
+    capacity = HostCapacity(vcpus=2, memory="2GiB", max_vwns=2)
+    assert place(types["b"], [older_current, newer_old], types, capacity) == Evict((newer_old,)), \
+        "the old version's VWN goes first though it was used last: no job will ever take it"
 
 
 def test_a_type_with_no_published_version_puts_the_job_back_to_pending_never_fails_it(host, tmp_path) -> None:

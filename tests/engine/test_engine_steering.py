@@ -39,6 +39,15 @@ def test_the_weight_of_records_counts_idle_vwns_and_the_room_beside_those_alive(
     assert host_weight(full, types, capacity) == FULL
 
 
+
+def test_idle_vwns_of_an_old_image_version_make_a_host_no_lighter_but_still_make_room(host):
+    types, capacity = host.policy.vm_types, HostCapacity(vcpus=8, memory="8GiB", max_vwns=2)
+    old = attrs.evolve(_vwn(1, VwnState.IDLE), image_version="1")  # blue is now at version ""
+    assert host_weight([old], types, capacity) == weight(0, 1), "no job reuses it: room only"
+    busy = _vwn(2, VwnState.RUNNING)
+    assert host_weight([old, busy], types, capacity) == weight(1, 0), "full: a job there evicts it"
+
+
 @pytest.fixture
 def steered(host):
     host.policy = attrs.evolve(host.policy, baits=("bait01",))

@@ -92,6 +92,15 @@ def _bounds(vm_type: VmType) -> str:
             f"{vm_type.max_memory or vm_type.memory} bytes in steps of {vm_type.memory_step}")
 
 
+def stale(vwn: Vwn, vm_types: Mapping[str, VmType]) -> bool:
+    """Whether idle `vwn` is of an image version its type no longer gives new VWNs (a publish, a
+    rollback, a new label): never reused, but retired lazily, at its next reuse decision (the job
+    it would have taken retires it), first when room is needed, or at its idle TTL; not all at
+    once, so that a rollback soon after finds its VWNs still warm."""
+    vm_type = vm_types.get(vwn.vm_type)
+    return vm_type is not None and vwn.image_version != vm_type.image_version
+
+
 def may_serve(vwn: Vwn, vm_type: VmType, user: str, group: str) -> bool:
     """Whether idle `vwn` may take a job of `user` (primary group `group`), by its type's reuse scope.
     A VWN that never ran a job is anyone's; outside the "user" scope it was restarted after each job."""
@@ -169,6 +178,9 @@ def place(
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
         return Reuse(min(current, key=lambda v: (v.updated_at, v.id)))
+    passed_over = [v for v in idle if v.image_version != vm_type.image_version and may_serve(v, vm_type, *owner)]
+    if passed_over:  # the job would have taken it, were it current: this reuse decision retires it
+        return Evict((min(passed_over, key=lambda v: (v.updated_at, v.id)),))
     if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:
         return Full(
             f'VM type "{vm_type.name}" needs {vm_type.vcpus} vCPUs and {vm_type.memory} bytes,'
@@ -179,9 +191,11 @@ def place(
         slots = sorted(set(range(1, capacity.max_vwns + 1)) - used_slots(alive) - set(held_slots))
         if slots:
             return Create(slots[0])
-    # Evict idle VWNs that cannot serve this job, least recently used first, until it fits.
+    # Evict idle VWNs that cannot serve this job until it fits: those of an old image version
+    # first (no job will ever take them), then the least recently used.
     others = sorted(
-        (v for v in free if v.state is VwnState.IDLE and v not in current), key=lambda v: (v.updated_at, v.id)
+        (v for v in free if v.state is VwnState.IDLE and v not in current),
+        key=lambda v: (not stale(v, vm_types), v.updated_at, v.id),
     )
     victims: list[Vwn] = []
     for victim in others:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BatchSystemError, PluginError
 from ..model import HostCapacity, VmType, Vwn, VwnState
-from .placement import size_of
+from .placement import size_of, stale
 
 if TYPE_CHECKING:  # parts.py imports the engine's modules
     from .parts import Parts
@@ -68,8 +68,10 @@ def host_weight(vwns: Sequence[Vwn], vm_types: Mapping[str, VmType], capacity: H
     alive = [v for v in vwns if v.state is not VwnState.DESTROYED]
     sizes = [size_of(v, vm_types) for v in alive]
     used = (len(alive), sum(s[0] for s in sizes), sum(s[1] for s in sizes))
-    idle = sum(1 for v in alive if v.state is VwnState.IDLE)
-    return weight(idle, room_for(used, list(vm_types.values()), capacity))
+    idle = [v for v in alive if v.state is VwnState.IDLE]
+    room = room_for(used, list(vm_types.values()), capacity)
+    # With room, only VWNs a job may reuse make a host lighter; without, any idle one makes room.
+    return weight(sum(1 for v in idle if not stale(v, vm_types)) if room else len(idle), room)
 
 
 class Steering:

@@ -14,7 +14,7 @@ from ..errors import BatchSystemError, HypervisorError, IllegalTransition, JobNo
 from ..interfaces import DomainState
 from ..model import JobState, Vwn, VwnState
 from ..model.events import JobStep
-from . import giveback, lifecycle
+from . import giveback, lifecycle, placement
 from .parts import LOG, Parts
 
 _AFTER_MIGRATION = (JobStep.MIGRATED, JobStep.STARTED)
@@ -107,7 +107,7 @@ def prune(parts: Parts) -> int:
 async def _check_idle(p: Parts, vwn: Vwn) -> None:
     vm_type = p.policy.vm_types.get(vwn.vm_type)
     keep, reason = lifecycle.worth_keeping(p, vwn)
-    if vm_type is None or not keep:
+    if vm_type is None or (not keep and not placement.stale(vwn, p.policy.vm_types)):
         await lifecycle.destroy(p, vwn, reason)
     elif p.clock() - vwn.updated_at >= vm_type.reuse.idle_ttl:
         await lifecycle.destroy(p, vwn, f"idle for longer than {vm_type.reuse.idle_ttl:.0f}s")
