@@ -4,6 +4,7 @@ source they pull from, one build host that signs and pushes; ``wnod image publis
 """
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +99,15 @@ def images(tmp_path: Path, shared_fakes_dir: Path, shared_fakes_env: dict[str, s
 
 
 def test_a_phased_rollout_grows_over_the_same_hosts_and_rolls_back_only_where_it_went(images: ImageFarm) -> None:
+    shown: list[str] = []  # the commands as docs/images.md shows them, with what they printed
+
+    def image(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = images.image(*args, code=code)
+        shown.append(f"$ wnod image {' '.join(args)}\n{done.stdout}{done.stderr}")
+        return done
+
     assert images.build("one") == f"{IMAGE}@1" and images.build("two") == f"{IMAGE}@2"
-    done = images.image("publish", f"{IMAGE}@1", "--hosts", "all")
+    done = image("publish", f"{IMAGE}@1", "--hosts", "all")
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
     assert {h: r[1:3] for h, r in rows.items()} == {h: ["none", f"{IMAGE}@1"] for h in HOSTS}
     assert images.current() == dict.fromkeys(HOSTS, 1)
@@ -110,9 +118,9 @@ def test_a_phased_rollout_grows_over_the_same_hosts_and_rolls_back_only_where_it
     job = images.farm.batch.submit("alice", queue="batch").job_id
     assert "migrated" in images.farm.bait(first, job).stderr
 
-    images.image("publish", f"{IMAGE}@2", "--fraction", "0.3")  # ceil(0.9): one host
+    image("publish", f"{IMAGE}@2", "--fraction", "0.3")  # ceil(0.9): one host
     assert images.current() == {h: 2 if h == first else 1 for h in HOSTS}
-    images.image("publish", f"{IMAGE}@2", "--fraction", "0.6")  # ceil(1.8): two, the first among them
+    image("publish", f"{IMAGE}@2", "--fraction", "0.6")  # ceil(1.8): two, the first among them
     assert images.current() == {h: 2 if h in order[:2] else 1 for h in HOSTS}
     said = json.loads(images.image("status", IMAGE, "--hosts", first, "--json").stdout)["hosts"][0]["status"]
     assert {v["version"]: v["in_use"] for v in said["versions"]} == {1: 1, 2: 0}, "the running VWN keeps v1"
@@ -125,12 +133,18 @@ def test_a_phased_rollout_grows_over_the_same_hosts_and_rolls_back_only_where_it
     vwns = images.farm.daemons[first].client().get("/v1/vwns")["vwns"]
     assert sorted((v["job_id"], v["image_version"]) for v in vwns) == sorted([(job, "1"), (second, "2")])
 
-    done = images.image("rollback", f"{IMAGE}@2", "--hosts", "all")
+    image("status", IMAGE, "--hosts", "all")
+    done = image("rollback", f"{IMAGE}@2", "--hosts", "all")
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
     assert f"{IMAGE}@1 is not current here" not in done.stdout
     assert "is not current here: left as it is" in rows[order[2]], done.stdout
     assert "changed on 2 of 3 host(s) chosen" in done.stderr
     assert images.current() == dict.fromkeys(HOSTS, 1), "the host that never had v2 did not go back further"
+    # docs/images.md shows this very run: its farm-wide commands and their output cannot drift.
+    page = (Path(__file__).parents[2] / "docs" / "images.md").read_text()
+    block = re.search(r"### Across the farm\n.*?```console\n(.*?)```", page, re.S).group(1)
+    real = "\n".join(line.rstrip() for line in "".join(shown).splitlines()) + "\n"
+    assert block == real, f"docs/images.md's farm-wide example is not what wnod prints; it prints:\n{real}"
 
 
 def test_a_tampered_version_is_refused_on_every_host_and_nothing_changes(images: ImageFarm) -> None:

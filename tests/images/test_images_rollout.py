@@ -144,3 +144,8 @@ def test_the_engine_sees_the_published_version_within_a_refresh(host_images, tmp
     assert list(seen) == ["sci", "plain"] and len(seen) == 2
     with pytest.raises(HypervisorError, match=f'VM type "sci": {IMAGE}@7 is not in the image library'):
         disk_of(images.library, seen["sci"], "7")
+    # A change this daemon made itself (a publish over its API) is seen at the next decision.
+    images.publish(IMAGE, 2)
+    assert seen["sci"].image_version == "1"
+    seen.invalidate()
+    assert seen["sci"].image_version == "2"

@@ -25,6 +25,7 @@ from ..engine.placement import size_of
 from ..errors import ImageError, VwnNotFound, WnodError
 from ..images import HostImages
 from ..images.host import versions_in_use
+from ..images.rolled_out import RolledOut
 from ..model import Vwn
 from ..model.flight import JobFlight
 from ..model.vmtype import check_name
@@ -380,6 +381,8 @@ async def _rolled(request: web.Request, image: str, change: Callable[[HostImages
     answer = await asyncio.get_running_loop().run_in_executor(None, run)
     if answer["changed"]:
         LOG.info("image %s: current %s -> %s (asked over the API)", image, answer["before"], answer["after"])
+        if isinstance(types := engine.parts.policy.vm_types, RolledOut):
+            types.invalidate()
     return web.json_response(answer)
 
 

@@ -44,6 +44,12 @@ class RolledOut(Mapping[str, VmType]):
             current = None  # unreadable: no version here; the create says why (disk_of)
         return attrs.evolve(vm_type, image_version="" if current is None else str(current))
 
+    def invalidate(self) -> None:
+        """Read the rollout states again at the next decision: this daemon changed one itself (a
+        publish over its API), and a job baited right after must get the new version, not wait
+        out `REFRESH` (or be given back for a version it does not see yet)."""
+        self._read_at = float("-inf")
+
     def __getitem__(self, name: str) -> VmType:
         return self._fresh()[name]
 
