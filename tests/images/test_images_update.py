@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wnod_core.cli.main import main
 from wnod_core.errors import HypervisorError, ImageError
 from wnod_core.images.library import STAGING
 from wnod_core.images.seal import import_disk
@@ -112,18 +113,34 @@ def test_a_guest_that_powers_off_before_its_script_ends_fails_the_update(built, 
     assert built.library.versions(IMAGE) == [1]
 
 
-def test_an_update_vm_that_times_out_or_cannot_boot_leaves_nothing(built, tmp_path) -> None:
+def test_an_update_vm_that_cannot_boot_leaves_nothing(built, tmp_path) -> None:
     def hung(spec, console):
         raise HypervisorError(f"update VM {spec.name} still ran after {spec.timeout:g}s: destroyed")
 
     script = _script(tmp_path, "exit 0\n")
-    with pytest.raises(HypervisorError, match="still ran after 3600s"):
+    with pytest.raises(HypervisorError, match="still ran after 3600s: destroyed$"):
         update(built, FakeHypervisor(update_guest=hung), UpdateRequest(IMAGE, script, VM_TYPE, "hv01"),
                lambda _l: None, lambda _l: None)
     with pytest.raises(HypervisorError, match="no update guest given"):
         update(built, FakeHypervisor(), UpdateRequest(IMAGE, script, VM_TYPE, "hv01"), lambda _l: None, lambda _l: None)
     assert built.library.versions(IMAGE) == [1]
     assert sorted(p.name for p in built.library.image_dir(IMAGE).iterdir()) == [".lock", "1", "rollout.json"]
+
+
+def test_an_update_vm_that_times_out_keeps_nothing_but_what_its_script_logged_until_then(built, tmp_path) -> None:
+    def stuck(spec, console):
+        (tmp_path / "log.out").write_text("Unpacking libfoo (1.2) ...\n")
+        _debugfs_write(spec.script_disk, tmp_path / "log.out", "log")  # wnod-init logs as the script runs
+        raise HypervisorError(f"update VM {spec.name} still ran after {spec.timeout:g}s: destroyed")
+
+    script = _script(tmp_path, "exit 0\n")
+    with pytest.raises(HypervisorError, match=r"still ran after 3600s: destroyed; nothing was kept but what the"
+                                              r" script logged until then, .*failed/2-"):
+        update(built, FakeHypervisor(update_guest=stuck), UpdateRequest(IMAGE, script, VM_TYPE, "hv01"),
+               lambda _l: None, lambda _l: None)
+    assert built.library.versions(IMAGE) == [1]
+    [log] = (built.library.image_dir(IMAGE) / "failed").iterdir()
+    assert log.read_text() == "Unpacking libfoo (1.2) ...\n"
 
 
 def test_a_script_that_breaks_the_file_system_is_refused(built, tmp_path) -> None:
@@ -134,10 +151,12 @@ def test_a_script_that_breaks_the_file_system_is_refused(built, tmp_path) -> Non
             f.write(b"\xff" * 1024)
 
     script = _script(tmp_path, "exit 0\n")
-    with pytest.raises(ImageError, match="the new disk's file system has errors; nothing was kept"):
+    with pytest.raises(ImageError, match=r"failed, nothing was kept but the script's log, .*failed/2-.*: e2fsck"
+                                         r" .*the new disk's file system has errors"):
         update(built, FakeHypervisor(update_guest=vandal), UpdateRequest(IMAGE, script, VM_TYPE, "hv01"),
                lambda _l: None, lambda _l: None)
     assert built.library.versions(IMAGE) == [1]
+    assert len(list((built.library.image_dir(IMAGE) / "failed").iterdir())) == 1
 
 
 def test_a_tampered_parent_is_not_updated(built, tmp_path) -> None:
@@ -161,3 +180,32 @@ def test_a_file_named_like_the_script_disks_own_is_refused(built, tmp_path) -> N
     with pytest.raises(ImageError, match="keeps 'status' for itself"):
         update(built, FakeHypervisor(update_guest=guest), UpdateRequest(IMAGE, script, VM_TYPE, "hv01", files=(clash,)),
                lambda _l: None, lambda _l: None)
+
+
+def test_diff_shows_what_changed_and_each_update_between_two_versions_and_log_the_scripts_output(
+        built, tmp_path, monkeypatch, capsys) -> None:
+    for n in (2, 3):
+        script = _script(tmp_path, f'echo "update {n}"\necho {n} > "$ROOT/marker{n}"\n')
+        update(built, FakeHypervisor(update_guest=guest),
+               UpdateRequest(IMAGE, script, VM_TYPE, "hv01", parent=n - 1, note=f"u{n}"), lambda _l: None, lambda _l: None)
+    config = tmp_path / "wnod.toml"
+    config.write_text(f'[host]\nname = "hv01"\n[images]\nlibrary = "{built.library.root}"\n')
+    monkeypatch.setenv("WNOD_LOAD_PLUGINS", "")
+
+    def wnod(*args: str) -> str:
+        with pytest.raises(SystemExit) as done:
+            main(["--config", str(config), "--state-dir", str(tmp_path / "state"), *args])
+        out, err = capsys.readouterr()
+        assert done.value.code == 0, out + err
+        return out
+
+    m1, m3 = built.library.manifest(IMAGE, 1), built.library.manifest(IMAGE, 3)
+    lines = wnod("image", "diff", f"{IMAGE}@1", f"{IMAGE}@3").splitlines()
+    assert "version: 1 -> 3" in lines and f"sha256: {m1.sha256} -> {m3.sha256}" in lines
+    assert f"note: {m1.note} -> u3" in lines
+    steps = [line for line in lines if line.startswith(f"{IMAGE}@")]
+    assert [s.split(" from ")[0] for s in steps] == [f"{IMAGE}@2", f"{IMAGE}@3"], lines
+    assert steps[0].startswith(f"{IMAGE}@2 from {IMAGE}@1: ") and steps[1].endswith(": u3")
+    assert wnod("image", "diff", f"{IMAGE}@3", f"{IMAGE}@1").splitlines()[-1] == (
+        f"{IMAGE}@3 is not an ancestor of {IMAGE}@1 in this library")
+    assert wnod("image", "log", f"{IMAGE}@3") == "update 3\n"

@@ -24,7 +24,7 @@ from pathlib import Path
 import attrs
 
 from ..commands import run
-from ..errors import ImageError
+from ..errors import HypervisorError, ImageError
 from ..interfaces import Hypervisor, UpdateVmSpec
 from ..model import VmType
 from .copying import copy_disk
@@ -85,8 +85,16 @@ def update(images: HostImages, hypervisor: Hypervisor, request: UpdateRequest,
         _make_script_disk(script_disk, script, request.files, timeout)
         name = f"wnod-update-{image}-{version}"
         say(f"booting update VM {name} (VM type {request.vm_type.name}; at most {section.update_timeout:g}s)")
-        hypervisor.run_update(UpdateVmSpec(name=name, vm_type=request.vm_type, host=request.host, disk=disk,
-                                           script_disk=script_disk, timeout=section.update_timeout), console)
+        try:
+            hypervisor.run_update(UpdateVmSpec(name=name, vm_type=request.vm_type, host=request.host, disk=disk,
+                                               script_disk=script_disk, timeout=section.update_timeout), console)
+        except HypervisorError as exc:
+            # Timed out, or the guest died: what its script logged until then says why; kept.
+            partial = _debugfs_cat(script_disk, "log", timeout)
+            if not partial:
+                raise
+            kept = _keep_failed_log(images, image, version, partial)
+            raise HypervisorError(f"{exc}; nothing was kept but what the script logged until then, {kept}") from exc
         say("the update VM powered off; reading its status and log")
         log = _debugfs_cat(script_disk, "log", timeout)
         status = (_debugfs_cat(script_disk, "status", timeout) or b"").decode(errors="replace").strip()
@@ -97,7 +105,12 @@ def update(images: HostImages, hypervisor: Hypervisor, request: UpdateRequest,
                              f" its log, {kept}")
         (staged / LOG).write_bytes(log or b"")
         script_disk.unlink()
-        _check_filesystem(disk, timeout, say)
+        try:
+            _check_filesystem(disk, timeout, say)
+        except ImageError as exc:
+            kept = _keep_failed_log(images, image, version, log or b"")
+            raise ImageError(f"update of {image}@{parent} failed, nothing was kept but the script's log, {kept}:"
+                             f" {exc}") from exc
         manifest = seal(images, staged, image=image, version=version, parent=parent, started=started, say=say,
                         script_sha256=sha256_of(script), log_sha256=hashlib.sha256(log or b"").hexdigest(),
                         note=request.note)
@@ -155,7 +168,7 @@ def _check_filesystem(disk: Path, timeout: float, say: Callable[[str], None]) ->
     say("checking the new disk's file system (e2fsck -fn)")
     checked = run(["e2fsck", "-fn", str(disk)], timeout=timeout, error=ImageError)
     if checked.returncode != 0:
-        raise ImageError(checked.message("the new disk's file system has errors; nothing was kept"))
+        raise ImageError(checked.message("the new disk's file system has errors"))
 
 
 def _keep_failed_log(images: HostImages, image: str, version: int, log: bytes) -> Path:
