@@ -4,16 +4,19 @@ import time
 from datetime import datetime
 from typing import Any
 
-from ..model import format_duration
+from ..model import format_duration, format_size
 
-VWN_COLUMNS = ["ID", "TYPE", "STATE", "HOSTNAME", "JOB", "AGE", "REUSES"]
+VWN_COLUMNS = ["ID", "TYPE", "SIZE", "VERSION", "STATE", "HOSTNAME", "JOB", "AGE", "REUSES"]
 JOB_COLUMNS = ["JOB", "USER", "TYPE", "STEP", "VWN", "SINCE", "DETAIL"]
 
 
 def vwn_row(v: dict[str, Any], now: float | None = None) -> list[Any]:
     """One VWN of the API's ``/v1/vwns``."""
     age = format_duration(int((time.time() if now is None else now) - v["created_at"]))
-    return [v["id"], v["vm_type"], v["state"], v["hostname"], v["job_id"] or "-", age, v["reuse_count"]]
+    # An older daemon's answer has no size: "-", as for a VWN recorded before sizes were.
+    size = f"{v['vcpus']}c/{format_size(v['memory'])}" if v.get("vcpus") else "-"
+    return [v["id"], v["vm_type"], size, v.get("image_version") or "-", v["state"], v["hostname"],
+            v["job_id"] or "-", age, v["reuse_count"]]
 
 
 def job_row(j: dict[str, Any]) -> list[Any]:
