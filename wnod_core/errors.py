@@ -62,6 +62,12 @@ class HypervisorError(WnodError):
     """The hypervisor refused a request or failed; the message says which and why."""
 
 
+class ImageUnavailable(HypervisorError):
+    """The disk of a VM type's image version cannot be had on this host (none published, not in the
+    library, changed since it was verified): a fault of that type here, not of the host, whose other
+    types boot as before."""
+
+
 class VwnNotFound(HypervisorError):
     """The hypervisor has no domain for this VWN."""
 

@@ -171,6 +171,9 @@ def test_a_type_with_no_published_version_puts_the_job_back_to_pending_never_fai
     assert flight.step is JobStep.REQUEUED, flight
     assert "no version of image" in flight.detail and f"wnod image publish {IMAGE}@N" in flight.detail
     assert host.hypervisor.calls_to("create") == []
+    # Known before any boot: no VWN recorded or closed for it, and no boot failure counted.
+    assert host.batch.calls_to("close_host") == [] and host.engine.vwns() == []
+    assert host.engine.parts.breaker.report() == {"host": "closed", "types": {}}
     assert [v for v in host.engine.vwns() if v.state is not VwnState.DESTROYED] == []
 
 
@@ -185,3 +188,25 @@ def test_a_current_disk_changed_after_it_was_verified_is_never_booted_and_the_jo
     assert flight.step is JobStep.REQUEUED, flight
     assert "changed since it was verified" in flight.detail and "refused, never booted" in flight.detail
     assert host.hypervisor.calls_to("create") == []
+
+
+def test_a_broken_image_stops_its_own_type_only_never_the_hosts_baits(host, tmp_path) -> None:
+    """The per-host circuit breaker counts a boot that fails for the host's sake; an image whose disk
+    cannot be had here (changed since it was verified, say) is its type's trouble: after
+    breaker_failures of them the host's baits stay open and its other types boot as before."""
+    images, _clock = _library_host(host, tmp_path)
+    # The type's own breaker would stop the boots first: kept out of the way, to see the host's.
+    engine = attrs.evolve(host.policy.engine, breaker_type_failures=50)
+    host.policy = attrs.evolve(host.policy, baits=("bait01",), engine=engine, vm_types=RolledOut(
+        {"blue": host.policy.vm_types["blue"], "red": attrs.evolve(host.policy.vm_types["red"], image="red.img",
+                                                                   image_source=ImageSource.STORE)},
+        images.library))
+    host.new_engine()
+    images.publish(IMAGE, 1)
+    flip_byte(images.library.disk(IMAGE, 1), 3)
+    for _ in range(host.policy.engine.breaker_failures + 1):
+        answer = run(host.bait(host.submit("blue")))
+        assert answer.outcome is BaitOutcome.RETRY
+    assert host.engine.parts.breaker.report() == {"host": "closed", "types": {}}
+    assert not host.batch.is_closed("bait01"), "the host's other types still take jobs"
+    assert run(host.bait(host.submit("red"))).outcome is BaitOutcome.MIGRATED

@@ -86,14 +86,18 @@ class Breaker:
             self._save()
             await baits.settle(self.parts)
 
-    async def failed(self, vm_type: str, why: str) -> None:
-        """A VWN of `vm_type` could not be brought up, for a reason of the host or the image."""
+    async def failed(self, vm_type: str, why: str, host_wide: bool = True) -> None:
+        """A VWN of `vm_type` could not be brought up, for a reason of the host or the image; one of
+        the type's image alone (`host_wide` False: its disk cannot be had here) counts for the type
+        only, so that one broken image never closes the host's baits to its other types' jobs."""
         self._load()
         engine = self.parts.policy.engine
         circuit = self.types.setdefault(vm_type, _Circuit())
         if self._count(circuit, why, engine.breaker_type_failures):
             LOG.error("VM type %s: %d boots in a row failed; no new VWN of it for %s (last: %s)",
                       vm_type, circuit.failures, format_duration(int(circuit.backoff)), why)
+        if not host_wide:
+            return
         was_open = self.host.state is not BreakerState.CLOSED
         if self._count(self.host, why, engine.breaker_failures):
             LOG.error("host %s: %d VWN boots in a row failed; it takes no new job for %s and closes its"

@@ -4,7 +4,7 @@
 | -------------- | ------------ | ----------------------------------------------------------------- |
 | (a new request)| ``admit``    | the job must run, right now, on the bait the request names, and that bait be this host's; else answered, nothing recorded |
 | bait_entered   | ``resolve``  | the batch system's facts (with the CPUs and memory the job asked for), then the resolver chain: a VM type, or refused |
-| resolved       | ``place``    | the VWN sized for the job within its type's bounds (or refused: bigger than its type makes); an idle VWN of that size reused, a new one recorded, idle ones evicted, a wait for VWNs being cleaned, or the host is full |
+| resolved       | ``place``    | the VWN sized for the job within its type's bounds (or refused: bigger than its type makes; or back to pending: no version of its image published here); an idle VWN of that size reused, a new one recorded, idle ones evicted, a wait for VWNs being cleaned, or the host is full |
 | vwn_assigned   | ``bring_up`` | closed to other jobs, its domain made, waited for until it joined  |
 | vwn_ready      | ``migrate``  | the job bound to the VWN, and to it alone                         |
 | giving_back    | ``hand_back``| the batch system asked to take the job back (requeue, release, fail) |
@@ -23,7 +23,8 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from ..config.schema import BootFailure
-from ..errors import BatchSystemError, HypervisorError, JobNotFound, PluginError
+from ..errors import BatchSystemError, HypervisorError, ImageUnavailable, JobNotFound, PluginError
+from ..images.rolled_out import unpublished
 from ..interfaces import BaitOutcome, DomainState
 from ..kits.accounts import account
 from ..model import JobFacts, JobState, Refused, VmType, Vwn, VwnState
@@ -237,6 +238,9 @@ class JobDriver:
         vm_type = sized(vm_type, flight.cpus, flight.memory)
         if isinstance(vm_type, Oversized):  # no VWN of its type will ever hold it: not worth a boot
             return await giveback.give_back(p, flight, JobStep.REFUSED, vm_type.reason)
+        missing = unpublished(p.policy.library, vm_type)
+        if missing:  # this host has no version of its image to boot: another host may have one
+            return await giveback.give_back(p, flight, JobStep.REQUEUED, missing)
         vwns = p.store.vwns()
         # Busy: acted on now, named by a call that timed out and may still land on it, or named by
         # a job being handed back (a migrate there may have bound it, even in a daemon since dead).
@@ -325,7 +329,8 @@ class JobDriver:
                                   undo=self._undo_late_create(vwn.id))
                 except HypervisorError as exc:
                     await lifecycle.destroy(p, vwn, "creation failed")
-                    return await self._boot_failed(flight, f"VWN could not be created: {one_line(exc)}")
+                    return await self._boot_failed(flight, f"VWN could not be created: {one_line(exc)}",
+                                                   image_fault=isinstance(exc, ImageUnavailable))
                 # Its incarnation is its record's time (before it was closed and made): no
                 # registration of its name from before then is its own.
                 vwn = p.records.move(vwn, VwnState.BOOTING)
@@ -409,13 +414,14 @@ class JobDriver:
 
         return undo
 
-    async def _boot_failed(self, flight: JobFlight, reason: str, *, host_fault: bool = True) -> JobFlight:
+    async def _boot_failed(self, flight: JobFlight, reason: str, *, host_fault: bool = True,
+                           image_fault: bool = False) -> JobFlight:
         """A VWN for the job could not be brought up: another try, or the job goes back to pending.
-        A boot fails for a reason of the host or its image, never of the job."""
+        A boot fails for a reason of the host or its image (`image_fault`), never of the job."""
         p = self.parts
         LOG.warning("job %s: %s (try %d)", self.job_id, reason, flight.attempts)
         if host_fault and flight.vm_type:
-            await p.breaker.failed(flight.vm_type, reason)
+            await p.breaker.failed(flight.vm_type, reason, host_wide=not image_fault)
         if self._past_bait_timeout(flight):
             return await self._requeue(flight, f"waited too long for a VWN (longer than engine.bait_timeout); last: {reason}")
         if flight.attempts <= p.policy.engine.boot_retries:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import HypervisorError, ImageError
+from ..errors import ImageError, ImageUnavailable
 from ..model import ImageSource, VmType
 from . import rollout
 from .library import Library
@@ -60,25 +60,36 @@ class RolledOut(Mapping[str, VmType]):
         return len(self._configured)
 
 
+def unpublished(library: Library | None, vm_type: VmType) -> str:
+    """Why no new VWN of `vm_type` (as the host's rollout has it) can be made here, known before any
+    boot: its image is from the library and no version of it is current ("": one is, or its image
+    is of the backend's store)."""
+    if vm_type.image_source is not ImageSource.LIBRARY or (library is not None and vm_type.image_version):
+        return ""
+    if library is None:
+        return f'VM type "{vm_type.name}": its image is from the library, but [images] library is not set'
+    state = rollout.state_path(library, vm_type.image)
+    why = rollout.read_problem(library, vm_type.image)
+    return (f'no version of image "{vm_type.image}" is published on this host'
+            f" ({why or f'nothing in {state}'}): wnod image publish {vm_type.image}@N")
+
+
 def disk_of(library: Library | None, vm_type: VmType, version: str) -> Path | None:
     """The read-only disk a VWN of `vm_type` made at image version `version` boots; None for an image
-    of the backend's store. HypervisorError when it cannot be had: a VWN is never made without it."""
+    of the backend's store. ImageUnavailable when it cannot be had: a VWN is never made without it."""
     if vm_type.image_source is not ImageSource.LIBRARY:
         return None
-    if library is None:
-        raise HypervisorError(f'VM type "{vm_type.name}": its image is from the library, but [images] library is not set')
-    if not version:
-        state = rollout.state_path(library, vm_type.image)
-        why = rollout.read_problem(library, vm_type.image)
-        raise HypervisorError(f'no version of image "{vm_type.image}" is published on this host'
-                              f" ({why or f'nothing in {state}'}): wnod image publish {vm_type.image}@N")
+    missing = unpublished(library, attrs.evolve(vm_type, image_version=version))
+    if missing:
+        raise ImageUnavailable(missing)
+    assert library is not None
     try:
         disk = library.disk(vm_type.image, int(version))
     except (ImageError, ValueError) as exc:
-        raise HypervisorError(f'VM type "{vm_type.name}": {exc}') from None
+        raise ImageUnavailable(f'VM type "{vm_type.name}": {exc}') from None
     changed = library.changed_since_verified(vm_type.image, int(version))
     if changed:
         ref = f"{vm_type.image}@{version}"
-        raise HypervisorError(f'VM type "{vm_type.name}": {ref}: {changed}: refused, never booted'
-                              f" (wnod image verify {ref} checks it whole)")
+        raise ImageUnavailable(f'VM type "{vm_type.name}": {ref}: {changed}: refused, never booted'
+                               f" (wnod image verify {ref} checks it whole)")
     return disk
