@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from wnod_core.errors import HypervisorError
+from wnod_core.interfaces import UpdateVmSpec
+from wnod_core.model import VmType
 from wnod_core.testing.requirements import require
 
 from wnod_xl.xl import Xl, XlFailed
@@ -128,6 +131,33 @@ def test_real_xl_reads_each_config_as_intended(
         assert len(nics) == 1 and nics[0]["bridge"] == backend.options.closed_bridge
     else:
         assert nics == []
+
+
+def test_real_xl_reads_the_update_vms_config_as_intended(build: Callable[..., Any], real_xl: RealXl,
+                                                         tmp_path: Path) -> None:
+    """The update VM (``wnod image update``): both disks read-write, no network, and a reboot or a
+    crash ends it as a power-off does."""
+    disk, script = tmp_path / "new.raw", tmp_path / "script.img"
+    for path in (disk, script):
+        path.write_bytes(b"\0" * 4096)
+    vm = VmType(name="alpha", image="alpha.img", memory="256MiB", kernel="vmlinuz-6.1", initrd="initrd-6.1.img",
+                cmdline="root=/dev/xvda console=hvc0")
+    backend = build()
+    config = backend.update_config(UpdateVmSpec(name="wnod-update-el9-2", vm_type=vm, host="hv-test", disk=disk,
+                                                script_disk=script, timeout=60))
+    parsed = real_xl.parse(config.format(), tmp_path)
+    assert parsed["c_info"]["name"] == "wnod-update-el9-2" and parsed["c_info"]["uuid"] == config.uuid
+    assert _disks(parsed) == {
+        "xvda": {"pdev_path": str(disk), "vdev": "xvda", "format": "raw", "readwrite": 1},
+        "xvdb": {"pdev_path": str(script), "vdev": "xvdb", "format": "raw", "readwrite": 1},
+    }
+    assert parsed.get("nics", []) == []
+    # libxl leaves out what is its default, and "destroy" is: a VWN's config has them, this one not.
+    assert "on_reboot" not in parsed and "on_crash" not in parsed
+    vwn = real_xl.parse(attrs.evolve(config, on_reboot="restart", on_crash="preserve").format(), tmp_path)
+    assert (vwn["on_reboot"], vwn["on_crash"]) == ("restart", "preserve")
+    assert parsed["b_info"]["kernel"] == str(backend.image("vmlinuz-6.1"))
+    assert parsed["b_info"]["cmdline"] == "root=/dev/xvda console=hvc0"
 
 
 def _cpus(cpuset: str) -> set[int]:

@@ -4,13 +4,14 @@ import logging
 import math
 import re
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from wnod_core.errors import HypervisorError, VwnNotFound
-from wnod_core.interfaces import DomainInfo, DomainState, Hypervisor, VwnSpec
+from wnod_core.interfaces import DomainInfo, DomainState, Hypervisor, UpdateVmSpec, VwnSpec
 from wnod_core.kits.disks import ScratchDir
 from wnod_core.kits.images import ImageStore
 from wnod_core.model import VmType
@@ -89,15 +90,7 @@ class XlHypervisor(Hypervisor):
             vifs = [Vif(self.options.bridge)]
         else:
             vifs = [Vif(self.options.closed_bridge)] if self.options.closed_bridge else []
-        boot: dict[str, object]
-        if vm.kernel is not None:
-            boot = {
-                "kernel": self.image(vm.kernel),
-                "ramdisk": self.image(vm.initrd) if vm.initrd else None,
-                "extra": vm.cmdline,
-            }
-        else:
-            boot = {"bootloader": "pygrub"}
+        boot = self._boot(vm)
         identity = (
             f"VWN {spec.vwn_id} (hostname {spec.hostname}) of VM type {vm.name}"
             f"{f', image version {vm.image_version}' if vm.image_version else ''}, on host {spec.host}"
@@ -119,6 +112,100 @@ class XlHypervisor(Hypervisor):
             )
         except ValueError as e:
             raise HypervisorError(f"xl: cannot write a config for VWN {spec.vwn_id}: {e}") from None
+
+    def _boot(self, vm: VmType) -> dict[str, object]:
+        """How a domain of `vm` boots: its kernel from the image store, or the image's own (pygrub)."""
+        if vm.kernel is not None:
+            return {"kernel": self.image(vm.kernel), "ramdisk": self.image(vm.initrd) if vm.initrd else None,
+                    "extra": vm.cmdline}
+        return {"bootloader": "pygrub"}
+
+    def update_config(self, spec: UpdateVmSpec) -> DomainConfig:
+        """The update VM's domain: booted as a VWN of its type is (kernel, command line, memory,
+        vCPUs), but its first disk is the new version's, READ-WRITE, its second the script disk, it
+        gets no network, and a reboot or a crash ends it like a power-off (the image's updater runs
+        its script once; a guest that went down without writing ``status`` failed the update)."""
+        vm: VmType = spec.vm_type
+        if not isinstance(spec.name, str) or not VWN_ID_RE.match(spec.name):
+            raise HypervisorError(f"xl: update VM name {spec.name!r} cannot name a domain")
+        for what, disk in (("the new version's disk", spec.disk), ("the script disk", spec.script_disk)):
+            if not disk.is_absolute() or not disk.is_file():
+                raise HypervisorError(f"xl: cannot boot update VM {spec.name}: {what} {disk} is not there")
+        boot = self._boot(vm)
+        for file in (boot.get("kernel"), boot.get("ramdisk")):
+            if file is not None and not Path(str(file)).is_file():
+                raise HypervisorError(f"xl: VM type {vm.name}: {file} is not in the image store")
+        try:
+            return DomainConfig(
+                name=spec.name,
+                uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{spec.host}/update/{spec.name}")),
+                memory_mib=max(1, math.ceil(vm.memory / MIB)),
+                vcpus=vm.vcpus,
+                cpus=vm.cpuset,
+                disks=[Disk(spec.disk, "xvda", writable=True), Disk(spec.script_disk, "xvdb", writable=True)],
+                comments=[f"update VM of VM type {vm.name} on host {spec.host}: in no batch system, runs no job",
+                          "xvda: the new version's disk, read-write; xvdb: the script disk"],
+                on_reboot="destroy",
+                on_crash="destroy",
+                **boot,  # type: ignore[arg-type]
+            )
+        except ValueError as e:
+            raise HypervisorError(f"xl: cannot write a config for update VM {spec.name}: {e}") from None
+
+    def run_update(self, spec: UpdateVmSpec, on_output: Callable[[str], None]) -> None:
+        """Boot the update VM, return once its guest has powered off (xl then removes its domain);
+        past ``spec.timeout`` destroy it and raise. It has no record: it is never one of
+        ``domains()``, and no domain of it is left by this call whatever happens."""
+        config = self.update_config(spec)
+        name = config.name
+        try:
+            text = config.format()
+        except ValueError as e:
+            raise HypervisorError(f"xl: cannot write a config for update VM {name}: {e}") from None
+        with self._lock(name):
+            live = self.xl.domains().get(name)
+            if live is not None:
+                raise HypervisorError(
+                    f"xl: cannot boot update VM {name}: a domain of that name is already there (another"
+                    f" `wnod image update` making the same version, or one that was cut off: its guest powers"
+                    f" itself off when its script ends, `xl destroy {name}` stops it now)")
+            path = self.config_dir / f"{name}.update.cfg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+            try:
+                on_output(f"(the console of a Xen PV guest is not logged here: `xl console {name}` shows it)")
+                self.xl.create(str(path))
+                log.info("xl: update VM %s started (at most %gs)", name, spec.timeout)
+                deadline = time.monotonic() + spec.timeout
+                while (live := self._update_domain(name, config.uuid)) is not None:
+                    if time.monotonic() > deadline:
+                        self.xl.destroy(live.domid)
+                        raise HypervisorError(f"xl: update VM {name} was still running after {spec.timeout:g}s"
+                                              " (images.update_timeout); it was destroyed")
+                    time.sleep(self.update_poll)
+            except BaseException as e:
+                self._end_update(name, config.uuid, e)
+                raise
+            finally:
+                path.unlink(missing_ok=True)
+
+    update_poll = 1.0
+    """Seconds between two looks at a running update VM."""
+
+    def _update_domain(self, name: str, uuid_: str) -> LiveDomain | None:
+        live = self.xl.domains().get(name)
+        return live if live is not None and (live.uuid is None or live.uuid.lower() == uuid_.lower()) else None
+
+    def _end_update(self, name: str, uuid_: str, cause: BaseException) -> None:
+        """After a failed run: no update VM of ours is left running."""
+        try:
+            live = self._update_domain(name, uuid_)
+            if live is not None:
+                self.xl.destroy(live.domid)
+        except HypervisorError as e:
+            log.error("xl: after a failed update run of %s (%s), could not destroy it: %s", name, cause, e)
 
     def render(self, spec: VwnSpec) -> str:
         return self._written(spec)[1]

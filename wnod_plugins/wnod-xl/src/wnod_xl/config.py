@@ -88,6 +88,10 @@ class DomainConfig:
     vifs: Sequence[Vif] = attrs.field(default=(), converter=tuple)
     comments: Sequence[str] = attrs.field(default=(), converter=tuple)
     """Lines written at the top, for the admin who reads the file."""
+    on_reboot: str = "restart"
+    on_crash: str = "preserve"
+    """What xl does when the guest reboots or crashes. A VWN restarts, and a crashed one is kept
+    so that the engine sees CRASHED rather than a silently vanished VWN."""
 
     def __attrs_post_init__(self) -> None:
         if (self.kernel is None) == (self.bootloader is None):
@@ -116,12 +120,11 @@ class DomainConfig:
         ]
         if self.cpus is not None:
             out.append(("cpus", quote(self.cpus)))
-        # A guest that powers off is gone (wnod then sees it shut off); a crashed one is
-        # kept, so the engine sees CRASHED rather than a silently vanished VWN.
+        # A guest that powers off is gone (wnod then sees it shut off).
         out += [
             ("on_poweroff", quote("destroy")),
-            ("on_reboot", quote("restart")),
-            ("on_crash", quote("preserve")),
+            ("on_reboot", quote(self.on_reboot)),
+            ("on_crash", quote(self.on_crash)),
         ]
         out.append(("disk", _list(d.spec() for d in self.disks)))
         if self.vifs:
