@@ -3,6 +3,7 @@ made and keeps it to its end; a publish retires idle VWNs of the old version at 
 decision, never a running one."""
 
 import asyncio
+import threading
 from pathlib import Path
 
 import attrs
@@ -12,6 +13,7 @@ from wnod_core.engine.placement import Evict, place
 from wnod_core.images import HostImages
 from wnod_core.images.rolled_out import REFRESH, RolledOut
 from wnod_core.images.seal import import_disk
+from wnod_core.images.source import Source
 from wnod_core.interfaces import BaitOutcome
 from wnod_core.model import HostCapacity, ImageSource, VmType, Vwn, VwnState
 from wnod_core.model.events import JobStep
@@ -31,12 +33,12 @@ class Clock:
         return self.now
 
 
-def _library_host(host, tmp_path: Path, versions: int = 2) -> tuple[HostImages, Clock]:
-    images = HostImages.of(ImagesSection(library=str(tmp_path / "images")))
-    for n in range(1, versions + 1):
-        disk = tmp_path / f"{n}.raw"
-        disk.write_bytes(b"version %d\n" % n)
-        import_disk(images, IMAGE, disk, lambda _line: None)
+def _library_host(host, tmp_path: Path, versions: int = 2, images: HostImages | None = None) -> tuple[HostImages, Clock]:
+    """The host's VM types' image from its library, with `versions` versions made there (or `images`'s)."""
+    if images is None:
+        images = HostImages.of(ImagesSection(library=str(tmp_path / "images")))
+        for n in range(1, versions + 1):
+            import_disk(images, IMAGE, _disk(tmp_path, n), lambda _line: None)
     clock = Clock()
     types = {name: attrs.evolve(t, image=IMAGE, image_source=ImageSource.LIBRARY)
              for name, t in host.policy.vm_types.items()}
@@ -44,6 +46,12 @@ def _library_host(host, tmp_path: Path, versions: int = 2) -> tuple[HostImages, 
                                library=images.library)
     host.new_engine()
     return images, clock
+
+
+def _disk(tmp_path: Path, n: int) -> Path:
+    disk = tmp_path / f"{n}.raw"
+    disk.write_bytes(b"version %d\n" % n)
+    return disk
 
 
 def _created_disks(host) -> list[Path | None]:
@@ -210,3 +218,39 @@ def test_a_broken_image_stops_its_own_type_only_never_the_hosts_baits(host, tmp_
     assert host.engine.parts.breaker.report() == {"host": "closed", "types": {}}
     assert not host.batch.is_closed("bait01"), "the host's other types still take jobs"
     assert run(host.bait(host.submit("red"))).outcome is BaitOutcome.MIGRATED
+
+
+def test_a_job_while_a_version_is_being_pulled_boots_the_current_one_never_the_half_copied(
+        host, tmp_path, monkeypatch) -> None:
+    source = tmp_path / "source"
+    build = HostImages.of(ImagesSection(library=str(tmp_path / "build"), source=str(source)))
+    for n in (1, 2):
+        import_disk(build, IMAGE, _disk(tmp_path, n), lambda _line: None)
+        build.source().push(build.library, IMAGE, n)
+    images, clock = _library_host(host, tmp_path, images=HostImages.of(
+        ImagesSection(library=str(tmp_path / "images"), source=str(source))))
+    images.publish(IMAGE, 1)
+    copied, go_on = threading.Event(), threading.Event()
+    fetch = Source.fetch
+
+    def slow(self, image, version, into):  # a disk of many GiB: the copy takes minutes
+        fetch(self, image, version, into)
+        copied.set()
+        assert go_on.wait(30)
+
+    monkeypatch.setattr(Source, "fetch", slow)
+    publisher = threading.Thread(target=images.publish, args=(IMAGE, 2))
+    publisher.start()
+    try:
+        assert copied.wait(30)
+        clock.now += REFRESH
+        first = run(host.bait(host.submit("blue")))
+        assert first.outcome is BaitOutcome.MIGRATED
+        assert images.library.versions(IMAGE) == [1], "not in the library until whole and verified"
+    finally:
+        go_on.set()
+        publisher.join(30)
+    clock.now += REFRESH
+    second = run(host.bait(host.submit("red")))
+    assert second.outcome is BaitOutcome.MIGRATED
+    assert _created_disks(host) == [images.library.disk(IMAGE, 1), images.library.disk(IMAGE, 2)]
