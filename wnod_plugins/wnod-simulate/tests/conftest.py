@@ -34,13 +34,13 @@ def types() -> Callable[..., dict[str, VmType]]:
 
 @pytest.fixture
 def study() -> Callable[..., Study]:
-    """``study([(submit, run, group), ...], types, vwns=1)``: a trace whose group names its job's
-    VM type (a group named "refused" is refused), on hosts of `vcpus` and `vwns` VWNs."""
+    """``study([(submit, run, group[, user[, cpus]]), ...], types, vwns=1)``: a trace whose group
+    names its job's VM type (a group named "refused" is refused), on hosts of `vcpus` and `vwns` VWNs."""
 
     def make(rows: Sequence[tuple], vm_types: Mapping[str, VmType], vwns: int = 1, vcpus: int | None = None,
              user: str = "user1") -> Study:
         jobs = tuple(
-            TraceJob(number=i + 1, submit=row[0], run=row[1], cpus=1, group=row[2],
+            TraceJob(number=i + 1, submit=row[0], run=row[1], cpus=row[4] if len(row) > 4 else 1, group=row[2],
                      user=row[3] if len(row) > 3 else user, queue="")
             for i, row in enumerate(rows)
         )

@@ -144,14 +144,14 @@ class _Farm:
         by_ttl: dict[float, OrderedDict[SimVwn, None]] = {}
         hosts = 0
         for i, pool in enumerate(setup.pools):
-            types = [setup.vm_types[name] for name, taker in owner.items() if taker == i]
-            index = PoolIndex(pool.capacity, {(t.vcpus, t.memory) for t in types}, len(owner), hosts, pool.hosts)
+            types = {name: setup.vm_types[name] for name, taker in owner.items() if taker == i}
+            index = PoolIndex(pool.capacity, {(t.vcpus, t.memory) for t in types.values()}, len(owner), hosts,
+                              pool.hosts)
             hosts += pool.hosts
-            for vm_type in types:
+            for name, vm_type in types.items():  # a kind each: a VM type, or one size of a sized one
                 ttl = vm_type.reuse.idle_ttl
                 expiring = by_ttl.setdefault(ttl, OrderedDict()) if ttl < MAX_SECONDS else None
-                self.kinds[vm_type.name] = Kind(vm_type, len(self.kinds), index, setup.boot.of(vm_type.name),
-                                                expiring)
+                self.kinds[name] = Kind(vm_type, len(self.kinds), index, setup.boot.of(vm_type.name), expiring)
         self.expiring = list(by_ttl.items())
         """Per idle TTL, the idle VWNs of the types that keep them that long, in the order they went
         idle: the order their TTLs run out in, the first the next to. Cheaper than timers in the
@@ -167,8 +167,9 @@ class _Farm:
             raise ValueError(f"unknown dispatch {setup.dispatch!r}; expected one of {', '.join(DISPATCH)}")
         self.dispatch = setup.dispatch
         self.pool_types = {id(kind.pool): [] for kind in self.kinds.values()}
-        for kind in self.kinds.values():
-            self.pool_types[id(kind.pool)].append(kind.vm_type)
+        for name, kind in self.kinds.items():
+            if name == kind.name:  # the site's VM types, not their sizes: what a daemon counts room by
+                self.pool_types[id(kind.pool)].append(kind.vm_type)
         """Per pool, its VM types: the room of a host, as its daemon counts it for its weight."""
         self.weights: dict[int, dict[tuple[int, int, int, int], int]] = {}
         """Per pool, the weight of each (idle VWNs, VWNs, vCPUs, memory) a host held."""

@@ -56,7 +56,8 @@ def plan(policy: str, vm_types: Mapping[str, VmType], capacity: HostCapacity, ho
 
 
 def demand(jobs: Sequence[SimJob], vm_types: Mapping[str, VmType]) -> dict[str, float]:
-    """Core-seconds each VM type's jobs ran, in the order the types first appear."""
+    """Core-seconds each kind of job (a VM type, or one size of a sized one) ran, in the order the
+    kinds first appear."""
     out: dict[str, float] = {}
     for job in jobs:
         out[job.vm_type] = out.get(job.vm_type, 0.0) + job.run * vm_types[job.vm_type].vcpus
@@ -79,11 +80,16 @@ def share_hosts(hosts: int, demands: Mapping[str, float]) -> dict[str, int] | No
 
 
 def _static(vm_types: Mapping[str, VmType], capacity: HostCapacity, hosts: int, jobs: Sequence[SimJob]) -> Plan:
-    shares = share_hosts(hosts, demand(jobs, vm_types))
+    # Hosts dedicated to an environment: per VM type, whatever sizes its jobs come in.
+    by_type: dict[str, float] = {}
+    for kind, d in demand(jobs, vm_types).items():
+        by_type[vm_types[kind].name] = by_type.get(vm_types[kind].name, 0.0) + d
+    shares = share_hosts(hosts, by_type)
     if shares is None:
-        return Plan(None, jobs, f"needs at least one host per VM type with jobs ({len(demand(jobs, vm_types))})")
+        return Plan(None, jobs, f"needs at least one host per VM type with jobs ({len(by_type)})")
     always_up = {n: attrs.evolve(t, reuse=_FOREVER) for n, t in vm_types.items()}
-    pools = tuple(Pool(count, capacity, frozenset({name})) for name, count in shares.items())
+    pools = tuple(Pool(count, capacity, frozenset(k for k, t in vm_types.items() if t.name == name))
+                  for name, count in shares.items())
     note = "hosts: " + ", ".join(f"{name} {count}" for name, count in shares.items())
     return Plan(FarmSetup(always_up, pools), jobs, note, models_vwns=False)
 

@@ -4,6 +4,7 @@ sized as the site's ``[host]`` section says. What every policy of a comparison i
 from collections.abc import Callable, Mapping
 
 import attrs
+from wnod_core.engine.sizing import Oversized, sized
 from wnod_core.model import Decision, HostCapacity, JobFacts, Resolved, VmType
 
 from .farm import SimJob
@@ -14,6 +15,8 @@ from .swf import Trace
 class Study:
     source: str
     vm_types: Mapping[str, VmType]
+    """The site's VM types, and each kind of job they make: a sized type's VWNs of one size (see
+    ``kind_of``), under that kind's key; the jobs' ``vm_type`` is their kind."""
     capacity: HostCapacity
     """Every simulated host's."""
     jobs: tuple[SimJob, ...]
@@ -32,6 +35,7 @@ class Study:
         jobs: list[SimJob] = []
         refused: dict[str, int] = {}
         too_big: dict[str, int] = {}
+        kinds: dict[str, VmType] = {}
         for job in trace.jobs:
             key = (job.user, job.group, job.queue, job.cpus)
             decision = decided.get(key)
@@ -43,9 +47,25 @@ class Study:
             if not isinstance(decision, Resolved):
                 refused[decision.reason] = refused.get(decision.reason, 0) + 1
                 continue
-            vm_type = vm_types[decision.vm_type]
-            if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:
-                too_big[vm_type.name] = too_big.get(vm_type.name, 0) + 1
+            # Sized as the engine sizes it (a trace gives CPUs, not memory): each size is a kind of
+            # its own, since an idle VWN is reused only for a job of its very size.
+            vm_type = sized(vm_types[decision.vm_type], job.cpus, 0)
+            if isinstance(vm_type, Oversized):
+                refused[vm_type.reason] = refused.get(vm_type.reason, 0) + 1
                 continue
-            jobs.append(SimJob(len(jobs), job.submit, job.run, vm_type.name, job.user, job.group))
-        return cls(trace.source, vm_types, capacity, tuple(jobs), trace.never_ran, refused, too_big)
+            kind = kind_of(vm_type, vm_types)
+            kinds[kind] = vm_type
+            if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:
+                too_big[kind] = too_big.get(kind, 0) + 1
+                continue
+            jobs.append(SimJob(len(jobs), job.submit, job.run, kind, job.user, job.group))
+        return cls(trace.source, {**vm_types, **kinds}, capacity, tuple(jobs), trace.never_ran, refused, too_big)
+
+
+def kind_of(vm_type: VmType, configured: Mapping[str, VmType]) -> str:
+    """The kind of job a VM type sized for it makes: the type's name at its least size, else the
+    name and its vCPUs (``el9:4c``), a key no VM type's name can be."""
+    if vm_type is configured.get(vm_type.name) or (vm_type.vcpus, vm_type.memory) == (
+            configured[vm_type.name].vcpus, configured[vm_type.name].memory):
+        return vm_type.name
+    return f"{vm_type.name}:{vm_type.vcpus}c"
