@@ -43,7 +43,7 @@ TEXT = (
     "JobId=1 JobName=wrap UserId=daemon(1) GroupId=daemon(1) MCS_label=N/A Priority=0 Nice=0 Account=(null)"
     " QOS=(null) JobState=PENDING Reason=JobHeldAdmin Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1"
     " TimeLimit=1-02:00:00 Partition=short ReqNodeList=(null) ExcNodeList=(null) NodeList= NumNodes=1"
-    " NumCPUs=4 TRES=cpu=1,mem=10M,node=1,billing=1 WorkDir=/tmp"
+    " NumCPUs=4 TRES=cpu=1,mem=10M,node=1,billing=1 MinMemoryNode=10M WorkDir=/tmp"
     " AdminComment=wnod: held for a reason [from=short]  Comment=vmtype:atlas  StdErr=/dev/null"
 )
 
@@ -59,6 +59,34 @@ def test_a_job_of_either_json_shape_reads_the_same(job: dict) -> None:
     assert (read.cpus, read.memory, read.walltime) == (2, 10 * 2**20, 600)
     assert read.nodes == ("vwn001", "vwn002") and read.required_nodes == ("vwn001",)
     assert read.state is JobState.RUNNING and read.reservation == "wnod-vwn001"
+
+
+@pytest.mark.parametrize(("asked", "memory"), [
+    ({"memory_per_node": 20, "memory_per_cpu": None}, 20 * 2**20),
+    ({"memory_per_node": None, "memory_per_cpu": 10}, 2 * 10 * 2**20),  # per CPU, times its 2
+    ({"memory_per_node": {"set": False, "infinite": False, "number": 0}, "memory_per_cpu": None}, None),
+    ({"memory_per_node": None, "memory_per_cpu": None}, None),
+])
+def test_the_memory_a_job_asked_for_never_the_whole_node_slurm_gives_one_that_asked_none(asked, memory) -> None:
+    # As 22.05.8 shows them: a job that asked for no memory has its node's whole RealMemory in
+    # tres_req_str (here 64M): taken for a request, it sized VWNs, and refused jobs, by it.
+    [read] = jobs_from_json(doc({**JOB_0038, "tres_req_str": "cpu=2,mem=64M,node=1,billing=2", **asked}))
+    assert read.memory == memory
+
+
+@pytest.mark.parametrize(("fields", "memory"), [
+    ("MinMemoryNode=20M", 20 * 2**20), ("MinMemoryNode=1.5G", int(1.5 * 2**30)),
+    ("MinMemoryCPU=10M", 4 * 10 * 2**20), ("MinMemoryNode=0", None), ("", None),
+])
+def test_the_memory_a_job_asked_for_reads_from_scontrol_text_the_same(fields, memory) -> None:
+    line = TEXT.replace(" MinMemoryNode=10M", "").replace("TRES=cpu=1,mem=10M", "TRES=cpu=1,mem=64M")
+    [read] = jobs_from_text(line.replace(" WorkDir=", f" {fields} WorkDir=") if fields else line)
+    assert read.memory == memory
+
+
+def test_a_garbled_memory_request_is_named() -> None:
+    with pytest.raises(Garbled, match="MinMemoryNode='lots' is not a size"):
+        jobs_from_text(TEXT.replace("MinMemoryNode=10M", "MinMemoryNode=lots"))
 
 
 def test_a_job_of_scontrol_text_reads_with_spaces_in_its_comments() -> None:

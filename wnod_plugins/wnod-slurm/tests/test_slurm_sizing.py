@@ -56,12 +56,19 @@ def test_with_config_overrides_a_multi_core_job_runs_on_a_vwn_smaller_than_its_d
             job = caught_on_bait(slurm, jobs, f"--cpus-per-task={DECLARED}")
             facts = adapter.job_facts(job)
             assert (facts.state, facts.cpus) == (JobState.RUNNING, DECLARED), "the job's request, as wnod sizes by"
+            assert facts.memory is None, "it asked for no memory (Slurm's TRES shows the node's whole memory)"
             adapter.migrate(job, name)
             end_prolog(slurm, job)
             eventually(lambda: (f := adapter.job_facts(job)).state is JobState.RUNNING and f.exec_hosts == (name,),
                        f"job {job} never ran on {name}")
             eventually(lambda: slurm.ran_on(job), f"job {job} wrote nothing")
             assert slurm.ran_on(job) == name
+            asked = slurm.submit("daemon", "--mem=20M", "--cpus-per-task=2")
+            jobs.append(asked)
+            assert adapter.job_facts(asked).memory == 20 * 2**20
+            per_cpu = slurm.submit("daemon", "--mem-per-cpu=10M", "--cpus-per-task=2")
+            jobs.append(per_cpu)
+            assert adapter.job_facts(per_cpu).memory == 2 * 10 * 2**20
         finally:
             slurm.run(["scancel", *jobs], check=False)
             slurm.stop_node(name)

@@ -236,8 +236,8 @@ def _job_from_json(job: object, index: int) -> SlurmJob:
             reason=_json_reason(job, where),
             comment=_text(job, "comment", where),
             admin_comment=_text(job, "admin_comment", where),
-            cpus=max(1, _number(job.get("cpus"), f"{where}.cpus") or 1),
-            memory=_memory(job, where),
+            cpus=(cpus := max(1, _number(job.get("cpus"), f"{where}.cpus") or 1)),
+            memory=_memory(job, where, cpus),
             walltime=None if minutes is None else minutes * 60,
             nodes=expand_hostlist(_text(job, "nodes", where)),
             required_nodes=expand_hostlist(_text(job, "required_nodes", where)),
@@ -289,18 +289,37 @@ def _states(value: object, where: str) -> tuple[str, ...]:
     return (first, *[w for w in words if w != first])
 
 
-_MEM = re.compile(r"(?:^|,)mem=(\d+(?:\.\d+)?)([KMGTP]?)(?:,|$)")
 _UNIT = {"": 2**20, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
 
 
-def _memory(job: Mapping[str, Any], where: str) -> int | None:
-    """Requested memory in bytes, from the job's requested TRES (which sums per-node and per-CPU asks)."""
-    tres = _text(job, "tres_req_str", where)
-    m = _MEM.search(tres)
-    if m:
-        return int(float(m.group(1)) * _UNIT[m.group(2)])
+def _memory(job: Mapping[str, Any], where: str, cpus: int) -> int | None:
+    """The memory the job asked for, in bytes (None: none): per node, or per CPU times its CPUs.
+
+    Not its requested TRES: for a job that asked for none Slurm puts there the whole memory of a
+    node (no request means all of a node's), which no VWN size should be taken from."""
     per_node = _number(job.get("memory_per_node"), f"{where}.memory_per_node")
-    return per_node * 2**20 if per_node else None
+    if per_node:
+        return per_node * 2**20
+    per_cpu = _number(job.get("memory_per_cpu"), f"{where}.memory_per_cpu")
+    return per_cpu * 2**20 * cpus if per_cpu else None
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]?)\Z")
+
+
+def _memory_text(f: Mapping[str, str], cpus: int) -> int | None:
+    """As ``_memory``, from scontrol's MinMemoryNode or MinMemoryCPU (0: none asked)."""
+    for key, times in (("MinMemoryNode", 1), ("MinMemoryCPU", cpus)):
+        value = f.get(key)
+        if value is None:
+            continue
+        m = _SIZE.match(value)
+        if not m:
+            raise Garbled(f"{key}={value!r} is not a size")
+        size = int(float(m.group(1)) * _UNIT[m.group(2)])
+        if size:
+            return size * times
+    return None
 
 
 # -- scontrol -o text ----------------------------------------------------------------------------
@@ -358,8 +377,8 @@ def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
     if not states or not all(re.fullmatch(r"[A-Z_]+", w) for w in states):
         raise Garbled(f"JobState={f['JobState']!r} is not a state")
     cpus = f.get("NumCPUs", "1")
+    ncpus = max(1, int(cpus)) if cpus.isdigit() else 1
     priority = f.get("Priority", "")
-    mem = _MEM.search(f.get("ReqTRES", f.get("TRES", "")))
     return SlurmJob(
         job_id=f["JobId"],
         user=user,
@@ -371,8 +390,8 @@ def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
         reason=_text_reason(_null(f.get("Reason", ""))),
         comment=_null(f.get("Comment", "")),
         admin_comment=_null(f.get("AdminComment", "")),
-        cpus=max(1, int(cpus)) if cpus.isdigit() else 1,
-        memory=int(float(mem.group(1)) * _UNIT[mem.group(2)]) if mem else None,
+        cpus=ncpus,
+        memory=_memory_text(f, ncpus),
         walltime=_duration(f.get("TimeLimit", "")),
         nodes=expand_hostlist(_null(f.get("NodeList", ""))),
         required_nodes=expand_hostlist(_null(f.get("ReqNodeList", ""))),
