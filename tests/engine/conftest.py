@@ -11,7 +11,7 @@ import pytest
 from wnod_core.chain import Link, ResolverChain
 from wnod_core.config.schema import EngineSection
 from wnod_core.engine import Engine, HostPolicy, Parts, Store
-from wnod_core.interfaces import Resolver
+from wnod_core.interfaces import BaitOutcome, Resolver
 from wnod_core.model import HostCapacity, JobFacts, Refused, Resolved, ReusePolicy, VmType
 from wnod_core.model.events import JobStepped, VwnChanged
 from wnod_core.testing.fakes import FakeBatchSystem, FakeHypervisor
@@ -115,6 +115,17 @@ class Host:
     async def bait(self, job_id: str):
         assert self.engine is not None
         return await asyncio.wait_for(self.engine.bait(job_id, "bait01"), 10)
+
+    async def through(self, queue: str = "blue", user: str = "alice") -> str:
+        """A job of `user` in `queue` baited, migrated, run and over, then a round: its VWN's id."""
+        job = self.submit(queue, user=user)
+        answer = await self.bait(job)
+        assert answer.outcome is BaitOutcome.MIGRATED, answer
+        self.batch.start(job)
+        self.batch.finish(job)
+        assert self.engine is not None
+        await self.engine.round()
+        return answer.vwn_id
 
 
 def vm_types(max_reuses: int = 100, idle_ttl: str = "30m", boot_timeout: str = "1s") -> dict[str, VmType]:

@@ -97,15 +97,7 @@ def test_a_vwn_keeps_its_version_to_its_end_and_the_next_one_boots_the_published
 def test_an_idle_vwn_of_the_old_version_is_retired_at_the_next_job_and_a_rollback_is_the_same(host, tmp_path):
     images, clock = _library_host(host, tmp_path)
     images.publish(IMAGE, 1)
-
-    async def job_through() -> str:
-        job = host.submit("blue")
-        answer = await host.bait(job)
-        assert answer.outcome is BaitOutcome.MIGRATED
-        host.batch.start(job)
-        host.batch.finish(job)
-        await host.engine.round()
-        return answer.vwn_id
+    job_through = host.through
 
     first = run(job_through())
     assert host.engine.parts.store.vwn(first).state is VwnState.IDLE
@@ -126,15 +118,7 @@ def test_an_idle_vwn_of_the_old_version_is_retired_at_the_next_job_and_a_rollbac
 def test_old_idle_vwns_are_not_retired_all_at_once_and_a_quick_rollback_finds_them_warm(host, tmp_path):
     images, clock = _library_host(host, tmp_path)
     images.publish(IMAGE, 1)
-
-    async def job_through(queue: str = "blue", user: str = "alice") -> str:
-        job = host.submit(queue, user=user)
-        answer = await host.bait(job)
-        assert answer.outcome is BaitOutcome.MIGRATED
-        host.batch.start(job)
-        host.batch.finish(job)
-        await host.engine.round()
-        return answer.vwn_id
+    job_through = host.through
 
     def state(vwn_id: str) -> VwnState:
         return host.engine.parts.store.vwn(vwn_id).state

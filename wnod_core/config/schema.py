@@ -59,6 +59,15 @@ class HostSection:
         validator=lambda _i, _a, v: _check_hostnames(v),
         metadata={"default": "none"},
     )
+    bare_metal_node: str = documented(
+        "Mixed mode: the batch system's node through which this host also runs ordinary jobs, bare"
+        " metal. Each VWN with a job reserves its vCPUs of that node's CPUs for as long as the job"
+        " runs (Slurm: a core reservation), so that no bare-metal job is given them; a VWN whose CPUs"
+        " the node's jobs use is not started, and its job goes back to pending. Unset: the host runs"
+        " VWNs only. Memory is not shared: give that node's jobs what `memory` leaves.",
+        default="",
+        validator=lambda _i, _a, v: _check_hostnames((v,)) if v else None,
+    )
 
 
 @attrs.frozen

@@ -25,7 +25,8 @@ from aiohttp import web
 from ..accounting import AccountingLedger
 from ..config.schema import ImagesSection
 from ..engine import Engine, HostPolicy, Parts, Store, StrayDecision, StraysNeedDecision
-from ..errors import ConfigError, WnodError
+from ..engine.mixed import cannot_reserve
+from ..errors import ConfigError, Problem, WnodError
 from ..images import HostImages
 from ..site import Site
 from ..text import one_line
@@ -146,6 +147,8 @@ class Daemon:
             socket_roles, token_roles = self._roles()
             site.check()
             batch, hypervisor = site.batch_system, site.hypervisor  # [batch] and [hypervisor]: required here
+            if site.config.host.bare_metal_node and (why := cannot_reserve(batch)):
+                raise ConfigError([Problem("host.bare_metal_node", why, site.config.source_of("host.bare_metal_node"))])
             store = Store(site.dirs.state / STORE_NAME)
         except WnodError as exc:
             self._unlock_records()

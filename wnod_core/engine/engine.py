@@ -13,7 +13,7 @@ from ..errors import VwnNotFound, WnodError
 from ..model import Vwn, VwnState
 from ..model.events import JobStep
 from ..model.flight import JobFlight
-from . import baits, giveback, lifecycle
+from . import baits, giveback, lifecycle, mixed
 from . import strays as strays_
 from .flow import BaitAnswer, JobDriver
 from .parts import LOG, HostPolicy, Parts
@@ -93,6 +93,7 @@ class Engine:
         await strays_.recheck(p)
         await check_vwns(p)
         await settle_jobs(p, skip=self._drivers)  # live: a driver may start meanwhile
+        await mixed.settle(p)
         if not baits.closed_because(p):  # a closed bait takes no job: its weight would steer nothing
             await self._steering.settle(p)
         if p.clock() - self._pruned > PRUNE_EVERY:

@@ -32,7 +32,7 @@ from ..model.events import JobStep
 from ..model.flight import JobFlight
 from ..model.units import format_duration
 from ..text import one_line
-from . import baits, giveback, lifecycle
+from . import baits, giveback, lifecycle, mixed
 from .calls import host_fence, job_fence, vwn_fence
 from .parts import LOG, Parts
 from .placement import Create, Evict, Full, Reuse, Wait, place
@@ -315,6 +315,13 @@ class JobDriver:
             return await self._boot_failed(flight, "its VWN was lost", host_fault=False)
         async with p.guards.acting_on(vwn.id):
             vwn = p.store.vwn(vwn.id) or vwn  # as it is now that it is ours
+            if vwn.state is VwnState.CREATING or (vwn.state is VwnState.READY and flight.reused):
+                # Mixed mode: its vCPUs reserved from the host's bare-metal jobs before it runs a job.
+                no_cpus = await mixed.reserve(p, vwn)
+                if no_cpus:
+                    if vwn.state is VwnState.READY:  # an idle VWN that cannot take it now: idle again
+                        await lifecycle.finish(p, vwn, no_cpus)
+                    return await self._requeue(flight, no_cpus)
             if vwn.state is VwnState.CREATING:
                 try:
                     # Closed before it exists: once its batch daemon joins, no job but the one

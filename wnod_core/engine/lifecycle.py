@@ -15,7 +15,7 @@ from ..interfaces import VwnSpec
 from ..model import VmType, Vwn, VwnState
 from ..model.events import JobStep
 from ..text import one_line
-from . import placement
+from . import mixed, placement
 from .calls import host_fence, vwn_fence
 from .parts import LOG, Parts
 
@@ -62,7 +62,9 @@ async def destroy(p: Parts, vwn: Vwn, why: str) -> Vwn:
         except HypervisorError as exc:
             LOG.warning("VWN %s not destroyed yet, will try again: %s", vwn.id, exc)
             return vwn
-        return p.records.move(vwn, VwnState.DESTROYED, job_id=None)
+        vwn = p.records.move(vwn, VwnState.DESTROYED, job_id=None)
+        await mixed.end(p, vwn.id)  # gone: its CPUs are the bare-metal jobs' again
+        return vwn
 
 
 async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None) -> Vwn:
@@ -78,6 +80,7 @@ async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None)
             p.records.commit(step=flight_step)
         if vwn.state is not VwnState.CLEANING:
             return vwn
+        await mixed.end(p, vwn.id)  # its job is over: an idle VWN holds no CPU from bare-metal jobs
         if vwn.hostname:
             try:
                 await p.calls(p.batch.close_host, vwn.hostname, fences=[host_fence(vwn.hostname)])

@@ -45,6 +45,9 @@ class HostPolicy:
     """This host's bait nodes in the batch system: closed while its boots keep failing."""
     library: Library | None = None
     """This host's image library ([images] library), where VM types of library images boot from."""
+    bare_metal_node: str = ""
+    """Mixed mode: the batch system's node of this host's bare-metal jobs, whose CPUs each busy VWN
+    reserves ("": none)."""
 
     @classmethod
     def from_config(cls, config: "Config") -> "HostPolicy":
@@ -57,6 +60,7 @@ class HostPolicy:
             vm_types=config.vm_types if library is None else RolledOut(config.vm_types, library),
             baits=tuple(host.baits),
             library=library,
+            bare_metal_node=host.bare_metal_node,
         )
 
     @property

@@ -82,6 +82,25 @@ class BatchSystem(abc.ABC):
         """
         return False
 
+    def reserve_cpus(self, node: str, name: str, cpus: int) -> bool:
+        """Keep `cpus` CPUs of `node` (the host's node for bare-metal jobs: mixed mode) from its
+        batch jobs under reservation `name` (a VWN's id), until ``end_reservation``. Idempotent: a
+        reservation of that name already there is kept as it is.
+
+        Raises ``BatchSystemError``, reserving nothing, when the node's jobs leave fewer than
+        `cpus` free: the VWN is not started, its job goes elsewhere. False when this batch system
+        cannot reserve (this default). Slurm: a core reservation of the node.
+        """
+        return False
+
+    def end_reservation(self, node: str, name: str) -> None:  # noqa: B027 - optional, as reserve_cpus
+        """End reservation `name` on `node`, if it is there: its CPUs go back to the node's jobs."""
+
+    def reservations(self, node: str) -> Sequence[str]:
+        """The names of the reservations ``reserve_cpus`` made on `node` that are there now: what a
+        round checks against the VWNs that need one (a crash may leave one, or lose one)."""
+        return ()
+
     @abc.abstractmethod
     def release(self, job_id: str, reason: str) -> None:
         """Give the job back to normal scheduling: drop any binding wnod made. Idempotent.

@@ -53,6 +53,9 @@ _INTERFACE = (
     "migrate",
     "close_host",
     "steer",
+    "reserve_cpus",
+    "end_reservation",
+    "reservations",
     "open_host",
     "release",
     "hold",
@@ -74,6 +77,11 @@ class _Host:
     """Remembered even before the host registers: wnod may close a VWN's name ahead of its joining."""
     weight: int = 1
     """Its scheduling weight (``steer``), lowest first, as Slurm's node Weight (1 by default)."""
+    cpus: int | None = None
+    """A node of bare-metal jobs (``declare_node``): its CPUs, shared by its jobs and wnod's
+    reservations (mixed mode); None for baits and VWNs, whose jobs the fake does not count."""
+    reserved: tuple[tuple[str, int], ...] = ()
+    """Its reservations (``reserve_cpus``): (name, CPUs), which none of its jobs may use."""
 
     def registered(self, now: float) -> bool:
         return self.joins_at is not None and self.joins_at <= now
@@ -116,6 +124,9 @@ class FakeBatchSystem(Recorded, BatchSystem):
       at once); then its job is requeued, still bound to it;
     - each ``register_host`` is a new incarnation of the name, and ``host_ready(name, since)``
       counts no registration from before `since`.
+    - a node of bare-metal jobs (``declare_node``) starts a job only on CPUs neither its running
+      jobs nor wnod's reservations hold, and ``reserve_cpus`` refuses CPUs its jobs hold (Slurm:
+      "Requested nodes are busy").
 
     Every interface call is logged (``calls``) and can be failed once, for a number of calls or
     for a while (``fail_next``, ``fail_for``), slowed so that its effect lands after its caller
@@ -318,6 +329,10 @@ class FakeBatchSystem(Recorded, BatchSystem):
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: it does not answer")
             if host.closed and bound != target:
                 raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: closed to it")
+            if host.cpus is not None and self._free_cpus(host) < job.cpus:
+                # Its CPUs are taken by its jobs or wnod's reservations: a real scheduler keeps it pending.
+                raise BatchSystemError(f"fake: job {job_id} cannot start on {target}: {self._free_cpus(host)}"
+                                       f" CPUs free, it asks {job.cpus}")
             self._jobs[job_id] = attrs.evolve(job, state=JobState.RUNNING, exec_hosts=(target,))
             return target
 
@@ -420,6 +435,48 @@ class FakeBatchSystem(Recorded, BatchSystem):
         with self._writing():
             self._hosts[hostname] = attrs.evolve(self._host(hostname), weight=weight)
         return True
+
+    def reserve_cpus(self, node: str, name: str, cpus: int) -> bool:
+        self._enter("reserve_cpus", node, name, cpus)
+        with self._writing():
+            host = self._hosts.get(node)
+            if host is None or host.cpus is None:
+                raise BatchSystemError(f"fake: no node {node} of bare-metal jobs (declare_node)")
+            if any(n == name for n, _ in host.reserved):
+                return True
+            free = self._free_cpus(host)
+            if free < cpus:  # as Slurm's "Requested nodes are busy": nothing reserved
+                raise BatchSystemError(f"fake: node {node} is busy: {free} CPUs free of its jobs, {cpus} asked")
+            self._hosts[node] = attrs.evolve(host, reserved=(*host.reserved, (name, cpus)))
+        return True
+
+    def end_reservation(self, node: str, name: str) -> None:
+        self._enter("end_reservation", node, name)
+        with self._writing():
+            host = self._hosts.get(node)
+            if host is not None:
+                self._hosts[node] = attrs.evolve(host, reserved=tuple(r for r in host.reserved if r[0] != name))
+
+    def reservations(self, node: str) -> Sequence[str]:
+        self._enter("reservations", node)
+        with self._reading():
+            host = self._hosts.get(node)
+            return [n for n, _ in host.reserved] if host is not None else []
+
+    def declare_node(self, node: str, cpus: int) -> None:
+        """A node of bare-metal jobs with `cpus` CPUs, registered and open (mixed mode's)."""
+        with self._writing():
+            self._hosts[node] = attrs.evolve(self._host(node), cpus=cpus, joins_at=self._clock(), lost_at=None)
+
+    def free_cpus_of(self, node: str) -> int:
+        """CPUs of bare-metal node `node` that neither its jobs nor a reservation hold."""
+        with self._reading():
+            return self._free_cpus(self._hosts[node])
+
+    def _free_cpus(self, host: _Host) -> int:
+        assert host.cpus is not None
+        used = sum(j.cpus for j in self._jobs.values() if j.state is JobState.RUNNING and host.name in j.exec_hosts)
+        return host.cpus - used - sum(c for _, c in host.reserved)
 
     def weight_of(self, hostname: str) -> int:
         with self._reading():

@@ -39,7 +39,15 @@ from wnod_core.text import on_one_line
 
 from .commands import tools
 from .options import SlurmOptions
-from .parse import REQUEUE_HELD, SlurmJob, SlurmNode, jobs_from_json, jobs_from_text, nodes_from_json
+from .parse import (
+    REQUEUE_HELD,
+    SlurmJob,
+    SlurmNode,
+    expand_hostlist,
+    jobs_from_json,
+    jobs_from_text,
+    nodes_from_json,
+)
 
 LOG = logging.getLogger("wnod.slurm")
 
@@ -256,6 +264,45 @@ class SlurmBatchSystem(BatchSystem):
         # again now and then (engine.steering.REFRESH).
         self._scontrol("update", f"NodeName={hostname}", f"Weight={weight}", what=f"weighting {hostname}")
         return True
+
+    # -- mixed mode: the host's CPUs shared with its bare-metal jobs ------------------------------
+
+    def _cpus_reservation(self, name: str) -> str:
+        return f"{self.options.reservation_prefix}cpus-{name}"
+
+    def reserve_cpus(self, node: str, name: str, cpus: int) -> bool:
+        # A core reservation of the node: Slurm starts none of its jobs on those cores, and refuses
+        # to make one of cores its jobs hold. 22.05 cannot resize a core reservation: one per VWN.
+        # Users=root: only a job of root's that names it could use it.
+        reservation = self._cpus_reservation(name)
+        if self._reservation_users(reservation) is not None:
+            return True
+        result = self.runner.run(
+            self.options.scontrol, "create", "reservation", f"ReservationName={reservation}", f"Nodes={node}",
+            f"CoreCnt={cpus}", "StartTime=now", "Duration=infinite", "Users=root")
+        if result.returncode:
+            if "Requested nodes are busy" in result.output:
+                raise BatchSystemError(f"{node} has fewer than {cpus} CPUs that its jobs leave free"
+                                       " (scontrol: Requested nodes are busy)")
+            if self._reservation_users(reservation) is None:  # not one that landed meanwhile
+                raise result.error(f"failed reserving {cpus} CPUs of {node} for VWN {name}")
+        return True
+
+    def end_reservation(self, node: str, name: str) -> None:
+        reservation = self._cpus_reservation(name)
+        result = self.runner.run(self.options.scontrol, "delete", f"ReservationName={reservation}")
+        if result.returncode and self._reservation_users(reservation) is not None:
+            raise result.error(f"failed deleting reservation {reservation}")
+
+    def reservations(self, node: str) -> Sequence[str]:
+        result = self._scontrol("--oneliner", "show", "reservation", what="listing reservations")
+        prefix = self._cpus_reservation("")
+        names = []
+        for line in result.stdout.splitlines():
+            m = re.match(r"ReservationName=(\S+) .*?(?:^|\s)Nodes=(\S+)", line)
+            if m and m.group(1).startswith(prefix) and node in expand_hostlist(m.group(2)):
+                names.append(m.group(1)[len(prefix):])
+        return names
 
     # -- jobs ------------------------------------------------------------------------------------
 

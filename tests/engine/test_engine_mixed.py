@@ -1,0 +1,123 @@
+"""Mixed mode: a host that also runs bare-metal jobs through its batch system's node shares its
+CPUs with them through reservations of that node, so that neither side overbooks the other."""
+
+import asyncio
+
+import attrs
+import pytest
+
+from wnod_core.engine import lifecycle, mixed
+from wnod_core.errors import BatchSystemError
+from wnod_core.interfaces import BaitOutcome
+from wnod_core.model import VwnState
+
+NODE = "hv01"
+"""The host's own node in the batch system, for its bare-metal jobs: 4 CPUs (the host's VWNs: 2 each)."""
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def mixed_host(host):
+    host.batch.declare_node(NODE, cpus=4)
+    host.policy = attrs.evolve(host.policy, bare_metal_node=NODE)
+    host.new_engine()
+    return host
+
+
+def bare_metal(host, cpus: int) -> str:
+    """A job of `cpus` CPUs started on the host's node, bare metal (the fake refuses CPUs in use)."""
+    job = host.batch.submit("dave", groups=("physics",), queue="short", cpus=cpus).job_id
+    host.batch.start(job, NODE)
+    return job
+
+
+def test_a_vwn_with_a_job_holds_its_cpus_from_bare_metal_jobs_until_the_job_is_over(mixed_host):
+    host = mixed_host
+
+    async def flow():
+        job = host.submit("blue")
+        answer = await host.bait(job)
+        assert answer.outcome is BaitOutcome.MIGRATED
+        assert host.batch.reservations(NODE) == [answer.vwn_id]
+        assert host.batch.free_cpus_of(NODE) == 2
+        with pytest.raises(BatchSystemError, match="2 CPUs free, it asks 4"):
+            bare_metal(host, 4)
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()
+        assert [v.state for v in host.engine.vwns()] == [VwnState.IDLE]
+        assert host.batch.reservations(NODE) == [], "an idle VWN holds no CPU from bare-metal jobs"
+        bare_metal(host, 4)
+
+    run(flow())
+
+
+def test_a_job_whose_vwn_would_need_cpus_bare_metal_jobs_hold_goes_back_with_no_boot(mixed_host):
+    host = mixed_host
+    bare_metal(host, 3)
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert answer.outcome is BaitOutcome.RETRY
+    assert f"the bare-metal jobs of {NODE} hold the 2 CPUs VWN" in answer.reason
+    assert host.hypervisor.calls_to("create") == [], "no domain made where its CPUs are taken"
+    assert [v for v in host.engine.vwns() if v.state is not VwnState.DESTROYED] == []
+    assert host.engine.parts.breaker.report() == {"host": "closed", "types": {}}, "not a fault of the host"
+    assert host.batch.reservations(NODE) == []
+
+
+def test_an_idle_vwn_takes_its_cpus_back_for_its_next_job_or_stays_idle_for_a_later_one(mixed_host):
+    host = mixed_host
+    vwn_id = run(host.through())
+    other = bare_metal(host, 3)
+    refused = run(host.bait(host.submit("blue")))
+    assert refused.outcome is BaitOutcome.RETRY and "hold the 2 CPUs" in refused.reason
+    assert host.engine.parts.store.vwn(vwn_id).state is VwnState.IDLE, "kept for a later job"
+    host.batch.finish(other)
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    assert (answer.outcome, answer.vwn_id) == (BaitOutcome.MIGRATED, vwn_id)
+    assert host.batch.reservations(NODE) == [vwn_id]
+    assert len(host.hypervisor.calls_to("create")) == 1
+
+
+def test_a_destroyed_vwn_gives_its_cpus_back(mixed_host):
+    host = mixed_host
+    answer = run(host.bait(host.submit("blue")))
+    vwn = host.engine.parts.store.vwn(answer.vwn_id)
+    run(lifecycle.destroy(host.engine.parts, vwn, "the admin's"))
+    assert host.batch.reservations(NODE) == [] and host.batch.free_cpus_of(NODE) == 4
+
+
+def test_a_round_ends_reservations_no_vwn_needs_and_makes_a_lost_one_again(mixed_host):
+    host = mixed_host
+    job = host.submit("blue")
+    answer = run(host.bait(job))
+    host.batch.start(job)
+    run(host.engine.round())
+    assert host.engine.parts.store.vwn(answer.vwn_id).state is VwnState.RUNNING
+    host.batch.reserve_cpus(NODE, "hv01-s9-gone00", 1)  # a crash came between a VWN's end and its reservation's
+    host.batch.end_reservation(NODE, answer.vwn_id)  # an admin deleted it
+    run(host.engine.round())
+    assert host.batch.reservations(NODE) == [answer.vwn_id]
+
+
+def test_a_batch_system_that_cannot_reserve_says_so_and_starts_no_vwn(mixed_host, monkeypatch):
+    host = mixed_host
+    monkeypatch.setattr(host.batch, "reserve_cpus", lambda node, name, cpus: False)
+    answer = run(host.bait(host.submit("blue")))
+    assert answer.outcome is BaitOutcome.RETRY and mixed.UNSUPPORTED in answer.reason
+    assert host.hypervisor.calls_to("create") == []
+
+
+def test_a_batch_system_that_keeps_the_default_is_refused_before_the_daemon_starts(host):
+    from wnod_core.interfaces import BatchSystem
+
+    class NoReservations(type(host.batch)):
+        reserve_cpus = BatchSystem.reserve_cpus
+
+    assert mixed.cannot_reserve(host.batch) == ""
+    why = mixed.cannot_reserve(NoReservations.__new__(NoReservations))
+    assert "NoReservations batch system cannot reserve a node's CPUs" in why and "unset it" in why
