@@ -211,7 +211,8 @@ UNMARKED = "image marker: none\nmarker package: none\n"
 def _good_images_run() -> tuple[list[dict], dict]:
     rows = [_row("alice-1", "wnod-alice", host="hv1", image_version="1", output=UNMARKED),
             _row("carol-1", "wnod-carol", host="hv1", image_version="2", output=MARKED),
-            _row("alice-2", "wnod-alice", host="hv2", image_version="1", output=UNMARKED)]
+            _row("alice-2", "wnod-alice", host="hv2", image_version="1", output=UNMARKED),
+            _row("carol-2", "wnod-carol", host="hv1", image_version="1", output=UNMARKED)]
     refused = "refused (HTTP 409): ... does not match its manifest (sha256 ...)"
     checks = {
         "update": "debian-base@2", "before_rollback": {"hv1": 2, "hv2": 1}, "at_the_end": {"hv1": 1, "hv2": 1},
@@ -233,6 +234,7 @@ def test_the_images_verdict_on_a_run_that_went_as_told() -> None:
         (("carol-1", {"output": UNMARKED}), "lacks the update's marker"),
         (("alice-2", {"output": MARKED}), "shows the update's marker"),
         (("alice-2", {"host": "hv1"}), "expected hv2"),
+        (("carol-2", {"image_version": "2", "output": MARKED}), "expected hv1 under debian-base@1"),
         (("tampered", "HOST ...\nhv1  debian-base@1  debian-base@3  -\nhv2  -  -  -  refused (HTTP 409): sha256\n"),
          "was not refused on hv1"),
         (("at_the_end", {"hv1": 3, "hv2": 1}), "expected @1 on both hosts"),
