@@ -73,6 +73,8 @@ def test_the_dashboard_draws_the_farm_live_and_shows_its_texts_as_text(farm: Far
 
         [hostile_vwn] = [v for v, r in reported.items() if r["job_id"] == hostile]
         assert HOSTILE in page.text_content(f'.vwn[data-vwn="{hostile_vwn}"]')
+        vcpus = reported[hostile_vwn]["vcpus"]
+        assert vcpus and f"{vcpus} vCPU" in page.text_content(f'.vwn[data-vwn="{hostile_vwn}"]'), "its size"
         assert page.evaluate("window.pwned") is None, "a user's name ran as a script"
         assert page.locator("#farm img, #farm script").count() == 0
 

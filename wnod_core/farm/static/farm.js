@@ -42,6 +42,11 @@ function age(seconds) {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
+function size(bytes) {
+  const gib = bytes / 2 ** 30;
+  return gib >= 1 ? `${+gib.toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
+}
+
 function tile(host, vwn, at) {
   const job = vwn.job;
   const body = [
@@ -55,6 +60,7 @@ function tile(host, vwn, at) {
       ["age", age(at - vwn.created_at)],
       ["reuses", vwn.reuse_count],
       ["image", vwn.image_version || "-"],
+      ["size", vwn.vcpus ? `${vwn.vcpus} vCPU${vwn.vcpus > 1 ? "s" : ""}, ${size(vwn.memory)}` : "-"],
     ]),
   ];
   const data = {host: host.name, vwn: vwn.id, state: vwn.state};
