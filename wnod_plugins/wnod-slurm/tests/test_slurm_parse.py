@@ -43,7 +43,7 @@ TEXT = (
     "JobId=1 JobName=wrap UserId=daemon(1) GroupId=daemon(1) MCS_label=N/A Priority=0 Nice=0 Account=(null)"
     " QOS=(null) JobState=PENDING Reason=JobHeldAdmin Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1"
     " TimeLimit=1-02:00:00 Partition=short ReqNodeList=(null) ExcNodeList=(null) NodeList= NumNodes=1"
-    " NumCPUs=4 TRES=cpu=1,mem=10M,node=1,billing=1 MinMemoryNode=10M WorkDir=/tmp"
+    " NumCPUs=4 NumTasks=1 CPUs/Task=4 TRES=cpu=1,mem=10M,node=1,billing=1 MinMemoryNode=10M WorkDir=/tmp"
     " AdminComment=wnod: held for a reason [from=short]  Comment=vmtype:atlas  StdErr=/dev/null"
 )
 
@@ -82,6 +82,27 @@ def test_the_memory_a_job_asked_for_reads_from_scontrol_text_the_same(fields, me
     line = TEXT.replace(" MinMemoryNode=10M", "").replace("TRES=cpu=1,mem=10M", "TRES=cpu=1,mem=64M")
     [read] = jobs_from_text(line.replace(" WorkDir=", f" {fields} WorkDir=") if fields else line)
     assert read.memory == memory
+
+
+@pytest.mark.parametrize(("asked", "cpus"), [
+    ({"tres_req_str": "cpu=2,mem=64M,node=1,billing=2", "cpus": 2}, 2),
+    ({"tres_req_str": "cpu=1,mem=64M,node=1,billing=1", "cpus": 32}, 1),  # exclusive: given the node
+    ({"tres_req_str": "", "cpus": 3}, 3),
+])
+def test_the_cpus_a_job_asked_for_not_those_an_exclusive_job_was_given(asked, cpus) -> None:
+    [read] = jobs_from_json(doc({**JOB_0038, **asked}))
+    assert read.cpus == cpus
+
+
+@pytest.mark.parametrize(("fields", "cpus"), [
+    ("NumCPUs=32 NumTasks=1 CPUs/Task=1 MinCPUsNode=1", 1),  # running, exclusive
+    ("NumCPUs=2 NumTasks=1 CPUs/Task=2 MinCPUsNode=2", 2),   # -c 2
+    ("NumCPUs=2 NumTasks=2 CPUs/Task=1 MinCPUsNode=1", 2),   # -n 2
+    ("NumCPUs=4", 1),                                       # nothing but NumCPUs: one task of one
+])
+def test_the_cpus_a_job_asked_for_read_from_scontrol_text(fields, cpus) -> None:
+    [read] = jobs_from_text(TEXT.replace("NumCPUs=4 NumTasks=1 CPUs/Task=4", fields))
+    assert read.cpus == cpus
 
 
 def test_a_garbled_memory_request_is_named() -> None:

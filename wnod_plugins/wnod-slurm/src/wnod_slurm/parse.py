@@ -236,7 +236,7 @@ def _job_from_json(job: object, index: int) -> SlurmJob:
             reason=_json_reason(job, where),
             comment=_text(job, "comment", where),
             admin_comment=_text(job, "admin_comment", where),
-            cpus=(cpus := max(1, _number(job.get("cpus"), f"{where}.cpus") or 1)),
+            cpus=(cpus := _cpus(job, where)),
             memory=_memory(job, where, cpus),
             walltime=None if minutes is None else minutes * 60,
             nodes=expand_hostlist(_text(job, "nodes", where)),
@@ -292,6 +292,16 @@ def _states(value: object, where: str) -> tuple[str, ...]:
 _UNIT = {"": 2**20, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
 
 
+_CPU = re.compile(r"(?:^|,)cpu=(\d+)(?:,|$)")
+
+
+def _cpus(job: Mapping[str, Any], where: str) -> int:
+    """The CPUs the job asked for: its requested TRES's cpu=, not ``cpus``, which once it runs is
+    what it was given (all of a node for an exclusive job, two for one of a core's two threads)."""
+    m = _CPU.search(_text(job, "tres_req_str", where))
+    return max(1, int(m.group(1)) if m else _number(job.get("cpus"), f"{where}.cpus") or 1)
+
+
 def _memory(job: Mapping[str, Any], where: str, cpus: int) -> int | None:
     """The memory the job asked for, in bytes (None: none): per node, or per CPU times its CPUs.
 
@@ -302,6 +312,17 @@ def _memory(job: Mapping[str, Any], where: str, cpus: int) -> int | None:
         return per_node * 2**20
     per_cpu = _number(job.get("memory_per_cpu"), f"{where}.memory_per_cpu")
     return per_cpu * 2**20 * cpus if per_cpu else None
+
+
+def _cpus_text(f: Mapping[str, str]) -> int:
+    """As ``_cpus``, from scontrol's text: its tasks times CPUs per task (at least MinCPUsNode), not
+    NumCPUs, what a running job was given."""
+    try:
+        asked = int(f.get("NumTasks", "1")) * int(f.get("CPUs/Task", "1"))
+        return max(1, asked, int(f.get("MinCPUsNode", "1")))
+    except ValueError:
+        raise Garbled(f"NumTasks={f.get('NumTasks')!r}, CPUs/Task={f.get('CPUs/Task')!r} or"
+                      f" MinCPUsNode={f.get('MinCPUsNode')!r} is not a number") from None
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]?)\Z")
@@ -376,8 +397,7 @@ def _job_from_fields(f: Mapping[str, str]) -> SlurmJob:
     states = tuple(w for w in re.split(r"[+,]", f["JobState"]) if w)
     if not states or not all(re.fullmatch(r"[A-Z_]+", w) for w in states):
         raise Garbled(f"JobState={f['JobState']!r} is not a state")
-    cpus = f.get("NumCPUs", "1")
-    ncpus = max(1, int(cpus)) if cpus.isdigit() else 1
+    ncpus = _cpus_text(f)
     priority = f.get("Priority", "")
     return SlurmJob(
         job_id=f["JobId"],
