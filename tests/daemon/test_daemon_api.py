@@ -370,6 +370,15 @@ def test_sighup_reload_takes_new_vm_types_and_keeps_the_old_config_when_the_new_
         while "red" not in engine.parts.policy.vm_types and time.monotonic() < deadline:
             time.sleep(0.02)
         assert set(engine.parts.policy.vm_types) == {"blue", "red"}
+        # Mixed mode's node is read at the start only: the reservations made on the node it named
+        # then, and the batch system's check, are the start's.
+        config.write_text(CONFIG.replace('max_vwns = 2', 'max_vwns = 2\nbare_metal_node = "hv01"'))
+        running.loop.call_soon_threadsafe(running.daemon.reload)
+        deadline = time.monotonic() + 5
+        while "red" in engine.parts.policy.vm_types and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "red" not in engine.parts.policy.vm_types, "reloaded"
+        assert engine.parts.policy.bare_metal_node == "", "but not the node of bare-metal jobs"
         config.write_text(CONFIG.replace('image = "blue.img"', 'image = "../etc/passwd"'))
         running.loop.call_soon_threadsafe(running.daemon.reload)
         time.sleep(0.2)

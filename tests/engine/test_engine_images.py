@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 
 from wnod_core.config.schema import ImagesSection
-from wnod_core.engine.placement import Evict, place
+from wnod_core.engine.placement import Create, Evict, place
 from wnod_core.images import HostImages
 from wnod_core.images.rolled_out import REFRESH, RolledOut
 from wnod_core.images.seal import import_disk
@@ -152,6 +152,10 @@ def test_room_is_made_from_idle_vwns_of_an_old_version_first():
     capacity = HostCapacity(vcpus=2, memory="2GiB", max_vwns=2)
     assert place(types["b"], [older_current, newer_old], types, capacity) == Evict((newer_old,)), \
         "the old version's VWN goes first though it was used last: no job will ever take it"
+    # A job of a's type retires the old VWN it would have taken, but not one of another size.
+    assert place(types["a"], [newer_old], types, capacity) == Evict((newer_old,))
+    bigger = attrs.evolve(newer_old, vcpus=2, memory=2 * 1024**3)
+    assert place(types["a"], [bigger], types, HostCapacity(vcpus=4, memory="4GiB", max_vwns=2)) == Create(1)
 
 
 def test_a_type_with_no_published_version_puts_the_job_back_to_pending_never_fails_it(host, tmp_path) -> None:

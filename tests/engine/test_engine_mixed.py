@@ -7,8 +7,8 @@ import attrs
 import pytest
 
 from wnod_core.engine import lifecycle, mixed
-from wnod_core.errors import BatchSystemError
-from wnod_core.interfaces import BaitOutcome
+from wnod_core.errors import BatchSystemError, HypervisorError
+from wnod_core.interfaces import BaitOutcome, BatchSystem
 from wnod_core.model import VwnState
 
 NODE = "hv01"
@@ -61,7 +61,7 @@ def test_a_job_whose_vwn_would_need_cpus_bare_metal_jobs_hold_goes_back_with_no_
     job = host.submit("blue")
     answer = run(host.bait(job))
     assert answer.outcome is BaitOutcome.RETRY
-    assert f"the bare-metal jobs of {NODE} hold the 2 CPUs VWN" in answer.reason
+    assert "could not reserve the 2 CPUs VWN" in answer.reason and f"on {NODE}, which also runs bare-metal" in answer.reason
     assert host.hypervisor.calls_to("create") == [], "no domain made where its CPUs are taken"
     assert [v for v in host.engine.vwns() if v.state is not VwnState.DESTROYED] == []
     assert host.engine.parts.breaker.report() == {"host": "closed", "types": {}}, "not a fault of the host"
@@ -72,9 +72,12 @@ def test_an_idle_vwn_takes_its_cpus_back_for_its_next_job_or_stays_idle_for_a_la
     host = mixed_host
     vwn_id = run(host.through())
     other = bare_metal(host, 3)
-    refused = run(host.bait(host.submit("blue")))
-    assert refused.outcome is BaitOutcome.RETRY and "hold the 2 CPUs" in refused.reason
-    assert host.engine.parts.store.vwn(vwn_id).state is VwnState.IDLE, "kept for a later job"
+    for _ in range(3):  # more refusals than its type's max_reuses would allow reuses
+        refused = run(host.bait(host.submit("blue")))
+        assert refused.outcome is BaitOutcome.RETRY and "could not reserve the 2 CPUs" in refused.reason
+    idle = host.engine.parts.store.vwn(vwn_id)
+    assert (idle.state, idle.reuse_count) == (VwnState.IDLE, 0), "kept for a later job, no reuse counted"
+    assert host.hypervisor.calls_to("reset_scratch") == [(vwn_id,)], "reset after its one job only"
     host.batch.finish(other)
     job = host.submit("blue")
     answer = run(host.bait(job))
@@ -113,11 +116,20 @@ def test_a_batch_system_that_cannot_reserve_says_so_and_starts_no_vwn(mixed_host
 
 
 def test_a_batch_system_that_keeps_the_default_is_refused_before_the_daemon_starts(host):
-    from wnod_core.interfaces import BatchSystem
-
     class NoReservations(type(host.batch)):
         reserve_cpus = BatchSystem.reserve_cpus
 
     assert mixed.cannot_reserve(host.batch) == ""
     why = mixed.cannot_reserve(NoReservations.__new__(NoReservations))
     assert "NoReservations batch system cannot reserve a node's CPUs" in why and "unset it" in why
+
+
+def test_a_vwn_being_destroyed_keeps_its_cpus_until_the_hypervisor_confirms(mixed_host):
+    host = mixed_host
+    answer = run(host.bait(host.submit("blue")))
+    host.hypervisor.fail_for("destroy", HypervisorError("fake: the domain does not die"), seconds=60)
+    vwn = host.engine.parts.store.vwn(answer.vwn_id)
+    run(lifecycle.destroy(host.engine.parts, vwn, "the admin's"))
+    assert host.engine.parts.store.vwn(answer.vwn_id).state is VwnState.DESTROYING
+    run(host.engine.round())  # the round's destroy fails again: the domain may still run
+    assert host.batch.reservations(NODE) == [answer.vwn_id]

@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import attrs
 import pytest
 
 from wnod_core.config.convert import structure
@@ -18,6 +19,7 @@ from wnod_core.model import HostCapacity, VmType, Vwn, VwnState
 from wnod_core.model.events import JobStep
 from wnod_core.model.flight import JobFlight
 from wnod_core.model.units import parse_size
+from wnod_core.testing.kills import Killed, kill_after
 
 GiB = 1024**3
 
@@ -216,3 +218,23 @@ def test_the_farm_pages_sizing_example_is_what_wnod_does():
             assert vwn == f"refused: {got.reason}"
         else:
             assert vwn == f"{got[0]} vCPU{'s' if got[0] > 1 else ''}, {got[1] // GiB} GiB", (cpus, memory)
+
+
+def test_a_flight_resolved_by_a_wnod_that_kept_no_request_is_resolved_again(sized_host):
+    host = sized_host
+
+    async def flow():
+        job = _submit(host, cpus=4)
+        kill_after(host.engine.parts.store, JobStep.RESOLVED)
+        with pytest.raises(Killed):
+            await host.bait(job)
+        older = Store(host.store_path)  # as a wnod of schema 4 left it: no cpus, no memory
+        older.save_job(attrs.evolve(older.job(job), cpus=0, memory=0))
+        older.close()
+        engine = host.new_engine()
+        await engine.start()
+        return await host.bait(job)
+
+    answer = run(flow())
+    assert answer.outcome is BaitOutcome.MIGRATED
+    assert host.engine.parts.store.vwn(answer.vwn_id).vcpus == 4, "sized from the request read again"

@@ -336,7 +336,14 @@ class Daemon:
         except WnodError as exc:
             LOG.error("reload refused, the running configuration stays: %s", exc)
             return
-        self.engine.reconfigure(HostPolicy.from_config(fresh.config), chain)
+        policy = HostPolicy.from_config(fresh.config)
+        running = self.engine.parts.policy.bare_metal_node
+        if policy.bare_metal_node != running:
+            # The reservations on the node it names now are not the ones made on the old, and the
+            # new batch system check is the start's: kept until then.
+            LOG.warning("host.bare_metal_node changed: it takes effect at the next restart")
+            policy = attrs.evolve(policy, bare_metal_node=running)
+        self.engine.reconfigure(policy, chain)
         self.images_section = fresh.config.images
         for section in ("batch", "hypervisor", "daemon"):
             if getattr(fresh.config, section) != getattr(self.site.config, section):

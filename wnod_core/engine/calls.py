@@ -51,6 +51,11 @@ def vwn_fence(vwn_id: str) -> str:
     return f"vwn:{vwn_id}"
 
 
+def cpus_fence(vwn_id: str) -> str:
+    """A VWN's CPU reservation (mixed mode): a reserve or an end that may still land on it."""
+    return f"cpus:{vwn_id}"
+
+
 Undo = Callable[[], Awaitable[None]]
 """What to do when an abandoned call succeeds after all: make its late effect harmless."""
 

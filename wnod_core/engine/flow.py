@@ -235,6 +235,8 @@ class JobDriver:
         vm_type = p.policy.vm_types.get(flight.vm_type)
         if vm_type is None:  # the config was reloaded meanwhile: decide again
             return p.records.step(flight, JobStep.BAIT_ENTERED, detail=f'VM type "{flight.vm_type}" is gone; resolving again')
+        if not flight.cpus:  # resolved by a wnod that kept no request (schema 4): read it again
+            return p.records.step(flight, JobStep.BAIT_ENTERED, detail="resolving again: its request was not recorded")
         vm_type = sized(vm_type, flight.cpus, flight.memory)
         if isinstance(vm_type, Oversized):  # no VWN of its type will ever hold it: not worth a boot
             return await giveback.give_back(p, flight, JobStep.REFUSED, vm_type.reason)
@@ -320,7 +322,7 @@ class JobDriver:
                 no_cpus = await mixed.reserve(p, vwn)
                 if no_cpus:
                     if vwn.state is VwnState.READY:  # an idle VWN that cannot take it now: idle again
-                        await lifecycle.finish(p, vwn, no_cpus)
+                        await lifecycle.unassign(p, vwn)
                     return await self._requeue(flight, no_cpus)
             if vwn.state is VwnState.CREATING:
                 try:

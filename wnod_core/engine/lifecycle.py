@@ -103,6 +103,17 @@ async def finish(p: Parts, vwn: Vwn, why: str, flight_step: tuple | None = None)
         return p.records.move(vwn, VwnState.IDLE, **changes)
 
 
+async def unassign(p: Parts, vwn: Vwn) -> Vwn:
+    """An idle VWN given to a job that could then not take it (mixed mode: its CPUs are the
+    bare-metal jobs' now): idle again as it was, its reuse not counted and no reset (no job ran)."""
+    async with p.guards.acting_on(vwn.id):
+        vwn = p.store.vwn(vwn.id) or vwn
+        if vwn.state is not VwnState.READY:
+            return vwn
+        vwn = p.records.move(vwn, VwnState.CLEANING, job_id=None, reuse_count=max(0, vwn.reuse_count - 1))
+        return p.records.move(vwn, VwnState.IDLE)
+
+
 def held_slots(p: Parts) -> set[int]:
     """Slots not to give out now, though no alive VWN holds them:
 

@@ -12,11 +12,15 @@ reservation and its VWN's record, in either order, is settled by the next round.
 from ..errors import BatchSystemError, PluginError
 from ..interfaces import BatchSystem
 from ..model import Vwn, VwnState
+from .calls import cpus_fence
 from .parts import LOG, Parts
 from .placement import size_of
 
 BUSY = frozenset({VwnState.CREATING, VwnState.BOOTING, VwnState.READY, VwnState.RUNNING})
 """The states of a VWN with a job, whose vCPUs are reserved."""
+KEPT = BUSY | {VwnState.DESTROYING}
+"""States in which a reservation is not ended by a round: a busy VWN's, and one being destroyed
+(its domain may run on until the hypervisor confirms; ``lifecycle.destroy`` ends it then)."""
 
 UNSUPPORTED = (
     "[host] bare_metal_node is set, but this batch system cannot reserve a node's CPUs for VWNs"
@@ -40,12 +44,16 @@ async def reserve(p: Parts, vwn: Vwn) -> str:
     if not node:
         return ""
     cpus = size_of(vwn, p.policy.vm_types)[0]  # as it was made (sized for its job)
+    fence = cpus_fence(vwn.id)
+    if p.calls.fenced(fence):
+        # An end of its reservation that timed out may still land: "already reserved" would not hold.
+        return f"a call about the CPUs of VWN {vwn.id} on {node} has not ended yet"
     try:
-        if not await p.calls(p.batch.reserve_cpus, node, vwn.id, cpus):
+        if not await p.calls(p.batch.reserve_cpus, node, vwn.id, cpus, fences=[fence]):
             LOG.error("%s", UNSUPPORTED)
             return UNSUPPORTED
     except (BatchSystemError, PluginError) as exc:
-        return f"the bare-metal jobs of {node} hold the {cpus} CPUs VWN {vwn.id} needs: {exc}"
+        return f"could not reserve the {cpus} CPUs VWN {vwn.id} needs on {node}, which also runs bare-metal jobs: {exc}"
     return ""
 
 
@@ -55,8 +63,12 @@ async def end(p: Parts, vwn_id: str) -> None:
     node = p.policy.bare_metal_node
     if not node:
         return
+    fence = cpus_fence(vwn_id)
+    if p.calls.fenced(fence):
+        LOG.info("reservation of VWN %s on %s: a call about it may still land; ended by a later round", vwn_id, node)
+        return
     try:
-        await p.calls(p.batch.end_reservation, node, vwn_id)
+        await p.calls(p.batch.end_reservation, node, vwn_id, fences=[fence])
     except (BatchSystemError, PluginError) as exc:
         LOG.warning("reservation of VWN %s on %s not ended yet, tried again next round: %s", vwn_id, node, exc)
 
@@ -73,16 +85,21 @@ async def settle(p: Parts) -> None:
     except (BatchSystemError, PluginError) as exc:
         LOG.warning("could not list the reservations of %s, looked at again next round: %s", node, exc)
         return
-    vwns = {v.id: v for v in p.store.vwns()}
-    for name in sorted(there):
-        vwn = vwns.get(name)
-        if (vwn is None or vwn.state not in BUSY) and not p.guards.held(name):
-            LOG.info("reservation %s on %s: its VWN has no job; ended", name, node)
-            await end(p, name)
-    for vwn in vwns.values():
+    # Each under the VWN's guard and as the records have it then: a driver may have given the VWN a
+    # job, or ended it, while this round awaited. A quarantined domain (no record, but running,
+    # maybe with a job) keeps its reservation until it is settled.
+    for name in sorted(there - set(p.quarantine)):
+        async with p.guards.if_free(name) as free:
+            vwn = p.store.vwn(name)
+            if free and (vwn is None or vwn.state not in KEPT):
+                LOG.info("reservation %s on %s: its VWN has no job; ended", name, node)
+                await end(p, name)
+    for vwn_id in [v.id for v in p.store.vwns() if v.state is VwnState.RUNNING and v.id not in there]:
         # RUNNING only: a VWN on its way to its job is reserved for by the job's driver.
-        if vwn.state is VwnState.RUNNING and vwn.id not in there and not p.guards.held(vwn.id):
-            why = await reserve(p, vwn)
-            if why:
-                LOG.error("VWN %s runs a job without its reservation on %s, which bare-metal jobs may overbook: %s",
-                          vwn.id, node, why)
+        async with p.guards.if_free(vwn_id) as free:
+            vwn = p.store.vwn(vwn_id)
+            if free and vwn is not None and vwn.state is VwnState.RUNNING:
+                why = await reserve(p, vwn)
+                if why:
+                    LOG.error("VWN %s runs a job without its reservation on %s, which bare-metal jobs may"
+                              " overbook: %s", vwn.id, node, why)

@@ -178,7 +178,8 @@ def place(
     if current:
         # The one idle longest goes first: the others stay warm and the TTL reaps fewer.
         return Reuse(min(current, key=lambda v: (v.updated_at, v.id)))
-    passed_over = [v for v in idle if v.image_version != vm_type.image_version and may_serve(v, vm_type, *owner)]
+    passed_over = [v for v in idle if v.image_version != vm_type.image_version and size_of(v, vm_types) == size
+                   and may_serve(v, vm_type, *owner)]
     if passed_over:  # the job would have taken it, were it current: this reuse decision retires it
         return Evict((min(passed_over, key=lambda v: (v.updated_at, v.id)),))
     if vm_type.vcpus > capacity.vcpus or vm_type.memory > capacity.memory:

@@ -271,15 +271,16 @@ class SlurmBatchSystem(BatchSystem):
         return f"{self.options.reservation_prefix}cpus-{name}"
 
     def reserve_cpus(self, node: str, name: str, cpus: int) -> bool:
-        # A core reservation of the node: Slurm starts none of its jobs on those cores, and refuses
-        # to make one of cores its jobs hold. 22.05 cannot resize a core reservation: one per VWN.
-        # Users=root: only a job of root's that names it could use it.
+        # A reservation of the node's CPUs (TRES=cpu=N, not CoreCnt: with two threads a core, a
+        # VWN's N vCPUs would hold 2N of the node's CPUs): Slurm starts none of its jobs on them,
+        # and refuses to make one of CPUs its jobs hold. 22.05 cannot resize such a reservation:
+        # one per VWN. Users=root: only a job of root's that names it could use it.
         reservation = self._cpus_reservation(name)
         if self._reservation_users(reservation) is not None:
             return True
         result = self.runner.run(
             self.options.scontrol, "create", "reservation", f"ReservationName={reservation}", f"Nodes={node}",
-            f"CoreCnt={cpus}", "StartTime=now", "Duration=infinite", "Users=root")
+            f"TRES=cpu={cpus}", "StartTime=now", "Duration=infinite", "Users=root")
         if result.returncode:
             if "Requested nodes are busy" in result.output:
                 raise BatchSystemError(f"{node} has fewer than {cpus} CPUs that its jobs leave free"
