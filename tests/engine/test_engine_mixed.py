@@ -133,3 +133,29 @@ def test_a_vwn_being_destroyed_keeps_its_cpus_until_the_hypervisor_confirms(mixe
     assert host.engine.parts.store.vwn(answer.vwn_id).state is VwnState.DESTROYING
     run(host.engine.round())  # the round's destroy fails again: the domain may still run
     assert host.batch.reservations(NODE) == [answer.vwn_id]
+
+
+def test_an_end_of_a_reservation_that_lands_late_cannot_unreserve_the_next_job(mixed_host):
+    """The end of a VWN's reservation times out and lands later: until it has, the VWN's CPUs
+    cannot be taken for its next job (the adapter would find the doomed reservation and say
+    "kept"), which goes back to pending; once it has, the next job reserves them afresh."""
+    host = mixed_host
+    host.policy = attrs.evolve(host.policy, engine=attrs.evolve(host.policy.engine, plugin_timeout=0.2))
+    host.new_engine()
+
+    async def flow():  # one event loop, as the daemon's: the late call's end is seen on it
+        job = host.submit("blue")
+        vwn_id = (await host.bait(job)).vwn_id
+        host.batch.slow_next("end_reservation", 1.0)
+        host.batch.start(job)
+        host.batch.finish(job)
+        await host.engine.round()  # its job ended: the end of its reservation times out, lands in 1 s
+        refused = await host.bait(host.submit("blue"))
+        assert refused.outcome is BaitOutcome.RETRY and "has not ended yet" in refused.reason
+        assert host.engine.parts.store.vwn(vwn_id).state is VwnState.IDLE
+        await asyncio.sleep(1.2)
+        answer = await host.bait(host.submit("blue"))
+        assert (answer.outcome, answer.vwn_id) == (BaitOutcome.MIGRATED, vwn_id)
+        assert host.batch.reservations(NODE) == [vwn_id], "reserved afresh, after the late end landed"
+
+    run(flow())
