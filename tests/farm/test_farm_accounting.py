@@ -66,6 +66,11 @@ def test_the_farm_sums_up_every_hosts_ledger(farm: Farm) -> None:
         while job not in (ledger.read_text() if ledger.exists() else ""):
             assert time.monotonic() < deadline, f"job {job} never reached {name}'s ledger"
             time.sleep(0.1)
+        # Its VWN idle again before the next job (its end is in the ledger before its scratch disk
+        # is reset): a job that finds it still cleaning, and room beside it, gets a new one.
+        while any(v["state"] != "idle" for v in farm.daemons[name].client().get("/v1/vwns")["vwns"]):
+            assert time.monotonic() < deadline, f"the VWN of job {job} on {name} never went idle"
+            time.sleep(0.1)
     done = farm.wnod_farm(farm.farm_file(), "accounting", "--json")
     assert done.returncode == 0, done.stderr
     rows = {(r["host"], r["vm_type"]): r for r in json.loads(done.stdout)["rows"]}

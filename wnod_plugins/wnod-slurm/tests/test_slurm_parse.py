@@ -99,10 +99,16 @@ def test_the_cpus_a_job_asked_for_not_those_an_exclusive_job_was_given(asked, cp
     ("NumCPUs=2 NumTasks=1 CPUs/Task=2 MinCPUsNode=2", 2),   # -c 2
     ("NumCPUs=2 NumTasks=2 CPUs/Task=1 MinCPUsNode=1", 2),   # -n 2
     ("NumCPUs=4", 1),                                       # nothing but NumCPUs: one task of one
+    ("NumCPUs=1 NumTasks=N/A CPUs/Task=1 MinCPUsNode=1", 1),  # cancelled before it ran (22.05.8)
 ])
 def test_the_cpus_a_job_asked_for_read_from_scontrol_text(fields, cpus) -> None:
     [read] = jobs_from_text(TEXT.replace("NumCPUs=4 NumTasks=1 CPUs/Task=4", fields))
     assert read.cpus == cpus
+
+
+def test_a_garbled_cpu_count_is_named() -> None:
+    with pytest.raises(Garbled, match="CPUs/Task='many' is not a number"):
+        jobs_from_text(TEXT.replace("CPUs/Task=4", "CPUs/Task=many"))
 
 
 def test_a_garbled_memory_request_is_named() -> None:

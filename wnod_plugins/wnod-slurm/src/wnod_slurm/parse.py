@@ -316,13 +316,18 @@ def _memory(job: Mapping[str, Any], where: str, cpus: int) -> int | None:
 
 def _cpus_text(f: Mapping[str, str]) -> int:
     """As ``_cpus``, from scontrol's text: its tasks times CPUs per task (at least MinCPUsNode), not
-    NumCPUs, what a running job was given."""
-    try:
-        asked = int(f.get("NumTasks", "1")) * int(f.get("CPUs/Task", "1"))
-        return max(1, asked, int(f.get("MinCPUsNode", "1")))
-    except ValueError:
-        raise Garbled(f"NumTasks={f.get('NumTasks')!r}, CPUs/Task={f.get('CPUs/Task')!r} or"
-                      f" MinCPUsNode={f.get('MinCPUsNode')!r} is not a number") from None
+    NumCPUs, what a running job was given. A field Slurm shows as N/A (a job cancelled before it
+    ran has NumTasks=N/A) counts one."""
+
+    def count(key: str) -> int:
+        value = f.get(key, "N/A")
+        if value == "N/A":
+            return 1
+        if not value.isdigit():
+            raise Garbled(f"{key}={value!r} is not a number")
+        return int(value)
+
+    return max(1, count("NumTasks") * count("CPUs/Task"), count("MinCPUsNode"))
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]?)\Z")
@@ -332,7 +337,7 @@ def _memory_text(f: Mapping[str, str], cpus: int) -> int | None:
     """As ``_memory``, from scontrol's MinMemoryNode or MinMemoryCPU (0: none asked)."""
     for key, times in (("MinMemoryNode", 1), ("MinMemoryCPU", cpus)):
         value = f.get(key)
-        if value is None:
+        if value is None or value == "N/A":
             continue
         m = _SIZE.match(value)
         if not m:
