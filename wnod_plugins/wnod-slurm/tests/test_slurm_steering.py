@@ -87,7 +87,14 @@ def test_prefer_holds_a_job_for_busy_nodes_and_forever_once_the_feature_is_gone(
         time.sleep(5)
         assert _placed(slurm, jobs[-1], timeout=0) == ("PENDING", "Resources"), f"{a} is free all the while"
         slurm.run(["scontrol", "update", f"NodeName={b}", "AvailableFeatures=", "ActiveFeatures="])
-        time.sleep(5)
+        # Seen at the scheduler's next pass over it (seconds, more on a loaded machine): until then
+        # its reason is still Resources, or None.
+        deadline = time.monotonic() + 60
+        while (placed := _placed(slurm, jobs[-1], timeout=0)) != ("PENDING", "BadConstraints") \
+                and placed[0] == "PENDING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert placed == ("PENDING", "BadConstraints")
+        time.sleep(5)  # and it stays so: the feature is gone for good
         assert _placed(slurm, jobs[-1], timeout=0) == ("PENDING", "BadConstraints")
     finally:
         slurm.run(["scontrol", "update", f"NodeName={b}", "AvailableFeatures=", "ActiveFeatures="], check=False)
