@@ -507,3 +507,17 @@ def test_what_a_job_carries_reaches_the_admins_terminal_escaped(site: Site, fake
         assert "\x1b" not in out and "\x07" not in out, repr(out)
     assert "ev\\x1b]0;pwned\\x07il" in jobs.output
     assert "queue no\\x1b[2Jpe is closed" in bait.output
+
+
+def test_mixed_mode_on_a_batch_system_that_cannot_reserve_stops_the_start(site: Site, fakes: FakePlugin,
+                                                                          monkeypatch) -> None:
+    from wnod_core.interfaces import BatchSystem
+
+    monkeypatch.setattr(type(fakes.batch), "reserve_cpus", BatchSystem.reserve_cpus)
+    config = Path(site.config.files[0])
+    config.write_text(CONFIG.replace("max_vwns = 2", 'max_vwns = 2\nbare_metal_node = "hv01"'))
+    mixed = Site.open(config, site.plugins, site.dirs)
+    with pytest.raises(StartupError, match="host.bare_metal_node: the .* batch system cannot reserve"):
+        with Running(mixed):
+            pass
+    assert not socket_path(mixed).exists()

@@ -62,7 +62,7 @@ class HostSection:
     bare_metal_node: str = documented(
         "Mixed mode: the batch system's node through which this host also runs ordinary jobs, bare"
         " metal. Each VWN with a job reserves its vCPUs of that node's CPUs for as long as the job"
-        " runs (Slurm: a core reservation), so that no bare-metal job is given them; a VWN whose CPUs"
+        " runs (Slurm: a reservation of its CPUs), so that no bare-metal job is given them; a VWN whose CPUs"
         " the node's jobs use is not started, and its job goes back to pending. Unset: the host runs"
         " VWNs only. Memory is not shared: give that node's jobs what `memory` leaves. Read at the"
         " daemon's start: a reload keeps the running one.",

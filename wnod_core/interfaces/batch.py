@@ -89,7 +89,7 @@ class BatchSystem(abc.ABC):
 
         Raises ``BatchSystemError``, reserving nothing, when the node's jobs leave fewer than
         `cpus` free: the VWN is not started, its job goes elsewhere. False when this batch system
-        cannot reserve (this default). Slurm: a core reservation of the node.
+        cannot reserve (this default). Slurm: a reservation of the node's CPUs (TRES=cpu=N).
         """
         return False
 

@@ -1,6 +1,6 @@
 """Mixed mode on a real Slurm: a host's node of bare-metal jobs shares its CPUs with the host's
-VWNs through core reservations, one per busy VWN. Slurm starts no job on reserved cores, and
-refuses to reserve cores its jobs hold: neither side overbooks the other."""
+VWNs through reservations of its CPUs, one per busy VWN. Slurm starts no job on reserved CPUs, and
+refuses to reserve CPUs its jobs hold: neither side overbooks the other."""
 
 import time
 

@@ -46,7 +46,7 @@ class SlurmOptions:
     reservation_prefix: str = documented(
         "Migrate makes a reservation named PREFIX + the VWN's node name, for the job's owner only,"
         " so that no job that does not name it can start on the VWN. In mixed mode (`[host]"
-        " bare_metal_node`) each busy VWN's CPUs are a core reservation of that node, named PREFIX +"
+        " bare_metal_node`) each busy VWN's CPUs are a reservation of that node's CPUs, named PREFIX +"
         " \"cpus-\" + the VWN's id.",
         default="wnod-",
         validator=_word,
